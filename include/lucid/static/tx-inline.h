@@ -1,0 +1,150 @@
+/* Lucid: the inline fast paths of lucid_read/lucid_write and LUCID_ATOMIC (not API). */
+/*
+ * Everything here is an implementation detail that the public macros in
+ * <lucid/tx.h> expand to, kept inline so that a transactional read costs a
+ * handful of instructions (the same split as liburcu's urcu/static/ headers).
+ * Do not call these names directly; they may change with any release.
+ */
+#ifndef LUCID_STATIC_TX_INLINE_H
+#define LUCID_STATIC_TX_INLINE_H
+
+#include <setjmp.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <lucid/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if !defined(__GNUC__)
+#error "Lucid needs GCC or Clang (statement expressions, __typeof__, __atomic builtins)"
+#endif
+#if UINTPTR_MAX != 0xffffffffffffffffu
+#error "Lucid supports 64-bit targets only"
+#endif
+
+#define LUCID_LIKELY_(x) __builtin_expect(!!(x), 1)
+#define LUCID_UNLIKELY_(x) __builtin_expect(!!(x), 0)
+
+/*
+ * Ownership record (orec) word. Bit 63 set: locked, and the other bits are
+ * the address of the owner's write-log entry for that orec. Bit 63 clear:
+ * the version (commit time) of the last transaction that wrote a word
+ * mapped to it. Because locked values are above every version, one unsigned
+ * comparison with the snapshot end tests "unlocked and not too new".
+ */
+#define LUCID_OREC_LOCKED_ ((uintptr_t)1 << 63)
+
+/* Words (8 bytes, aligned) map to orecs by address: consecutive words to
+ * consecutive orecs, so arrays do not collide below the table size. */
+#define LUCID_WORD_SHIFT_ 3
+
+/** A read-set entry: which orec was read and what it held. */
+struct lucid_rentry_ {
+	uintptr_t seen;   /* orec value when read (an unlocked version) */
+	uint32_t orec;    /* index in the orec table */
+	uint32_t site;    /* call-site/stack id while recording, else 0 */
+};
+
+/**
+ * The part of a thread's transaction descriptor that the inline read path
+ * touches, all in one cache line. Outside a transaction r_end == r_top, so
+ * every lucid_read takes the out-of-line path, which reports the misuse.
+ */
+struct lucid_txfast_ {
+	uintptr_t end;                  /* snapshot: versions <= end are readable */
+	struct lucid_rentry_ *r_top;    /* next free read-set entry */
+	struct lucid_rentry_ *r_end;    /* end of the read set's storage */
+	uintptr_t *orecs;               /* the ownership-record table */
+	uintptr_t orec_mask;            /* table size - 1 */
+};
+
+/* The calling thread's descriptor; never NULL (a shared empty one until the
+ * thread's first transaction). */
+LUCID_API extern __thread struct lucid_txfast_ *lucid_tls_tx_
+	__attribute__((tls_model("initial-exec")));
+
+LUCID_API uint64_t lucid_load_slow_(const void *addr, unsigned size);
+LUCID_API void lucid_store_(void *addr, uint64_t value, unsigned size);
+
+/* Transactional load of an aligned 1, 2, 4 or 8-byte scalar; the value comes
+ * back zero-extended in a uint64_t. @p size must be a constant. */
+static inline __attribute__((always_inline)) uint64_t
+lucid_load_(const void *addr, unsigned size)
+{
+	struct lucid_txfast_ *tx = lucid_tls_tx_;
+	uintptr_t a = (uintptr_t)addr;
+
+	if (LUCID_LIKELY_((a & (size - 1)) == 0 && tx->r_top < tx->r_end)) {
+		uintptr_t idx = (a >> LUCID_WORD_SHIFT_) & tx->orec_mask;
+		uintptr_t *orec = &tx->orecs[idx];
+		uintptr_t seen = __atomic_load_n(orec, __ATOMIC_ACQUIRE);
+
+		if (LUCID_LIKELY_(seen <= tx->end)) {
+			uint64_t v;
+
+			switch (size) {
+			case 1: v = __atomic_load_n((const uint8_t *)addr, __ATOMIC_RELAXED); break;
+			case 2: v = __atomic_load_n((const uint16_t *)addr, __ATOMIC_RELAXED); break;
+			case 4: v = __atomic_load_n((const uint32_t *)addr, __ATOMIC_RELAXED); break;
+			default: v = __atomic_load_n((const uint64_t *)addr, __ATOMIC_RELAXED); break;
+			}
+			/* The data load must not move after the second orec load. */
+			__atomic_thread_fence(__ATOMIC_ACQUIRE);
+			if (LUCID_LIKELY_(__atomic_load_n(orec, __ATOMIC_RELAXED) == seen)) {
+				struct lucid_rentry_ *r = tx->r_top;
+
+				r->seen = seen;
+				r->orec = (uint32_t)idx;
+				r->site = 0;
+				tx->r_top = r + 1;
+				return v;
+			}
+		}
+	}
+	return lucid_load_slow_(addr, size);
+}
+
+/*
+ * One LUCID_ATOMIC block, on the stack of the function that contains it.
+ * `body` and `state` change after sigsetjmp, hence volatile.
+ */
+struct lucid_block_ {
+	sigjmp_buf *env;        /* checkpoint of this block (used if outermost) */
+	const char *file;       /* where the block is, for diagnostics */
+	const char *func;
+	int line;
+	volatile int body;      /* 1 while the body runs; still 1 after `break` */
+	volatile int state;     /* 0 running, 1 committed, 2 left by lucid_abort */
+	unsigned depth;         /* nesting depth of this block, 1 = outermost */
+	void *frame;            /* frame address of the enclosing function */
+};
+
+#define LUCID_BLOCK_RUNNING_ 0
+#define LUCID_BLOCK_COMMITTED_ 1
+#define LUCID_BLOCK_ABORTED_ 2
+
+LUCID_API void lucid_block_begin_(struct lucid_block_ *b, int jumped);
+LUCID_API void lucid_block_end_(struct lucid_block_ *b);
+
+#define LUCID_CAT2_(a, b) a##b
+#define LUCID_CAT_(a, b) LUCID_CAT2_(a, b)
+
+/* Three nested one-shot loops: the outer one holds the checkpoint, the middle
+ * one commits in its step (and so runs once more only if the block was left
+ * by `break`, which lucid_block_end_ reports), the inner one runs the body. */
+#define LUCID_ATOMIC_AT_(E, O, B)                                               \
+	for (sigjmp_buf E, *O = &E; O; O = NULL)                                \
+		for (struct lucid_block_ B = { .env = &E, .file = __FILE__,     \
+		                               .func = __func__, .line = __LINE__, \
+		                               .body = 0, .state = 0, .depth = 0, \
+		                               .frame = __builtin_frame_address(0) }; \
+		     B.state == LUCID_BLOCK_RUNNING_; lucid_block_end_(&B))      \
+			for (lucid_block_begin_(&B, sigsetjmp(E, 0)); B.body; B.body = 0)
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LUCID_STATIC_TX_INLINE_H */

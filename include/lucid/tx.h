@@ -1,0 +1,131 @@
+/* Lucid: atomic blocks, transactional reads and writes, explicit abort. */
+#ifndef LUCID_TX_H
+#define LUCID_TX_H
+
+#include <stdint.h>
+#include <lucid/common.h>
+#include <lucid/static/tx-inline.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * @file
+ * Threading model: any thread may run transactions; it is registered on its
+ * first one and cleaned up when it exits. Every call below may be made from
+ * any thread. Memory shared between transactions must be read and written
+ * with lucid_read() and lucid_write() inside a transaction; outside, only
+ * once no transaction can touch it any more (e.g. after joining threads).
+ */
+
+/**
+ * `LUCID_ATOMIC { ... }` runs the block as a transaction: all its
+ * lucid_read()s see one consistent state (even in an attempt that will
+ * abort), its lucid_write()s become visible to other threads all at once
+ * when it commits, and when it conflicts with another transaction it is
+ * rolled back and run again, until it commits.
+ *
+ * Blocks nest (flat nesting: an inner block is part of the outer
+ * transaction). `continue` ends the block like reaching its end.
+ *
+ * Two rules come from its use of sigsetjmp:
+ *  - A local variable of the enclosing function that is changed inside the
+ *    block and read after it must be `volatile` or, better, be set only
+ *    inside the block from transactional reads: an aborted attempt's changes
+ *    to ordinary locals are not undone, and after the re-run their value is
+ *    indeterminate (C11 7.13.2.1). Compile with -Wclobbered.
+ *  - Do not leave the block by `return`, `break`, `goto` or `longjmp`: that
+ *    skips the commit and leaves the transaction open. Lucid detects it
+ *    (`break` at once; the others at the thread's next transaction or exit)
+ *    and stops the program with the block's file:line. To leave early, put
+ *    the body in a function and use lucid_run(), which allows `return`.
+ */
+#define LUCID_ATOMIC LUCID_ATOMIC_N_(__COUNTER__)
+#define LUCID_ATOMIC_N_(n)                                                 \
+	LUCID_ATOMIC_AT_(LUCID_CAT_(lucid_env_, n), LUCID_CAT_(lucid_once_, n), \
+	                 LUCID_CAT_(lucid_block_, n))
+
+/** lucid_run()'s result after lucid_abort(). */
+#define LUCID_ABORTED 1
+
+/**
+ * Runs fn(arg) as a transaction, like `LUCID_ATOMIC { fn(arg); }`; fn may
+ * `return` at any point. Returns 0 once it committed, or LUCID_ABORTED if fn
+ * called lucid_abort(). Nests (flat): inside another transaction, fn runs as
+ * part of it, and lucid_abort() there aborts the outermost transaction.
+ */
+LUCID_API int lucid_run(void (*fn)(void *arg), void *arg);
+
+/**
+ * Rolls back the current transaction and leaves it: execution continues
+ * after the outermost LUCID_ATOMIC block (or lucid_run() returns
+ * LUCID_ABORTED). Outside a transaction it stops the program with a message.
+ */
+LUCID_API __attribute__((noreturn)) void lucid_abort(void);
+
+/** Whether the calling thread is inside a transaction (any nesting depth). */
+LUCID_API int lucid_in_transaction(void);
+
+/* The value of an lvalue's type, without const/volatile. */
+#define LUCID_UNQUAL_(lv) __typeof__(((void)0, (lv)))
+
+#define LUCID_SIZE_CHECK_(lv, what)                                         \
+	_Static_assert(sizeof(lv) == 1 || sizeof(lv) == 2 ||                \
+	               sizeof(lv) == 4 || sizeof(lv) == 8,                  \
+	               what ": only scalars of 1, 2, 4 or 8 bytes")
+
+/**
+ * Transactional read of a scalar lvalue of 1, 2, 4 or 8 bytes (integers,
+ * pointers, float, double); the value has the lvalue's type. Only inside a
+ * transaction. The lvalue is evaluated once.
+ */
+#define lucid_read(lv) __extension__ ({                                     \
+	LUCID_SIZE_CHECK_(lv, "lucid_read");                                \
+	const void *lucid_ra_ = (const void *)&(lv);                        \
+	uint64_t lucid_rw_ = lucid_load_(lucid_ra_, sizeof(lv));            \
+	LUCID_UNQUAL_(lv) lucid_rv_;                                        \
+	lucid_copy_out_(&lucid_rv_, lucid_rw_, sizeof(lv));                 \
+	lucid_rv_; })
+
+/**
+ * Transactional write of @p value (converted to the lvalue's type) to a
+ * scalar lvalue of 1, 2, 4 or 8 bytes. Only inside a transaction; becomes
+ * visible to other threads when the transaction commits. Writes by other
+ * threads to neighbouring bytes of the same word are never lost.
+ */
+#define lucid_write(lv, value) __extension__ ({                             \
+	LUCID_SIZE_CHECK_(lv, "lucid_write");                               \
+	void *lucid_wa_ = (void *)&(lv);                                    \
+	LUCID_UNQUAL_(lv) lucid_wv_ = (value);                              \
+	lucid_store_(lucid_wa_, lucid_copy_in_(&lucid_wv_, sizeof(lv)),     \
+	             sizeof(lv));                                           \
+	(void)0; })
+
+static inline __attribute__((always_inline)) void
+lucid_copy_out_(void *dst, uint64_t w, unsigned size)
+{
+	switch (size) {
+	case 1: { uint8_t b = (uint8_t)w; __builtin_memcpy(dst, &b, 1); break; }
+	case 2: { uint16_t h = (uint16_t)w; __builtin_memcpy(dst, &h, 2); break; }
+	case 4: { uint32_t s = (uint32_t)w; __builtin_memcpy(dst, &s, 4); break; }
+	default: __builtin_memcpy(dst, &w, 8); break;
+	}
+}
+
+static inline __attribute__((always_inline)) uint64_t
+lucid_copy_in_(const void *src, unsigned size)
+{
+	switch (size) {
+	case 1: { uint8_t b; __builtin_memcpy(&b, src, 1); return b; }
+	case 2: { uint16_t h; __builtin_memcpy(&h, src, 2); return h; }
+	case 4: { uint32_t s; __builtin_memcpy(&s, src, 4); return s; }
+	default: { uint64_t w; __builtin_memcpy(&w, src, 8); return w; }
+	}
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LUCID_TX_H */

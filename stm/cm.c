@@ -1,0 +1,101 @@
+/* stm: contention management: randomized exponential back-off and serial mode. */
+#include "config.h"
+
+#include <pthread.h>
+#include <sched.h>
+
+#define _LGPL_SOURCE
+#include <urcu/urcu-memb.h>
+
+#include "stm/stm-internal.h"
+
+/* xorshift64*: cheap, per thread, good enough to decorrelate retries. */
+uint64_t stm_random(struct stm_tx *tx)
+{
+	uint64_t x = tx->rng;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	tx->rng = x;
+	return x * 0x2545F4914F6CDD1DULL;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#else
+	__asm__ __volatile__("" ::: "memory");
+#endif
+}
+
+/* Upper bound of the pause loop after @p retries consecutive aborts:
+ * doubles from 32 pauses and stops doubling at 32768. */
+unsigned stm_backoff_limit(unsigned retries)
+{
+	unsigned e = retries < 10 ? retries : 10;
+
+	return 32u << e;
+}
+
+/*
+ * Waits a random time that grows with the number of consecutive aborts, so
+ * that two transactions that keep colliding drift apart. After a few
+ * retries it also yields the CPU: on an oversubscribed machine the
+ * transaction we collide with may not be running at all.
+ */
+void stm_backoff(struct stm_tx *tx)
+{
+	unsigned n = (unsigned)(stm_random(tx) % stm_backoff_limit(tx->retries));
+
+	for (unsigned i = 0; i < n; i++)
+		cpu_relax();
+	if (tx->retries >= 4)
+		sched_yield();
+}
+
+/*
+ * Serial irrevocable mode. A transaction enters it by setting the flag and
+ * waiting for an RCU grace period: every attempt runs inside an RCU
+ * read-side critical section and checks the flag after entering it, so once
+ * the grace period ends every attempt that started before has finished and
+ * every later one sees the flag and waits. The serial transaction then runs
+ * alone: nothing can conflict with it, so it commits unless it aborts itself.
+ * The mutex admits one serial transaction at a time and is what the others
+ * wait on.
+ */
+static pthread_mutex_t serial_mutex = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	uintptr_t on;
+	char pad_[STM_ISOLATE - sizeof(uintptr_t)];
+} serial_flag __attribute__((aligned(STM_ISOLATE)));
+
+bool stm_serial_pending(void)
+{
+	return __atomic_load_n(&serial_flag.on, __ATOMIC_RELAXED) != 0;
+}
+
+void stm_serial_enter(struct stm_tx *tx)
+{
+	pthread_mutex_lock(&serial_mutex);
+	__atomic_store_n(&serial_flag.on, 1, __ATOMIC_SEQ_CST);
+	urcu_memb_synchronize_rcu();
+	tx->serial = true;
+	stm_stat_add(&tx->stats.serial, 1);
+}
+
+void stm_serial_exit(struct stm_tx *tx)
+{
+	tx->serial = false;
+	__atomic_store_n(&serial_flag.on, 0, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&serial_mutex);
+}
+
+void stm_serial_wait(void)
+{
+	pthread_mutex_lock(&serial_mutex);
+	pthread_mutex_unlock(&serial_mutex);
+}

@@ -1,0 +1,395 @@
+/* stm: the engine: snapshots, reads, writes, validation, commit and abort. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define _LGPL_SOURCE
+#include <urcu/urcu-memb.h>
+
+#include "stm/stm-internal.h"
+
+uintptr_t *stm_orecs;
+uintptr_t stm_orec_mask;
+
+/* The global version clock, alone on its lines: every update commit bumps it. */
+static struct {
+	uintptr_t now;
+	char pad_[STM_ISOLATE - sizeof(uintptr_t)];
+} stm_clock __attribute__((aligned(STM_ISOLATE)));
+
+uintptr_t stm_clock_now(void)
+{
+	return __atomic_load_n(&stm_clock.now, __ATOMIC_ACQUIRE);
+}
+
+uintptr_t stm_clock_tick(void)
+{
+	return __atomic_add_fetch(&stm_clock.now, 1, __ATOMIC_ACQ_REL);
+}
+
+/* ------------------------------------------------------------------ masks */
+
+/* Position of byte @p off (0..7) of a word inside its uint64_t image. */
+static inline unsigned lane_shift(unsigned off, unsigned size)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	(void)size;
+	return off * 8;
+#else
+	return (8 - off - size) * 8;
+#endif
+}
+
+static inline uint64_t size_bits(unsigned size)
+{
+	return size == 8 ? ~(uint64_t)0 : (((uint64_t)1 << (size * 8)) - 1);
+}
+
+uint64_t stm_byte_mask(uintptr_t addr, unsigned size)
+{
+	return size_bits(size) << lane_shift((unsigned)(addr & 7), size);
+}
+
+static uint64_t load_sized(uintptr_t addr, unsigned size)
+{
+	switch (size) {
+	case 1: return __atomic_load_n((const uint8_t *)addr, __ATOMIC_RELAXED);
+	case 2: return __atomic_load_n((const uint16_t *)addr, __ATOMIC_RELAXED);
+	case 4: return __atomic_load_n((const uint32_t *)addr, __ATOMIC_RELAXED);
+	default: return __atomic_load_n((const uint64_t *)addr, __ATOMIC_RELAXED);
+	}
+}
+
+static void store_sized(uintptr_t addr, uint64_t v, unsigned size)
+{
+	switch (size) {
+	case 1: __atomic_store_n((uint8_t *)addr, (uint8_t)v, __ATOMIC_RELAXED); break;
+	case 2: __atomic_store_n((uint16_t *)addr, (uint16_t)v, __ATOMIC_RELAXED); break;
+	case 4: __atomic_store_n((uint32_t *)addr, (uint32_t)v, __ATOMIC_RELAXED); break;
+	default: __atomic_store_n((uint64_t *)addr, v, __ATOMIC_RELAXED); break;
+	}
+}
+
+/*
+ * Writes exactly the bytes of @p mask: never a byte the transaction did not
+ * write, so neighbours written by others (transactionally or not) survive.
+ * Each run is stored with the widest aligned access that covers only it.
+ */
+void stm_store_masked(uintptr_t word, uint64_t value, uint64_t mask)
+{
+	if (stm_likely(mask == ~(uint64_t)0)) {
+		store_sized(word, value, 8);
+		return;
+	}
+	for (unsigned off = 0; off < 8;) {
+		unsigned size;
+
+		if (!(mask & stm_byte_mask(word + off, 1))) {
+			off++;
+			continue;
+		}
+		for (size = 4; size > 1; size /= 2) {
+			uint64_t m = stm_byte_mask(word + off, size);
+
+			if (off % size == 0 && (mask & m) == m)
+				break;
+		}
+		store_sized(word + off, value >> lane_shift(off, size), size);
+		off += size;
+	}
+}
+
+/* ------------------------------------------------------------------- logs */
+
+bool stm_owns(const struct stm_tx *tx, const struct stm_wentry *w)
+{
+	return w >= tx->w_base && w < tx->w_end;
+}
+
+struct stm_wentry *stm_wlog_find(struct stm_tx *tx, struct stm_wentry *head, uintptr_t word)
+{
+	(void)tx;
+	for (struct stm_wentry *e = head; e; e = e->next)
+		if (e->addr == word)
+			return e;
+	return NULL;
+}
+
+static void rset_grow(struct stm_tx *tx)
+{
+	size_t used = (size_t)(tx->fast.r_top - tx->r_base);
+	size_t cap = tx->r_cap * 2;
+	struct lucid_rentry_ *r = realloc(tx->r_base, cap * sizeof(*r));
+
+	if (!r)
+		lucid_fatal("out of memory growing a read set to %zu entries (%zu MiB)",
+		            cap, cap * sizeof(*r) >> 20);
+	tx->r_base = r;
+	tx->r_cap = cap;
+	tx->fast.r_top = r + used;
+	tx->fast.r_end = r + cap;
+}
+
+/* --------------------------------------------------------- the transaction */
+
+void stm_start(struct stm_tx *tx)
+{
+	if (stm_unlikely(tx->w_grow))
+		stm_logs_reserve(tx);
+	if (stm_unlikely(tx->want_serial) && !tx->serial)
+		stm_serial_enter(tx);
+	for (;;) {
+		urcu_memb_read_lock();
+		if (stm_likely(!stm_serial_pending()) || tx->serial)
+			break;
+		urcu_memb_read_unlock();
+		stm_serial_wait();
+	}
+	tx->fast.end = stm_clock_now();
+	tx->fast.r_top = tx->r_base;
+	tx->fast.r_end = tx->r_base + tx->r_cap;
+	tx->w_top = tx->w_base;
+}
+
+/*
+ * Whether every read is still valid: its orec holds the version it had, or
+ * we have locked it since and had found that same version then.
+ */
+bool stm_validate(struct stm_tx *tx)
+{
+	const uintptr_t *orecs = tx->fast.orecs;
+
+	for (const struct lucid_rentry_ *r = tx->r_base; r < tx->fast.r_top; r++) {
+		uintptr_t cur = __atomic_load_n(&orecs[r->orec], __ATOMIC_RELAXED);
+
+		if (stm_likely(cur == r->seen))
+			continue;
+		if (stm_orec_is_locked(cur)) {
+			const struct stm_wentry *w = stm_orec_owner(cur);
+
+			if (stm_owns(tx, w) && w->version == r->seen)
+				continue;
+		}
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Moves the snapshot forward to now if nothing read so far has changed.
+ * The clock is read first: any commit that is not in "now" locked its orecs
+ * before taking its time, so validation sees them locked or newer.
+ */
+bool stm_extend(struct stm_tx *tx)
+{
+	uintptr_t now = stm_clock_now();
+
+	if (!stm_validate(tx))
+		return false;
+	tx->fast.end = now;
+	stm_stat_add(&tx->stats.extensions, 1);
+	return true;
+}
+
+static void rset_add(struct stm_tx *tx, uintptr_t seen, uintptr_t idx)
+{
+	if (stm_unlikely(tx->fast.r_top == tx->fast.r_end))
+		rset_grow(tx);
+	struct lucid_rentry_ *r = tx->fast.r_top++;
+	r->seen = seen;
+	r->orec = (uint32_t)idx;
+	r->site = 0;
+}
+
+/* Reads an aligned @p size-byte value that lies inside one word. */
+uint64_t stm_read(struct stm_tx *tx, uintptr_t addr, unsigned size)
+{
+	uintptr_t word = addr & ~(uintptr_t)7;
+	uintptr_t idx = stm_orec_index(word, tx->fast.orec_mask);
+	uintptr_t *orec = &tx->fast.orecs[idx];
+
+	for (;;) {
+		uintptr_t seen = __atomic_load_n(orec, __ATOMIC_ACQUIRE);
+
+		if (stm_orec_is_locked(seen)) {
+			struct stm_wentry *head = stm_orec_owner(seen);
+
+			if (!stm_owns(tx, head))
+				stm_abort(tx, LUCID_ABORT_READ_LOCKED, 1);
+			/* Ours: memory under this orec cannot change until we
+			 * release it, and it was valid at our snapshot when we
+			 * locked it. Overlay what we have written. */
+			uint64_t v = load_sized(addr, size);
+			struct stm_wentry *e = stm_wlog_find(tx, head, word);
+
+			if (e) {
+				unsigned sh = lane_shift((unsigned)(addr & 7), size);
+				uint64_t m = e->mask >> sh & size_bits(size);
+
+				v = (v & ~m) | (e->value >> sh & m);
+			}
+			return v;
+		}
+		if (seen > tx->fast.end) {
+			if (!stm_extend(tx))
+				stm_abort(tx, LUCID_ABORT_READ_INVALID, 1);
+			continue;
+		}
+		uint64_t v = load_sized(addr, size);
+
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(orec, __ATOMIC_RELAXED) != seen)
+			continue;
+		rset_add(tx, seen, idx);
+		return v;
+	}
+}
+
+static struct stm_wentry *wlog_next(struct stm_tx *tx)
+{
+	if (stm_unlikely(tx->w_top == tx->w_end)) {
+		tx->w_grow = (size_t)(tx->w_end - tx->w_base) * 2;
+		stm_abort(tx, LUCID_ABORT_CAPACITY, 1);
+	}
+	return tx->w_top;
+}
+
+/* Buffers a write of an aligned @p size-byte value inside one word, locking
+ * its orec on first write (encounter-time locking). */
+void stm_write(struct stm_tx *tx, uintptr_t addr, unsigned size, uint64_t value)
+{
+	uintptr_t word = addr & ~(uintptr_t)7;
+	uintptr_t idx = stm_orec_index(word, tx->fast.orec_mask);
+	uintptr_t *orec = &tx->fast.orecs[idx];
+	uint64_t mask = stm_byte_mask(addr, size);
+	uint64_t lane = (value & size_bits(size)) << lane_shift((unsigned)(addr & 7), size);
+
+	for (;;) {
+		uintptr_t seen = __atomic_load_n(orec, __ATOMIC_ACQUIRE);
+
+		if (stm_orec_is_locked(seen)) {
+			struct stm_wentry *head = stm_orec_owner(seen);
+
+			if (!stm_owns(tx, head))
+				stm_abort(tx, LUCID_ABORT_WRITE_LOCKED, 1);
+			struct stm_wentry *e = stm_wlog_find(tx, head, word);
+
+			if (e) {
+				e->value = (e->value & ~mask) | lane;
+				e->mask |= mask;
+				return;
+			}
+			e = wlog_next(tx);
+			tx->w_top = e + 1;
+			e->addr = word;
+			e->value = lane;
+			e->mask = mask;
+			e->version = STM_NOT_HEAD;
+			e->orec = (uint32_t)idx;
+			e->stack = 0;
+			e->next = head->next;
+			head->next = e;
+			return;
+		}
+
+		struct stm_wentry *e = wlog_next(tx);
+
+		e->addr = word;
+		e->value = lane;
+		e->mask = mask;
+		e->version = seen;
+		e->orec = (uint32_t)idx;
+		e->stack = 0;
+		e->next = NULL;
+		if (!__atomic_compare_exchange_n(orec, &seen, stm_orec_locked_by(e), false,
+		                                 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+			continue;
+		tx->w_top = e + 1;
+		/* Memory under a newer version than our snapshot may be read
+		 * back through this lock: move the snapshot up first. */
+		if (seen > tx->fast.end && !stm_extend(tx))
+			stm_abort(tx, LUCID_ABORT_WRITE_INVALID, 1);
+		return;
+	}
+}
+
+/* Releases every lock, putting back the versions found (nothing was written). */
+void stm_rollback(struct stm_tx *tx)
+{
+	uintptr_t *orecs = tx->fast.orecs;
+
+	for (struct stm_wentry *e = tx->w_base; e < tx->w_top; e++)
+		if (e->version != STM_NOT_HEAD)
+			__atomic_store_n(&orecs[e->orec], e->version, __ATOMIC_RELEASE);
+	tx->w_top = tx->w_base;
+	tx->fast.r_top = tx->r_base;
+}
+
+/* Leaves the attempt: not in a transaction until the next stm_start. */
+static void attempt_end(struct stm_tx *tx)
+{
+	tx->fast.r_top = tx->r_base;
+	tx->fast.r_end = tx->r_base;
+	urcu_memb_read_unlock();
+	if (tx->serial)
+		stm_serial_exit(tx);
+}
+
+void stm_commit(struct stm_tx *tx)
+{
+	if (tx->w_top == tx->w_base) {
+		/* Read-only: every read was valid at the snapshot. */
+		attempt_end(tx);
+		stm_stat_add(&tx->stats.commits, 1);
+		stm_stat_add(&tx->stats.commits_ro, 1);
+		tx->retries = 0;
+		tx->want_serial = false;
+		return;
+	}
+
+	uintptr_t *orecs = tx->fast.orecs;
+	uintptr_t ts = stm_clock_tick();
+
+	/* If nobody committed since our snapshot, nothing we read changed. */
+	if (ts != tx->fast.end + 1 && !stm_validate(tx))
+		stm_abort(tx, LUCID_ABORT_COMMIT_INVALID, 1);
+	/* Readers that see a written value must then see the orec locked. */
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	for (const struct stm_wentry *e = tx->w_base; e < tx->w_top; e++)
+		stm_store_masked(e->addr, e->value, e->mask);
+	for (const struct stm_wentry *e = tx->w_base; e < tx->w_top; e++)
+		if (e->version != STM_NOT_HEAD)
+			__atomic_store_n(&orecs[e->orec], ts, __ATOMIC_RELEASE);
+	tx->w_top = tx->w_base;
+	attempt_end(tx);
+	stm_stat_add(&tx->stats.commits, 1);
+	tx->retries = 0;
+	tx->want_serial = false;
+}
+
+/*
+ * Rolls back and jumps to the outermost block: @p jump_value 1 runs the
+ * block again (after back-off, or in serial mode once it has failed too
+ * often), 2 leaves it (lucid_abort).
+ */
+void stm_abort(struct stm_tx *tx, int reason, int jump_value)
+{
+	stm_rollback(tx);
+	attempt_end(tx);
+	stm_stat_add(&tx->stats.aborts, 1);
+	stm_stat_add(&tx->stats.by_reason[reason], 1);
+	if (jump_value == 1) {
+		tx->retries++;
+		if (tx->retries > __atomic_load_n(&tx->stats.max_retries, __ATOMIC_RELAXED))
+			__atomic_store_n(&tx->stats.max_retries, tx->retries, __ATOMIC_RELAXED);
+		if (tx->retries >= stm_config.serial_after)
+			tx->want_serial = true;
+		else if (reason != LUCID_ABORT_CAPACITY)
+			stm_backoff(tx);
+	} else {
+		tx->retries = 0;
+		tx->want_serial = false;
+	}
+	siglongjmp(*tx->env, jump_value);
+}

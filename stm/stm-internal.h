@@ -1,0 +1,158 @@
+/* stm: the engine's private declarations (descriptor, logs, clock, contention). */
+#ifndef LUCID_STM_INTERNAL_H
+#define LUCID_STM_INTERNAL_H
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <lucid/stats.h>
+#include <lucid/static/tx-inline.h>
+#include "stm/orec.h"
+
+#define STM_CACHELINE 64
+/* Adjacent-line prefetchers pull pairs of lines: keep hot shared words 128 apart. */
+#define STM_ISOLATE 128
+
+#define stm_likely(x) __builtin_expect(!!(x), 1)
+#define stm_unlikely(x) __builtin_expect(!!(x), 0)
+
+/*
+ * A write-log entry: one word this transaction will write at commit. The
+ * first entry for an orec (the "head", which the locked orec points to)
+ * keeps the orec's version from before the lock; further words under the
+ * same orec are chained from the head. Entries never move while the orec is
+ * locked: when the log is full the transaction aborts (LUCID_ABORT_CAPACITY)
+ * and the log is enlarged before the next attempt.
+ */
+struct stm_wentry {
+	uintptr_t addr;            /* word address, 8-aligned */
+	uint64_t value;            /* buffered bytes; only those in mask count */
+	uint64_t mask;             /* bytes written (0xff per byte) */
+	uintptr_t version;         /* head: orec value before locking; else STM_NOT_HEAD */
+	struct stm_wentry *next;   /* next entry under the same orec */
+	uint32_t orec;             /* orec index */
+	uint32_t stack;            /* stack id of the first write (recorder), else 0 */
+	struct stm_tx *owner;      /* the log's owner, set when the log is allocated */
+	uint64_t reserved;
+};
+#define STM_NOT_HEAD STM_OREC_LOCKED
+
+_Static_assert(sizeof(struct stm_wentry) == 64, "write-log entries are one cache line");
+
+/* Per-thread counters: written only by the owner (relaxed atomics, so that
+ * lucid_stats_get may read them from another thread), on their own line. */
+struct stm_counters {
+	uint64_t commits;
+	uint64_t commits_ro;
+	uint64_t aborts;
+	uint64_t max_retries;
+	uint64_t serial;
+	uint64_t extensions;
+	uint64_t by_reason[LUCID_ABORT_REASONS_MAX];
+};
+
+/* Where a LUCID_ATOMIC block is, kept for diagnostics while it is open. */
+struct stm_open_block {
+	const char *file;
+	const char *func;
+	int line;
+	void *frame;
+};
+#define STM_TRACK_DEPTH 16
+
+/*
+ * A thread's transaction descriptor. The fast part comes first, alone on its
+ * cache line; the descriptor is cache-line aligned, so no two threads' hot
+ * data share a line.
+ */
+struct stm_tx {
+	struct lucid_txfast_ fast;
+	char pad0_[STM_ISOLATE - sizeof(struct lucid_txfast_)];
+
+	/* read set */
+	struct lucid_rentry_ *r_base;
+	size_t r_cap;
+	/* write log */
+	struct stm_wentry *w_base;
+	struct stm_wentry *w_top;
+	struct stm_wentry *w_end;
+	size_t w_grow;             /* capacity to use at the next attempt, 0 = keep */
+
+	/* the running transaction */
+	sigjmp_buf *env;           /* outermost block's checkpoint */
+	unsigned nesting;          /* 0 = not in a transaction */
+	unsigned retries;          /* consecutive aborts of this transaction */
+	bool serial;               /* this attempt runs in serial irrevocable mode */
+	bool want_serial;          /* the next attempt must */
+	uint64_t rng;              /* xorshift state for back-off */
+	struct stm_open_block open[STM_TRACK_DEPTH];
+
+	/* registry */
+	struct stm_tx *prev, *next;
+	uint64_t thread_id;        /* kernel tid */
+
+	struct stm_counters stats __attribute__((aligned(STM_ISOLATE)));
+} __attribute__((aligned(STM_ISOLATE)));
+
+/* ------------------------------------------------------------ config (thread.c) */
+struct stm_config {
+	unsigned orec_bits;        /* log2 of the orec table size */
+	unsigned serial_after;     /* consecutive aborts before serial mode */
+	size_t r_init;             /* initial read-set entries */
+	size_t w_init;             /* initial write-log entries */
+};
+extern struct stm_config stm_config;
+
+/* ---------------------------------------------------------- global state (engine.c) */
+extern uintptr_t *stm_orecs;
+extern uintptr_t stm_orec_mask;
+
+uintptr_t stm_clock_now(void);
+uintptr_t stm_clock_tick(void);
+
+/* ----------------------------------------------------------- descriptor (thread.c) */
+void stm_init(void);
+struct stm_tx *stm_self(void);          /* registers the thread on first use */
+struct stm_tx *stm_self_if_any(void);   /* NULL before the thread's first transaction */
+void stm_stats_collect(struct lucid_stats *out);
+void stm_logs_reserve(struct stm_tx *tx);
+
+/* ------------------------------------------------------------- engine (engine.c) */
+void stm_start(struct stm_tx *tx);
+void stm_commit(struct stm_tx *tx);     /* returns committed, or aborts (longjmp) */
+__attribute__((noreturn)) void stm_abort(struct stm_tx *tx, int reason, int jump_value);
+void stm_rollback(struct stm_tx *tx);
+bool stm_validate(struct stm_tx *tx);
+bool stm_extend(struct stm_tx *tx);
+uint64_t stm_read(struct stm_tx *tx, uintptr_t addr, unsigned size);
+void stm_write(struct stm_tx *tx, uintptr_t addr, unsigned size, uint64_t value);
+struct stm_wentry *stm_wlog_find(struct stm_tx *tx, struct stm_wentry *head, uintptr_t word);
+bool stm_owns(const struct stm_tx *tx, const struct stm_wentry *w);
+uint64_t stm_byte_mask(uintptr_t addr, unsigned size);
+unsigned stm_byte_shift(uintptr_t addr, unsigned size);
+void stm_store_masked(uintptr_t word, uint64_t value, uint64_t mask);
+
+static inline void stm_stat_add(uint64_t *c, uint64_t n)
+{
+	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+}
+
+/* ----------------------------------------------------- contention (cm.c) */
+void stm_backoff(struct stm_tx *tx);
+void stm_serial_enter(struct stm_tx *tx);
+void stm_serial_exit(struct stm_tx *tx);
+void stm_serial_wait(void);
+bool stm_serial_pending(void);
+uint64_t stm_random(struct stm_tx *tx);
+unsigned stm_backoff_limit(unsigned retries);
+
+/* ------------------------------------------------------- diagnostics (tx/diag.c) */
+void lucid_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Stops the program: "misuse: <what>" and then "fix: <fix>". */
+__attribute__((noreturn)) void lucid_misuse(const char *fix, const char *what, ...)
+	__attribute__((format(printf, 2, 3)));
+__attribute__((noreturn)) void lucid_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif /* LUCID_STM_INTERNAL_H */

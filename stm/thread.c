@@ -1,0 +1,241 @@
+/* stm: thread descriptors: registration on first use, cleanup at exit, statistics. */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define _LGPL_SOURCE
+#include <urcu/urcu-memb.h>
+
+#include "stm/stm-internal.h"
+
+struct stm_config stm_config = {
+	.orec_bits = LUCID_DEFAULT_OREC_BITS,
+	.serial_after = LUCID_DEFAULT_SERIAL_AFTER,
+	.r_init = 4096,
+	.w_init = 1024,
+};
+
+/* Threads that have not run a transaction share this empty descriptor: its
+ * read set has no room, so every inline read goes to the checked path. */
+static struct lucid_txfast_ stm_none;
+__thread struct lucid_txfast_ *lucid_tls_tx_ __attribute__((tls_model("initial-exec"))) = &stm_none;
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static pthread_key_t exit_key;
+
+/* Registry of live descriptors and the totals of exited threads. */
+static pthread_mutex_t registry_mutex = PTHREAD_MUTEX_INITIALIZER;
+static struct stm_tx *registry;
+static struct stm_counters exited;
+static uint64_t exited_threads;
+
+static unsigned env_unsigned(const char *name, unsigned def, unsigned lo, unsigned hi)
+{
+	const char *s = getenv(name);
+	char *end;
+	unsigned long v;
+
+	if (!s || !*s)
+		return def;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v < lo || v > hi)
+		lucid_misuse("unset it or give a whole number in range",
+		             "%s=\"%s\" is not a number from %u to %u", name, s, lo, hi);
+	return (unsigned)v;
+}
+
+static void thread_exit(void *arg);
+
+static void stm_init_once(void)
+{
+	size_t n, bytes;
+	void *p;
+
+	stm_config.orec_bits = env_unsigned("LUCID_OREC_BITS", stm_config.orec_bits, 10, 28);
+	stm_config.serial_after = env_unsigned("LUCID_SERIAL_AFTER", stm_config.serial_after, 1, 99);
+	n = (size_t)1 << stm_config.orec_bits;
+	bytes = n * sizeof(uintptr_t);
+	/* Anonymous memory is zero (version 0, unlocked) and costs nothing
+	 * until touched. */
+	p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		lucid_fatal("cannot map the ownership-record table (%zu MiB): %s",
+		            bytes >> 20, strerror(errno));
+	stm_orecs = p;
+	stm_orec_mask = n - 1;
+	if (pthread_key_create(&exit_key, thread_exit) != 0)
+		lucid_fatal("pthread_key_create failed");
+}
+
+void stm_init(void)
+{
+	pthread_once(&init_once, stm_init_once);
+}
+
+static void *xcalloc_aligned(size_t align, size_t size)
+{
+	size = (size + align - 1) / align * align;
+	void *p = aligned_alloc(align, size);
+
+	if (!p)
+		return NULL;
+	memset(p, 0, size);
+	return p;
+}
+
+/* Allocates the logs: the first time, or with the capacity a capacity abort
+ * asked for. Called between attempts, outside any RCU read-side section. */
+void stm_logs_reserve(struct stm_tx *tx)
+{
+	size_t wcap = tx->w_grow ? tx->w_grow : stm_config.w_init;
+	struct stm_wentry *old = tx->w_base;
+	struct stm_wentry *w = xcalloc_aligned(STM_CACHELINE, wcap * sizeof(*w));
+
+	if (!w)
+		lucid_fatal("out of memory allocating a write log of %zu entries (%zu MiB)",
+		            wcap, wcap * sizeof(*w) >> 20);
+	for (size_t i = 0; i < wcap; i++)
+		w[i].owner = tx;
+	tx->w_base = tx->w_top = w;
+	tx->w_end = w + wcap;
+	tx->w_grow = 0;
+	if (old) {
+		/* Another thread may still hold a pointer into the old log, read
+		 * from one of our orecs before we released it. */
+		urcu_memb_synchronize_rcu();
+		free(old);
+	}
+}
+
+static uint64_t gettid_u64(void)
+{
+	return (uint64_t)syscall(SYS_gettid);
+}
+
+static struct stm_tx *stm_register(void)
+{
+	struct stm_tx *tx;
+
+	stm_init();
+	tx = xcalloc_aligned(STM_ISOLATE, sizeof(*tx));
+	if (!tx)
+		lucid_fatal("out of memory allocating a transaction descriptor");
+	tx->r_cap = stm_config.r_init;
+	tx->r_base = malloc(tx->r_cap * sizeof(*tx->r_base));
+	if (!tx->r_base)
+		lucid_fatal("out of memory allocating a read set");
+	stm_logs_reserve(tx);
+	tx->fast.orecs = stm_orecs;
+	tx->fast.orec_mask = stm_orec_mask;
+	tx->fast.r_top = tx->fast.r_end = tx->r_base;
+	tx->thread_id = gettid_u64();
+	tx->rng = (tx->thread_id * 0x9E3779B97F4A7C15ULL) ^ (uint64_t)time(NULL) ^ (uintptr_t)tx;
+	if (!tx->rng)
+		tx->rng = 1;
+
+	urcu_memb_register_thread();
+	pthread_setspecific(exit_key, tx);
+	pthread_mutex_lock(&registry_mutex);
+	tx->next = registry;
+	if (registry)
+		registry->prev = tx;
+	registry = tx;
+	pthread_mutex_unlock(&registry_mutex);
+	lucid_tls_tx_ = &tx->fast;
+	return tx;
+}
+
+struct stm_tx *stm_self(void)
+{
+	struct lucid_txfast_ *f = lucid_tls_tx_;
+
+	if (stm_likely(f != &stm_none))
+		return (struct stm_tx *)f;
+	return stm_register();
+}
+
+struct stm_tx *stm_self_if_any(void)
+{
+	struct lucid_txfast_ *f = lucid_tls_tx_;
+
+	return f == &stm_none ? NULL : (struct stm_tx *)f;
+}
+
+static void counters_add(struct stm_counters *to, const struct stm_counters *from)
+{
+	to->commits += __atomic_load_n(&from->commits, __ATOMIC_RELAXED);
+	to->commits_ro += __atomic_load_n(&from->commits_ro, __ATOMIC_RELAXED);
+	to->aborts += __atomic_load_n(&from->aborts, __ATOMIC_RELAXED);
+	to->serial += __atomic_load_n(&from->serial, __ATOMIC_RELAXED);
+	to->extensions += __atomic_load_n(&from->extensions, __ATOMIC_RELAXED);
+	for (int i = 0; i < LUCID_ABORT_REASONS_MAX; i++)
+		to->by_reason[i] += __atomic_load_n(&from->by_reason[i], __ATOMIC_RELAXED);
+	uint64_t m = __atomic_load_n(&from->max_retries, __ATOMIC_RELAXED);
+	if (m > to->max_retries)
+		to->max_retries = m;
+}
+
+static void thread_exit(void *arg)
+{
+	struct stm_tx *tx = arg;
+
+	if (tx->nesting > 0) {
+		const struct stm_open_block *o = &tx->open[0];
+
+		lucid_misuse("let every LUCID_ATOMIC block reach its end (use lucid_run() to return "
+		             "early) and do not call pthread_exit() inside one",
+		             "a thread exited inside the transaction of the LUCID_ATOMIC block at "
+		             "%s:%d (in %s())", o->file, o->line, o->func);
+	}
+	pthread_mutex_lock(&registry_mutex);
+	counters_add(&exited, &tx->stats);
+	exited_threads++;
+	if (tx->prev)
+		tx->prev->next = tx->next;
+	else
+		registry = tx->next;
+	if (tx->next)
+		tx->next->prev = tx->prev;
+	pthread_mutex_unlock(&registry_mutex);
+
+	lucid_tls_tx_ = &stm_none;
+	urcu_memb_unregister_thread();
+	/* Pointers into our write log may still be held by readers. */
+	urcu_memb_synchronize_rcu();
+	free(tx->w_base);
+	free(tx->r_base);
+	free(tx);
+}
+
+void stm_stats_collect(struct lucid_stats *out)
+{
+	struct stm_counters sum;
+	uint64_t threads;
+
+	pthread_mutex_lock(&registry_mutex);
+	sum = exited;
+	threads = exited_threads;
+	for (struct stm_tx *tx = registry; tx; tx = tx->next) {
+		counters_add(&sum, &tx->stats);
+		threads++;
+	}
+	pthread_mutex_unlock(&registry_mutex);
+
+	memset(out, 0, sizeof(*out));
+	out->commits = sum.commits;
+	out->commits_ro = sum.commits_ro;
+	out->aborts = sum.aborts;
+	out->max_retries = sum.max_retries;
+	out->serial = sum.serial;
+	out->extensions = sum.extensions;
+	out->threads = threads;
+	memcpy(out->aborts_by_reason, sum.by_reason, sizeof(out->aborts_by_reason));
+}

@@ -1,0 +1,60 @@
+/* tx: the out-of-line halves of lucid_read and lucid_write. */
+#include "config.h"
+
+#include <lucid/tx.h>
+#include "stm/stm-internal.h"
+
+static struct stm_tx *in_tx(const char *what)
+{
+	struct stm_tx *tx = stm_self_if_any();
+
+	if (stm_unlikely(!tx || tx->nesting == 0))
+		lucid_misuse("access shared data with lucid_read/lucid_write only inside LUCID_ATOMIC "
+		             "or a function run by lucid_run()", "%s outside a transaction", what);
+	return tx;
+}
+
+/* Whether [addr, addr+size) is naturally aligned (so inside one word). */
+static inline bool aligned(uintptr_t addr, unsigned size)
+{
+	return (addr & (size - 1)) == 0;
+}
+
+uint64_t lucid_load_slow_(const void *addr, unsigned size)
+{
+	struct stm_tx *tx = in_tx("lucid_read");
+	uintptr_t a = (uintptr_t)addr;
+
+	if (stm_likely(aligned(a, size)))
+		return stm_read(tx, a, size);
+	/* Packed or misaligned: byte by byte, each byte under its word's orec. */
+	uint8_t bytes[8];
+	uint64_t v = 0;
+
+	for (unsigned i = 0; i < size; i++)
+		bytes[i] = (uint8_t)stm_read(tx, a + i, 1);
+	__builtin_memcpy(&v, bytes, size);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	v >>= (8 - size) * 8;
+#endif
+	return v;
+}
+
+void lucid_store_(void *addr, uint64_t value, unsigned size)
+{
+	struct stm_tx *tx = in_tx("lucid_write");
+	uintptr_t a = (uintptr_t)addr;
+
+	if (stm_likely(aligned(a, size))) {
+		stm_write(tx, a, size, value);
+		return;
+	}
+	uint8_t bytes[8];
+
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	value <<= (8 - size) * 8;
+#endif
+	__builtin_memcpy(bytes, &value, size);
+	for (unsigned i = 0; i < size; i++)
+		stm_write(tx, a + i, 1, bytes[i]);
+}

@@ -1,0 +1,142 @@
+/* tx: atomic blocks (LUCID_ATOMIC, lucid_run), flat nesting, lucid_abort, misuse checks. */
+#include "config.h"
+
+#include <stdlib.h>
+
+#include <lucid/tx.h>
+#include "stm/stm-internal.h"
+
+#define FIX_LEAVE "let the block reach its end; to leave early, move its body into a " \
+	"function, return from it and run it with lucid_run()"
+
+static void track(struct stm_tx *tx, const struct lucid_block_ *b)
+{
+	if (b->depth <= STM_TRACK_DEPTH) {
+		struct stm_open_block *o = &tx->open[b->depth - 1];
+
+		o->file = b->file;
+		o->func = b->func;
+		o->line = b->line;
+		o->frame = b->frame;
+	}
+}
+
+static const struct stm_open_block *innermost(const struct stm_tx *tx)
+{
+	unsigned d = tx->nesting < STM_TRACK_DEPTH ? tx->nesting : STM_TRACK_DEPTH;
+
+	return &tx->open[d - 1];
+}
+
+/*
+ * A block starting while the thread is in a transaction is nested, unless
+ * the open block was left without ending (return, goto, longjmp). The stack
+ * tells them apart when the new block is in a caller of the open block's
+ * function (a shallower frame) or is that very block again.
+ */
+static void check_stale(struct stm_tx *tx, const struct lucid_block_ *b)
+{
+	const struct stm_open_block *o = innermost(tx);
+
+	if ((uintptr_t)b->frame > (uintptr_t)o->frame ||
+	    (b->frame == o->frame && b->line == o->line && b->file == o->file))
+		lucid_misuse(FIX_LEAVE,
+		             "the LUCID_ATOMIC block at %s:%d (in %s()) was left by return, goto or "
+		             "longjmp without finishing its transaction; found when the block at "
+		             "%s:%d (in %s()) started", o->file, o->line, o->func,
+		             b->file, b->line, b->func);
+}
+
+void lucid_block_begin_(struct lucid_block_ *b, int jumped)
+{
+	struct stm_tx *tx = stm_self();
+
+	switch (jumped) {
+	case 0:
+		if (tx->nesting > 0) {
+			check_stale(tx, b);
+			b->depth = ++tx->nesting;
+			track(tx, b);
+			b->body = 1;
+			return;
+		}
+		b->depth = tx->nesting = 1;
+		track(tx, b);
+		tx->env = b->env;
+		tx->retries = 0;
+		break;
+	case 1:
+		/* Re-run after an abort: back to the outermost block. */
+		tx->nesting = 1;
+		break;
+	default:
+		/* lucid_abort(): rolled back already; leave the block. */
+		tx->nesting = 0;
+		b->state = LUCID_BLOCK_ABORTED_;
+		b->body = 0;
+		return;
+	}
+	stm_start(tx);
+	b->body = 1;
+}
+
+void lucid_block_end_(struct lucid_block_ *b)
+{
+	struct stm_tx *tx = stm_self();
+
+	if (b->state == LUCID_BLOCK_ABORTED_)
+		return;
+	if (b->body)
+		lucid_misuse(FIX_LEAVE, "`break` left the LUCID_ATOMIC block at %s:%d (in %s())",
+		             b->file, b->line, b->func);
+	if (tx->nesting != b->depth) {
+		const struct stm_open_block *o = innermost(tx);
+
+		lucid_misuse(FIX_LEAVE,
+		             "the LUCID_ATOMIC block at %s:%d (in %s()) was left by return, goto or "
+		             "longjmp without finishing; found when the enclosing block at %s:%d "
+		             "(in %s()) ended", o->file, o->line, o->func, b->file, b->line, b->func);
+	}
+	if (b->depth > 1) {
+		tx->nesting--;
+		b->state = LUCID_BLOCK_COMMITTED_;
+		return;
+	}
+	stm_commit(tx);
+	tx->nesting = 0;
+	b->state = LUCID_BLOCK_COMMITTED_;
+}
+
+int lucid_run(void (*fn)(void *arg), void *arg)
+{
+	if (!fn)
+		lucid_misuse("pass the function to run", "lucid_run() called with a NULL function");
+
+	sigjmp_buf env;
+	struct lucid_block_ b = {
+		.env = &env, .file = __FILE__, .func = "lucid_run", .line = __LINE__,
+		.frame = __builtin_frame_address(0),
+	};
+
+	for (; b.state == LUCID_BLOCK_RUNNING_; lucid_block_end_(&b))
+		for (lucid_block_begin_(&b, sigsetjmp(env, 0)); b.body; b.body = 0)
+			fn(arg);
+	return b.state == LUCID_BLOCK_ABORTED_ ? LUCID_ABORTED : 0;
+}
+
+void lucid_abort(void)
+{
+	struct stm_tx *tx = stm_self_if_any();
+
+	if (!tx || tx->nesting == 0)
+		lucid_misuse("call lucid_abort() only inside LUCID_ATOMIC or a function run by lucid_run()",
+		             "lucid_abort() called outside a transaction");
+	stm_abort(tx, LUCID_ABORT_EXPLICIT, 2);
+}
+
+int lucid_in_transaction(void)
+{
+	struct stm_tx *tx = stm_self_if_any();
+
+	return tx && tx->nesting > 0;
+}

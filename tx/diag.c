@@ -1,0 +1,57 @@
+/* tx: the one path through which the library prints: warnings, misuse, fatal errors. */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "stm/stm-internal.h"
+
+/* Formats into one buffer and writes it with one write(2), so that lines
+ * from several threads do not interleave, and no stdio lock is taken. */
+static void emit(const char *prefix, const char *fmt, va_list ap)
+{
+	char buf[1024];
+	int n = snprintf(buf, sizeof(buf), "lucid: %s", prefix);
+
+	if (n < 0)
+		return;
+	if ((size_t)n < sizeof(buf))
+		n += vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, ap);
+	if ((size_t)n >= sizeof(buf) - 1)
+		n = (int)sizeof(buf) - 2;
+	buf[n++] = '\n';
+	ssize_t r = write(STDERR_FILENO, buf, (size_t)n);
+	(void)r;
+}
+
+void lucid_diag(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	emit("", fmt, ap);
+	va_end(ap);
+}
+
+void lucid_misuse(const char *fix, const char *what, ...)
+{
+	va_list ap;
+
+	va_start(ap, what);
+	emit("misuse: ", what, ap);
+	va_end(ap);
+	lucid_diag("fix: %s", fix);
+	abort();
+}
+
+void lucid_fatal(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	emit("fatal: ", fmt, ap);
+	va_end(ap);
+	abort();
+}
