@@ -53,6 +53,7 @@ static unsigned env_unsigned(const char *name, unsigned def, unsigned lo, unsign
 }
 
 static void thread_exit(void *arg);
+static void process_exit(void);
 
 static void stm_init_once(void)
 {
@@ -73,6 +74,7 @@ static void stm_init_once(void)
 	stm_orec_mask = n - 1;
 	if (pthread_key_create(&exit_key, thread_exit) != 0)
 		lucid_fatal("pthread_key_create failed");
+	atexit(process_exit);
 }
 
 void stm_init(void)
@@ -183,18 +185,32 @@ static void counters_add(struct stm_counters *to, const struct stm_counters *fro
 		to->max_retries = m;
 }
 
-static void thread_exit(void *arg)
+static void check_not_in_tx(const struct stm_tx *tx, const char *who)
 {
-	struct stm_tx *tx = arg;
-
 	if (tx->nesting > 0) {
 		const struct stm_open_block *o = &tx->open[0];
 
 		lucid_misuse("let every LUCID_ATOMIC block reach its end (use lucid_run() to return "
-		             "early) and do not call pthread_exit() inside one",
-		             "a thread exited inside the transaction of the LUCID_ATOMIC block at "
-		             "%s:%d (in %s())", o->file, o->line, o->func);
+		             "early) and do not call pthread_exit() or exit() inside one",
+		             "%s inside the transaction of the LUCID_ATOMIC block at %s:%d (in %s())",
+		             who, o->file, o->line, o->func);
 	}
+}
+
+/* exit() does not run the main thread's TLS destructors: check it here. */
+static void process_exit(void)
+{
+	struct stm_tx *tx = stm_self_if_any();
+
+	if (tx)
+		check_not_in_tx(tx, "the program exited");
+}
+
+static void thread_exit(void *arg)
+{
+	struct stm_tx *tx = arg;
+
+	check_not_in_tx(tx, "a thread exited");
 	pthread_mutex_lock(&registry_mutex);
 	counters_add(&exited, &tx->stats);
 	exited_threads++;
