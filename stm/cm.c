@@ -4,9 +4,7 @@
 #include <pthread.h>
 #include <sched.h>
 
-#define _LGPL_SOURCE
-#include <urcu/urcu-memb.h>
-
+#include "stm/rcu.h"
 #include "stm/stm-internal.h"
 
 /* xorshift64*: cheap, per thread, good enough to decorrelate retries. */

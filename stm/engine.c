@@ -4,9 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define _LGPL_SOURCE
-#include <urcu/urcu-memb.h>
-
+#include "stm/rcu.h"
 #include "stm/stm-internal.h"
 
 uintptr_t *stm_orecs;
@@ -54,20 +52,30 @@ uint64_t stm_byte_mask(uintptr_t addr, unsigned size)
 static uint64_t load_sized(uintptr_t addr, unsigned size)
 {
 	switch (size) {
-	case 1: return __atomic_load_n((const uint8_t *)addr, __ATOMIC_RELAXED);
-	case 2: return __atomic_load_n((const uint16_t *)addr, __ATOMIC_RELAXED);
-	case 4: return __atomic_load_n((const uint32_t *)addr, __ATOMIC_RELAXED);
-	default: return __atomic_load_n((const uint64_t *)addr, __ATOMIC_RELAXED);
+	case 1: return __atomic_load_n((const uint8_t *)addr, LUCID_DATA_LOAD_ORDER_);
+	case 2: return __atomic_load_n((const uint16_t *)addr, LUCID_DATA_LOAD_ORDER_);
+	case 4: return __atomic_load_n((const uint32_t *)addr, LUCID_DATA_LOAD_ORDER_);
+	default: return __atomic_load_n((const uint64_t *)addr, LUCID_DATA_LOAD_ORDER_);
 	}
 }
+
+/* Write-back stores; ordered after the locks by the fence in stm_commit
+ * (by release stores under ThreadSanitizer, which does not model fences). */
+#ifdef LUCID_TSAN_
+#define STORE_ORDER __ATOMIC_RELEASE
+#define WRITE_BACK_FENCE() ((void)0)
+#else
+#define STORE_ORDER __ATOMIC_RELAXED
+#define WRITE_BACK_FENCE() __atomic_thread_fence(__ATOMIC_RELEASE)
+#endif
 
 static void store_sized(uintptr_t addr, uint64_t v, unsigned size)
 {
 	switch (size) {
-	case 1: __atomic_store_n((uint8_t *)addr, (uint8_t)v, __ATOMIC_RELAXED); break;
-	case 2: __atomic_store_n((uint16_t *)addr, (uint16_t)v, __ATOMIC_RELAXED); break;
-	case 4: __atomic_store_n((uint32_t *)addr, (uint32_t)v, __ATOMIC_RELAXED); break;
-	default: __atomic_store_n((uint64_t *)addr, v, __ATOMIC_RELAXED); break;
+	case 1: __atomic_store_n((uint8_t *)addr, (uint8_t)v, STORE_ORDER); break;
+	case 2: __atomic_store_n((uint16_t *)addr, (uint16_t)v, STORE_ORDER); break;
+	case 4: __atomic_store_n((uint32_t *)addr, (uint32_t)v, STORE_ORDER); break;
+	default: __atomic_store_n((uint64_t *)addr, v, STORE_ORDER); break;
 	}
 }
 
@@ -238,7 +246,7 @@ uint64_t stm_read(struct stm_tx *tx, uintptr_t addr, unsigned size)
 		}
 		uint64_t v = load_sized(addr, size);
 
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		LUCID_READ_FENCE_();
 		if (__atomic_load_n(orec, __ATOMIC_RELAXED) != seen)
 			continue;
 		rset_add(tx, seen, idx);
@@ -355,7 +363,7 @@ void stm_commit(struct stm_tx *tx)
 	if (ts != tx->fast.end + 1 && !stm_validate(tx))
 		stm_abort(tx, LUCID_ABORT_COMMIT_INVALID, 1);
 	/* Readers that see a written value must then see the orec locked. */
-	__atomic_thread_fence(__ATOMIC_RELEASE);
+	WRITE_BACK_FENCE();
 	for (const struct stm_wentry *e = tx->w_base; e < tx->w_top; e++)
 		stm_store_masked(e->addr, e->value, e->mask);
 	for (const struct stm_wentry *e = tx->w_base; e < tx->w_top; e++)

@@ -10,9 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define _LGPL_SOURCE
-#include <urcu/urcu-memb.h>
-
+#include "stm/rcu.h"
 #include "stm/stm-internal.h"
 
 struct stm_config stm_config = {

@@ -513,9 +513,9 @@ static const int break_line = __LINE__; static void do_break_line(void) { LUCID_
 
 START_TEST(test_misuse_names_line)
 {
-	char want[64];
+	char want[256];
 
-	snprintf(want, sizeof(want), "block at tests/check_tx.c:%d (in do_break_line())", break_line);
+	snprintf(want, sizeof(want), "block at %s:%d (in do_break_line())", __FILE__, break_line);
 	assert_misuse(do_break_line, want, NULL);
 }
 END_TEST
