@@ -114,8 +114,27 @@ uintptr_t stm_clock_tick(void);
 
 /* ----------------------------------------------------------- descriptor (thread.c) */
 void stm_init(void);
-struct stm_tx *stm_self(void);          /* registers the thread on first use */
-struct stm_tx *stm_self_if_any(void);   /* NULL before the thread's first transaction */
+struct stm_tx *stm_register(void);
+/* The empty descriptor of threads that have not run a transaction yet. */
+extern struct lucid_txfast_ stm_none;
+
+/* The calling thread's descriptor, registering the thread on first use. */
+static inline struct stm_tx *stm_self(void)
+{
+	struct lucid_txfast_ *f = lucid_tls_tx_;
+
+	if (__builtin_expect(f != &stm_none, 1))
+		return (struct stm_tx *)f;
+	return stm_register();
+}
+
+/* The calling thread's descriptor; NULL before its first transaction. */
+static inline struct stm_tx *stm_self_if_any(void)
+{
+	struct lucid_txfast_ *f = lucid_tls_tx_;
+
+	return f == &stm_none ? NULL : (struct stm_tx *)f;
+}
 void stm_stats_collect(struct lucid_stats *out);
 void stm_logs_reserve(struct stm_tx *tx);
 

@@ -22,7 +22,7 @@ struct stm_config stm_config = {
 
 /* Threads that have not run a transaction share this empty descriptor: its
  * read set has no room, so every inline read goes to the checked path. */
-static struct lucid_txfast_ stm_none;
+struct lucid_txfast_ stm_none;
 __thread struct lucid_txfast_ *lucid_tls_tx_ __attribute__((tls_model("initial-exec"))) = &stm_none;
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -120,7 +120,7 @@ static uint64_t gettid_u64(void)
 	return (uint64_t)syscall(SYS_gettid);
 }
 
-static struct stm_tx *stm_register(void)
+struct stm_tx *stm_register(void)
 {
 	struct stm_tx *tx;
 
@@ -151,22 +151,6 @@ static struct stm_tx *stm_register(void)
 	pthread_mutex_unlock(&registry_mutex);
 	lucid_tls_tx_ = &tx->fast;
 	return tx;
-}
-
-struct stm_tx *stm_self(void)
-{
-	struct lucid_txfast_ *f = lucid_tls_tx_;
-
-	if (stm_likely(f != &stm_none))
-		return (struct stm_tx *)f;
-	return stm_register();
-}
-
-struct stm_tx *stm_self_if_any(void)
-{
-	struct lucid_txfast_ *f = lucid_tls_tx_;
-
-	return f == &stm_none ? NULL : (struct stm_tx *)f;
 }
 
 static void counters_add(struct stm_counters *to, const struct stm_counters *from)
