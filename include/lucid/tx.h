@@ -70,8 +70,13 @@ LUCID_API int lucid_in_transaction(void);
 /* The value of an lvalue's type, without const/volatile. */
 #define LUCID_UNQUAL_(lv) __typeof__(((void)0, (lv)))
 
+#ifdef __cplusplus
+#define LUCID_STATIC_ASSERT_ static_assert
+#else
+#define LUCID_STATIC_ASSERT_ _Static_assert
+#endif
 #define LUCID_SIZE_CHECK_(lv, what)                                         \
-	_Static_assert(sizeof(lv) == 1 || sizeof(lv) == 2 ||                \
+	LUCID_STATIC_ASSERT_(sizeof(lv) == 1 || sizeof(lv) == 2 ||                \
 	               sizeof(lv) == 4 || sizeof(lv) == 8,                  \
 	               what ": only scalars of 1, 2, 4 or 8 bytes")
 
