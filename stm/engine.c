@@ -334,13 +334,15 @@ void stm_rollback(struct stm_tx *tx)
 	tx->fast.r_top = tx->r_base;
 }
 
-/* Leaves the attempt: not in a transaction until the next stm_start. */
-static void attempt_end(struct stm_tx *tx)
+/* Leaves the attempt: not in a transaction until the next stm_start. A
+ * serial transaction that will run again (after a capacity abort) stays
+ * serial, so that it is neither counted nor waited for twice. */
+static void attempt_end(struct stm_tx *tx, bool again)
 {
 	tx->fast.r_top = tx->r_base;
 	tx->fast.r_end = tx->r_base;
 	urcu_memb_read_unlock();
-	if (tx->serial)
+	if (tx->serial && !again)
 		stm_serial_exit(tx);
 }
 
@@ -348,7 +350,7 @@ void stm_commit(struct stm_tx *tx)
 {
 	if (tx->w_top == tx->w_base) {
 		/* Read-only: every read was valid at the snapshot. */
-		attempt_end(tx);
+		attempt_end(tx, false);
 		stm_stat_add(&tx->stats.commits, 1);
 		stm_stat_add(&tx->stats.commits_ro, 1);
 		tx->retries = 0;
@@ -370,7 +372,7 @@ void stm_commit(struct stm_tx *tx)
 		if (e->version != STM_NOT_HEAD)
 			__atomic_store_n(&orecs[e->orec], ts, __ATOMIC_RELEASE);
 	tx->w_top = tx->w_base;
-	attempt_end(tx);
+	attempt_end(tx, false);
 	stm_stat_add(&tx->stats.commits, 1);
 	tx->retries = 0;
 	tx->want_serial = false;
@@ -384,7 +386,7 @@ void stm_commit(struct stm_tx *tx)
 void stm_abort(struct stm_tx *tx, int reason, int jump_value)
 {
 	stm_rollback(tx);
-	attempt_end(tx);
+	attempt_end(tx, jump_value == 1);
 	stm_stat_add(&tx->stats.aborts, 1);
 	stm_stat_add(&tx->stats.by_reason[reason], 1);
 	if (jump_value == 1) {

@@ -150,7 +150,6 @@ void stm_write(struct stm_tx *tx, uintptr_t addr, unsigned size, uint64_t value)
 struct stm_wentry *stm_wlog_find(struct stm_tx *tx, struct stm_wentry *head, uintptr_t word);
 bool stm_owns(const struct stm_tx *tx, const struct stm_wentry *w);
 uint64_t stm_byte_mask(uintptr_t addr, unsigned size);
-unsigned stm_byte_shift(uintptr_t addr, unsigned size);
 void stm_store_masked(uintptr_t word, uint64_t value, uint64_t mask);
 
 static inline void stm_stat_add(uint64_t *c, uint64_t n)
