@@ -110,15 +110,15 @@ void stm_store_masked(uintptr_t word, uint64_t value, uint64_t mask)
 
 /* ------------------------------------------------------------------- logs */
 
-bool stm_owns(const struct stm_tx *tx, const struct stm_wentry *w)
+bool stm_owns(const struct stm_tx *tx, const struct lucid_wentry_ *w)
 {
-	return w >= tx->w_base && w < tx->w_end;
+	return w >= tx->w_base && w < tx->w_base + tx->w_cap;
 }
 
-struct stm_wentry *stm_wlog_find(struct stm_tx *tx, struct stm_wentry *head, uintptr_t word)
+struct lucid_wentry_ *stm_wlog_find(struct stm_tx *tx, struct lucid_wentry_ *head, uintptr_t word)
 {
 	(void)tx;
-	for (struct stm_wentry *e = head; e; e = e->next)
+	for (struct lucid_wentry_ *e = head; e; e = e->next)
 		if (e->addr == word)
 			return e;
 	return NULL;
@@ -157,7 +157,8 @@ void stm_start(struct stm_tx *tx)
 	tx->fast.end = stm_clock_now();
 	tx->fast.r_top = tx->r_base;
 	tx->fast.r_end = tx->r_base + tx->r_cap;
-	tx->w_top = tx->w_base;
+	tx->fast.w_top = tx->w_base;
+	tx->fast.w_end = tx->w_base + tx->w_cap;
 }
 
 /*
@@ -174,7 +175,7 @@ bool stm_validate(struct stm_tx *tx)
 		if (stm_likely(cur == r->seen))
 			continue;
 		if (stm_orec_is_locked(cur)) {
-			const struct stm_wentry *w = stm_orec_owner(cur);
+			const struct lucid_wentry_ *w = stm_orec_owner(cur);
 
 			if (stm_owns(tx, w) && w->version == r->seen)
 				continue;
@@ -221,7 +222,7 @@ uint64_t stm_read(struct stm_tx *tx, uintptr_t addr, unsigned size)
 		uintptr_t seen = __atomic_load_n(orec, __ATOMIC_ACQUIRE);
 
 		if (stm_orec_is_locked(seen)) {
-			struct stm_wentry *head = stm_orec_owner(seen);
+			struct lucid_wentry_ *head = stm_orec_owner(seen);
 
 			if (!stm_owns(tx, head))
 				stm_abort(tx, LUCID_ABORT_READ_LOCKED, 1);
@@ -229,7 +230,7 @@ uint64_t stm_read(struct stm_tx *tx, uintptr_t addr, unsigned size)
 			 * release it, and it was valid at our snapshot when we
 			 * locked it. Overlay what we have written. */
 			uint64_t v = load_sized(addr, size);
-			struct stm_wentry *e = stm_wlog_find(tx, head, word);
+			struct lucid_wentry_ *e = stm_wlog_find(tx, head, word);
 
 			if (e) {
 				unsigned sh = lane_shift((unsigned)(addr & 7), size);
@@ -254,13 +255,13 @@ uint64_t stm_read(struct stm_tx *tx, uintptr_t addr, unsigned size)
 	}
 }
 
-static struct stm_wentry *wlog_next(struct stm_tx *tx)
+static struct lucid_wentry_ *wlog_next(struct stm_tx *tx)
 {
-	if (stm_unlikely(tx->w_top == tx->w_end)) {
-		tx->w_grow = (size_t)(tx->w_end - tx->w_base) * 2;
+	if (stm_unlikely(tx->fast.w_top == tx->fast.w_end)) {
+		tx->w_grow = tx->w_cap * 2;
 		stm_abort(tx, LUCID_ABORT_CAPACITY, 1);
 	}
-	return tx->w_top;
+	return tx->fast.w_top;
 }
 
 /* Buffers a write of an aligned @p size-byte value inside one word, locking
@@ -277,11 +278,11 @@ void stm_write(struct stm_tx *tx, uintptr_t addr, unsigned size, uint64_t value)
 		uintptr_t seen = __atomic_load_n(orec, __ATOMIC_ACQUIRE);
 
 		if (stm_orec_is_locked(seen)) {
-			struct stm_wentry *head = stm_orec_owner(seen);
+			struct lucid_wentry_ *head = stm_orec_owner(seen);
 
 			if (!stm_owns(tx, head))
 				stm_abort(tx, LUCID_ABORT_WRITE_LOCKED, 1);
-			struct stm_wentry *e = stm_wlog_find(tx, head, word);
+			struct lucid_wentry_ *e = stm_wlog_find(tx, head, word);
 
 			if (e) {
 				e->value = (e->value & ~mask) | lane;
@@ -289,7 +290,7 @@ void stm_write(struct stm_tx *tx, uintptr_t addr, unsigned size, uint64_t value)
 				return;
 			}
 			e = wlog_next(tx);
-			tx->w_top = e + 1;
+			tx->fast.w_top = e + 1;
 			e->addr = word;
 			e->value = lane;
 			e->mask = mask;
@@ -301,7 +302,7 @@ void stm_write(struct stm_tx *tx, uintptr_t addr, unsigned size, uint64_t value)
 			return;
 		}
 
-		struct stm_wentry *e = wlog_next(tx);
+		struct lucid_wentry_ *e = wlog_next(tx);
 
 		e->addr = word;
 		e->value = lane;
@@ -313,7 +314,7 @@ void stm_write(struct stm_tx *tx, uintptr_t addr, unsigned size, uint64_t value)
 		if (!__atomic_compare_exchange_n(orec, &seen, stm_orec_locked_by(e), false,
 		                                 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 			continue;
-		tx->w_top = e + 1;
+		tx->fast.w_top = e + 1;
 		/* Memory under a newer version than our snapshot may be read
 		 * back through this lock: move the snapshot up first. */
 		if (seen > tx->fast.end && !stm_extend(tx))
@@ -327,10 +328,10 @@ void stm_rollback(struct stm_tx *tx)
 {
 	uintptr_t *orecs = tx->fast.orecs;
 
-	for (struct stm_wentry *e = tx->w_base; e < tx->w_top; e++)
+	for (struct lucid_wentry_ *e = tx->w_base; e < tx->fast.w_top; e++)
 		if (e->version != STM_NOT_HEAD)
 			__atomic_store_n(&orecs[e->orec], e->version, __ATOMIC_RELEASE);
-	tx->w_top = tx->w_base;
+	tx->fast.w_top = tx->w_base;
 	tx->fast.r_top = tx->r_base;
 }
 
@@ -339,8 +340,8 @@ void stm_rollback(struct stm_tx *tx)
  * serial, so that it is neither counted nor waited for twice. */
 static void attempt_end(struct stm_tx *tx, bool again)
 {
-	tx->fast.r_top = tx->r_base;
-	tx->fast.r_end = tx->r_base;
+	tx->fast.r_top = tx->fast.r_end = tx->r_base;
+	tx->fast.w_top = tx->fast.w_end = tx->w_base;
 	urcu_memb_read_unlock();
 	if (tx->serial && !again)
 		stm_serial_exit(tx);
@@ -348,7 +349,7 @@ static void attempt_end(struct stm_tx *tx, bool again)
 
 void stm_commit(struct stm_tx *tx)
 {
-	if (tx->w_top == tx->w_base) {
+	if (tx->fast.w_top == tx->w_base) {
 		/* Read-only: every read was valid at the snapshot. */
 		attempt_end(tx, false);
 		stm_stat_add(&tx->stats.commits, 1);
@@ -366,12 +367,11 @@ void stm_commit(struct stm_tx *tx)
 		stm_abort(tx, LUCID_ABORT_COMMIT_INVALID, 1);
 	/* Readers that see a written value must then see the orec locked. */
 	WRITE_BACK_FENCE();
-	for (const struct stm_wentry *e = tx->w_base; e < tx->w_top; e++)
+	for (const struct lucid_wentry_ *e = tx->w_base; e < tx->fast.w_top; e++)
 		stm_store_masked(e->addr, e->value, e->mask);
-	for (const struct stm_wentry *e = tx->w_base; e < tx->w_top; e++)
+	for (const struct lucid_wentry_ *e = tx->w_base; e < tx->fast.w_top; e++)
 		if (e->version != STM_NOT_HEAD)
 			__atomic_store_n(&orecs[e->orec], ts, __ATOMIC_RELEASE);
-	tx->w_top = tx->w_base;
 	attempt_end(tx, false);
 	stm_stat_add(&tx->stats.commits, 1);
 	tx->retries = 0;

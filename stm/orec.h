@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <lucid/static/tx-inline.h>
 
-struct stm_wentry;
+struct lucid_wentry_;
 
 /*
  * An orec is one uintptr_t.
@@ -29,14 +29,14 @@ static inline bool stm_orec_is_locked(uintptr_t o)
 	return (o & STM_OREC_LOCKED) != 0;
 }
 
-static inline uintptr_t stm_orec_locked_by(const struct stm_wentry *w)
+static inline uintptr_t stm_orec_locked_by(const struct lucid_wentry_ *w)
 {
 	return (uintptr_t)w | STM_OREC_LOCKED;
 }
 
-static inline struct stm_wentry *stm_orec_owner(uintptr_t o)
+static inline struct lucid_wentry_ *stm_orec_owner(uintptr_t o)
 {
-	return (struct stm_wentry *)(o & ~STM_OREC_LOCKED);
+	return (struct lucid_wentry_ *)(o & ~STM_OREC_LOCKED);
 }
 
 static inline uintptr_t stm_orec_index(uintptr_t addr, uintptr_t mask)

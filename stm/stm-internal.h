@@ -19,27 +19,17 @@
 #define stm_unlikely(x) __builtin_expect(!!(x), 0)
 
 /*
- * A write-log entry: one word this transaction will write at commit. The
- * first entry for an orec (the "head", which the locked orec points to)
- * keeps the orec's version from before the lock; further words under the
- * same orec are chained from the head. Entries never move while the orec is
- * locked: when the log is full the transaction aborts (LUCID_ABORT_CAPACITY)
- * and the log is enlarged before the next attempt.
+ * Write-log entries (struct lucid_wentry_, in the static header because the
+ * inline write path fills them): one word this transaction will write at
+ * commit. The first entry for an orec (the "head", which the locked orec
+ * points to) keeps the orec's version from before the lock; further words
+ * under the same orec are chained from the head. Entries never move while
+ * the orec is locked: when the log is full the transaction aborts
+ * (LUCID_ABORT_CAPACITY) and the log is enlarged before the next attempt.
  */
-struct stm_wentry {
-	uintptr_t addr;            /* word address, 8-aligned */
-	uint64_t value;            /* buffered bytes; only those in mask count */
-	uint64_t mask;             /* bytes written (0xff per byte) */
-	uintptr_t version;         /* head: orec value before locking; else STM_NOT_HEAD */
-	struct stm_wentry *next;   /* next entry under the same orec */
-	uint32_t orec;             /* orec index */
-	uint32_t stack;            /* stack id of the first write (recorder), else 0 */
-	struct stm_tx *owner;      /* the log's owner, set when the log is allocated */
-	uint64_t reserved;
-};
 #define STM_NOT_HEAD STM_OREC_LOCKED
 
-_Static_assert(sizeof(struct stm_wentry) == 64, "write-log entries are one cache line");
+_Static_assert(sizeof(struct lucid_wentry_) == 64, "write-log entries are one cache line");
 
 /* Per-thread counters: written only by the owner (relaxed atomics, so that
  * lucid_stats_get may read them from another thread), on their own line. */
@@ -74,10 +64,9 @@ struct stm_tx {
 	/* read set */
 	struct lucid_rentry_ *r_base;
 	size_t r_cap;
-	/* write log */
-	struct stm_wentry *w_base;
-	struct stm_wentry *w_top;
-	struct stm_wentry *w_end;
+	/* write log (its top and end are in the fast part) */
+	struct lucid_wentry_ *w_base;
+	size_t w_cap;
 	size_t w_grow;             /* capacity to use at the next attempt, 0 = keep */
 
 	/* the running transaction */
@@ -147,8 +136,8 @@ bool stm_validate(struct stm_tx *tx);
 bool stm_extend(struct stm_tx *tx);
 uint64_t stm_read(struct stm_tx *tx, uintptr_t addr, unsigned size);
 void stm_write(struct stm_tx *tx, uintptr_t addr, unsigned size, uint64_t value);
-struct stm_wentry *stm_wlog_find(struct stm_tx *tx, struct stm_wentry *head, uintptr_t word);
-bool stm_owns(const struct stm_tx *tx, const struct stm_wentry *w);
+struct lucid_wentry_ *stm_wlog_find(struct stm_tx *tx, struct lucid_wentry_ *head, uintptr_t word);
+bool stm_owns(const struct stm_tx *tx, const struct lucid_wentry_ *w);
 uint64_t stm_byte_mask(uintptr_t addr, unsigned size);
 void stm_store_masked(uintptr_t word, uint64_t value, uint64_t mask);
 

@@ -96,16 +96,16 @@ static void *xcalloc_aligned(size_t align, size_t size)
 void stm_logs_reserve(struct stm_tx *tx)
 {
 	size_t wcap = tx->w_grow ? tx->w_grow : stm_config.w_init;
-	struct stm_wentry *old = tx->w_base;
-	struct stm_wentry *w = xcalloc_aligned(STM_CACHELINE, wcap * sizeof(*w));
+	struct lucid_wentry_ *old = tx->w_base;
+	struct lucid_wentry_ *w = xcalloc_aligned(STM_CACHELINE, wcap * sizeof(*w));
 
 	if (!w)
 		lucid_fatal("out of memory allocating a write log of %zu entries (%zu MiB)",
 		            wcap, wcap * sizeof(*w) >> 20);
 	for (size_t i = 0; i < wcap; i++)
-		w[i].owner = tx;
-	tx->w_base = tx->w_top = w;
-	tx->w_end = w + wcap;
+		w[i].owner = &tx->fast;
+	tx->w_base = tx->fast.w_top = tx->fast.w_end = w;
+	tx->w_cap = wcap;
 	tx->w_grow = 0;
 	if (old) {
 		/* Another thread may still hold a pointer into the old log, read

@@ -114,7 +114,7 @@ static uintptr_t forge_commit(void *p, uint64_t v)
 }
 
 /* A write-log entry of some other transaction: not in this thread's log. */
-static struct stm_wentry foreign_entry __attribute__((aligned(64)));
+static struct lucid_wentry_ foreign_entry __attribute__((aligned(64)));
 
 /* Locks @p p's orec as if another transaction had written it; returns the
  * value to put back. */
@@ -346,7 +346,7 @@ END_TEST
 START_TEST(test_orec_lock_encoding)
 {
 	struct stm_tx *tx = self();
-	const struct stm_wentry *owners[] = { tx->w_base, tx->w_base + 1, tx->w_end - 1, &foreign_entry };
+	const struct lucid_wentry_ *owners[] = { tx->w_base, tx->w_base + 1, tx->w_base + tx->w_cap - 1, &foreign_entry };
 	const uintptr_t versions[] = { 0, 1, 12345, stm_clock_now(), STM_OREC_LOCKED - 1 };
 	const uintptr_t max_version = STM_OREC_LOCKED - 1;
 
@@ -662,9 +662,9 @@ static uintptr_t wl_pre;
 #define WL_Y1 0x5958575655545352ULL
 #define WL_Z1 0x6968676665646362ULL
 
-static bool in_chain(struct stm_wentry *head, struct stm_wentry *e)
+static bool in_chain(struct lucid_wentry_ *head, struct lucid_wentry_ *e)
 {
-	for (struct stm_wentry *c = head; c; c = c->next)
+	for (struct lucid_wentry_ *c = head; c; c = c->next)
 		if (c == e)
 			return true;
 	return false;
@@ -683,13 +683,13 @@ static void wl_fn(void *arg)
 	/* First write: locks the orec, pointing to the head entry. */
 	stm_write(tx, (uintptr_t)wl_x, 2, 0xbeef);
 	uintptr_t o = orec_get(wl_x);
-	struct stm_wentry *head = stm_orec_owner(o);
+	struct lucid_wentry_ *head = stm_orec_owner(o);
 
 	TX_CHECK(stm_orec_is_locked(o), "orec not locked after a write: %#llx", ULL(o));
 	TX_CHECK(head == tx->w_base, "orec points to %p, the log starts at %p", (void *)head,
 	         (void *)tx->w_base);
 	TX_CHECK(stm_owns(tx, head), "stm_owns() denies the head entry");
-	TX_CHECK(tx->w_top == tx->w_base + 1, "%td log entries after one write", tx->w_top - tx->w_base);
+	TX_CHECK(tx->fast.w_top == tx->w_base + 1, "%td log entries after one write", tx->fast.w_top - tx->w_base);
 	TX_CHECK(head->addr == (uintptr_t)wl_x, "head addr %#llx, expected %p", ULL(head->addr),
 	         (void *)wl_x);
 	TX_CHECK(head->version == wl_pre, "head version %#llx, expected %#llx", ULL(head->version),
@@ -704,8 +704,8 @@ static void wl_fn(void *arg)
 	stm_write(tx, (uintptr_t)wl_x + 4, 1, 0x5a);
 	stm_write(tx, (uintptr_t)wl_x + 1, 1, 0x11);   /* overwrites one byte of the first */
 	x1 = with_byte(with_byte(x1, 4, 0x5a), 1, 0x11);
-	TX_CHECK(tx->w_top == tx->w_base + 1, "%td log entries after writes to one word",
-	         tx->w_top - tx->w_base);
+	TX_CHECK(tx->fast.w_top == tx->w_base + 1, "%td log entries after writes to one word",
+	         tx->fast.w_top - tx->w_base);
 	TX_CHECK(head->mask == (m2 | m1), "merged mask %#018llx, expected %#018llx", ULL(head->mask),
 	         ULL(m2 | m1));
 	TX_CHECK((head->value & (m2 | m1)) == (x1 & (m2 | m1)), "merged value %#018llx, expected %#018llx",
@@ -738,11 +738,11 @@ static void wl_fn(void *arg)
 	/* Writes to other words under the same orec chain from the head and
 	 * do not lock again. */
 	stm_write(tx, (uintptr_t)wl_y, 8, WL_Y1);
-	struct stm_wentry *ey = tx->w_base + 1;
+	struct lucid_wentry_ *ey = tx->w_base + 1;
 	TX_CHECK(orec_get(wl_x) == o, "orec changed by a write to a second word under it: %#llx",
 	         ULL(orec_get(wl_x)));
-	TX_CHECK(tx->w_top == tx->w_base + 2, "%td log entries after writing two words",
-	         tx->w_top - tx->w_base);
+	TX_CHECK(tx->fast.w_top == tx->w_base + 2, "%td log entries after writing two words",
+	         tx->fast.w_top - tx->w_base);
 	TX_CHECK(ey->addr == (uintptr_t)wl_y, "second entry addr %#llx", ULL(ey->addr));
 	TX_CHECK(ey->version == STM_NOT_HEAD, "second entry is marked a head (version %#llx)",
 	         ULL(ey->version));
@@ -750,10 +750,10 @@ static void wl_fn(void *arg)
 	TX_CHECK(in_chain(head, ey), "second entry not chained from the head");
 
 	lucid_write(*wl_z, WL_Z1);
-	struct stm_wentry *ez = tx->w_base + 2;
+	struct lucid_wentry_ *ez = tx->w_base + 2;
 	TX_CHECK(orec_get(wl_x) == o, "orec changed by a write to a third word under it");
-	TX_CHECK(tx->w_top == tx->w_base + 3, "%td log entries after writing three words",
-	         tx->w_top - tx->w_base);
+	TX_CHECK(tx->fast.w_top == tx->w_base + 3, "%td log entries after writing three words",
+	         tx->fast.w_top - tx->w_base);
 	TX_CHECK(ez->version == STM_NOT_HEAD && ez->addr == (uintptr_t)wl_z, "third entry wrong");
 	TX_CHECK(in_chain(head, ez) && in_chain(head, ey), "chain lost an entry");
 	TX_CHECK(stm_wlog_find(tx, head, (uintptr_t)wl_x) == head, "wlog_find(x) wrong");
@@ -763,7 +763,7 @@ static void wl_fn(void *arg)
 
 	/* Rewriting a chained word merges too. */
 	stm_write(tx, (uintptr_t)wl_y, 1, 0xee);
-	TX_CHECK(tx->w_top == tx->w_base + 3, "rewriting a chained word added an entry");
+	TX_CHECK(tx->fast.w_top == tx->w_base + 3, "rewriting a chained word added an entry");
 	uint64_t ry = lucid_read(*wl_y), rz2 = lucid_read(*wl_z);
 	TX_CHECK(ry == with_byte(WL_Y1, 0, 0xee), "chained word read as %#018llx", ULL(ry));
 	TX_CHECK(rz2 == WL_Z1, "chained word read as %#018llx", ULL(rz2));
@@ -828,7 +828,7 @@ static unsigned aborts_to_hold(size_t cap, size_t n)
 /* Runs a transaction writing @p n words; checks the capacity aborts. */
 static void cap_run(struct stm_tx *tx, size_t n, uint64_t salt)
 {
-	size_t cap = (size_t)(tx->w_end - tx->w_base);
+	size_t cap = tx->w_cap;
 	unsigned k = aborts_to_hold(cap, n);
 
 	cap_n = n;
@@ -844,7 +844,7 @@ static void cap_run(struct stm_tx *tx, size_t n, uint64_t salt)
 	assert_aborts(&s0, &s1, want);
 	ck_assert_uint_eq(s1.commits - s0.commits, 1);
 	ck_assert_uint_eq(stm_clock_now(), c0 + 1);
-	ck_assert_uint_eq((size_t)(tx->w_end - tx->w_base), cap << k);
+	ck_assert_uint_eq(tx->w_cap, cap << k);
 	for (size_t i = 0; i < n; i++) {
 		CHECK(cap_words[i] == i * 3 + 1 + salt, "word %zu of %zu is %llu after commit", i, n,
 		      ULL(cap_words[i]));
@@ -857,7 +857,7 @@ START_TEST(test_write_capacity)
 {
 	bool fresh = stm_self_if_any() == NULL;
 	struct stm_tx *tx = self();
-	size_t cap = (size_t)(tx->w_end - tx->w_base);
+	size_t cap = tx->w_cap;
 
 	if (fresh)   /* else grown by an earlier test (CK_FORK=no) */
 		ck_assert_uint_eq(cap, stm_config.w_init);
@@ -1270,7 +1270,7 @@ static void ab_rollback_fn(void *arg)
 	(void)lucid_read(ab_words[3]);
 	ab_write_all();
 	stm_rollback(tx);
-	TX_CHECK(tx->w_top == tx->w_base, "write log not empty after stm_rollback");
+	TX_CHECK(tx->fast.w_top == tx->w_base, "write log not empty after stm_rollback");
 	TX_CHECK(tx->fast.r_top == tx->r_base, "read set not empty after stm_rollback");
 	for (int i = 0; i < 4; i++)
 		TX_CHECK(orec_get(&ab_words[i]) == ab_pre[i], "orec %d is %#llx after stm_rollback, "
@@ -1768,7 +1768,7 @@ START_TEST(test_serial_counted_once)
 {
 	serial_after(1);
 	struct stm_tx *tx = self();
-	size_t cap = (size_t)(tx->w_end - tx->w_base);
+	size_t cap = tx->w_cap;
 
 	cap_n = 2 * cap + 1;   /* two capacity aborts: cap -> 2 cap -> 4 cap */
 	cap_words = calloc(cap_n, sizeof(*cap_words));

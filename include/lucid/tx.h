@@ -103,8 +103,8 @@ LUCID_API int lucid_in_transaction(void);
 	LUCID_SIZE_CHECK_(lv, "lucid_write");                               \
 	void *lucid_wa_ = (void *)&(lv);                                    \
 	LUCID_UNQUAL_(lv) lucid_wv_ = (value);                              \
-	lucid_store_(lucid_wa_, lucid_copy_in_(&lucid_wv_, sizeof(lv)),     \
-	             sizeof(lv));                                           \
+	lucid_store_fast_(lucid_wa_, lucid_copy_in_(&lucid_wv_, sizeof(lv)), \
+	                  sizeof(lv));                                      \
 	(void)0; })
 
 static inline __attribute__((always_inline)) void

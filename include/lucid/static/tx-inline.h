@@ -68,10 +68,31 @@ struct lucid_rentry_ {
 	uint32_t site;    /* call-site/stack id while recording, else 0 */
 };
 
+struct lucid_txfast_;
+
 /**
- * The part of a thread's transaction descriptor that the inline read path
- * touches, all in one cache line. Outside a transaction r_end == r_top, so
- * every lucid_read takes the out-of-line path, which reports the misuse.
+ * A write-log entry: one word the transaction will write at commit (64 bytes).
+ * A locked orec points to the transaction's first ("head") entry for it,
+ * which holds the orec's value from before the lock; other words under the
+ * same orec are chained from the head.
+ */
+struct lucid_wentry_ {
+	uintptr_t addr;                 /* word address, 8-aligned */
+	uint64_t value;                 /* buffered bytes; only those in mask count */
+	uint64_t mask;                  /* bytes written (0xff per byte) */
+	uintptr_t version;              /* head: orec value before locking; else LUCID_OREC_LOCKED_ */
+	struct lucid_wentry_ *next;     /* next entry under the same orec */
+	uint32_t orec;                  /* orec index */
+	uint32_t stack;                 /* stack id of the first write (recorder), else 0 */
+	struct lucid_txfast_ *owner;    /* the log's owner, set when the log is allocated */
+	uint64_t reserved;
+};
+
+/**
+ * The part of a thread's transaction descriptor that the inline read and
+ * write paths touch, all in one cache line. Outside a transaction
+ * r_end == r_top and w_end == w_top, so every lucid_read and lucid_write
+ * takes the out-of-line path, which reports the misuse.
  */
 struct lucid_txfast_ {
 	uintptr_t end;                  /* snapshot: versions <= end are readable */
@@ -79,6 +100,8 @@ struct lucid_txfast_ {
 	struct lucid_rentry_ *r_end;    /* end of the read set's storage */
 	uintptr_t *orecs;               /* the ownership-record table */
 	uintptr_t orec_mask;            /* table size - 1 */
+	struct lucid_wentry_ *w_top;    /* next free write-log entry */
+	struct lucid_wentry_ *w_end;    /* end of the write log's storage */
 };
 
 /* The calling thread's descriptor; never NULL (a shared empty one until the
@@ -125,6 +148,57 @@ lucid_load_(const void *addr, unsigned size)
 		}
 	}
 	return lucid_load_slow_(addr, size);
+}
+
+/* Byte mask and shifted value of an aligned @p size-byte store at @p addr,
+ * in the word's uint64_t image. */
+static inline __attribute__((always_inline)) unsigned
+lucid_lane_shift_(uintptr_t addr, unsigned size)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	(void)size;
+	return (unsigned)(addr & 7) * 8;
+#else
+	return (unsigned)(8 - (addr & 7) - size) * 8;
+#endif
+}
+
+/* Transactional store of an aligned 1, 2, 4 or 8-byte scalar held in the
+ * low bytes of @p value. The common case (first write to an unlocked orec
+ * that is not newer than the snapshot) locks it here; everything else goes
+ * to lucid_store_. @p size must be a constant. */
+static inline __attribute__((always_inline)) void
+lucid_store_fast_(void *addr, uint64_t value, unsigned size)
+{
+	struct lucid_txfast_ *tx = lucid_tls_tx_;
+	uintptr_t a = (uintptr_t)addr;
+
+	if (LUCID_LIKELY_((a & (size - 1)) == 0 && tx->w_top < tx->w_end)) {
+		uintptr_t idx = (a >> LUCID_WORD_SHIFT_) & tx->orec_mask;
+		uintptr_t *orec = &tx->orecs[idx];
+		uintptr_t seen = __atomic_load_n(orec, __ATOMIC_RELAXED);
+
+		if (LUCID_LIKELY_(seen <= tx->end)) {
+			struct lucid_wentry_ *e = tx->w_top;
+			unsigned sh = lucid_lane_shift_(a, size);
+			uint64_t bits = size == 8 ? ~(uint64_t)0 : (((uint64_t)1 << (size * 8)) - 1);
+
+			e->addr = a & ~(uintptr_t)7;
+			e->value = (value & bits) << sh;
+			e->mask = bits << sh;
+			e->version = seen;
+			e->next = NULL;
+			e->orec = (uint32_t)idx;
+			e->stack = 0;
+			if (LUCID_LIKELY_(__atomic_compare_exchange_n(orec, &seen,
+			                                              (uintptr_t)e | LUCID_OREC_LOCKED_, 0,
+			                                              __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))) {
+				tx->w_top = e + 1;
+				return;
+			}
+		}
+	}
+	lucid_store_(addr, value, size);
 }
 
 /*
