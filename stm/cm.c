@@ -97,3 +97,71 @@ void stm_serial_wait(void)
 	pthread_mutex_lock(&serial_mutex);
 	pthread_mutex_unlock(&serial_mutex);
 }
+
+/*
+ * The irrevocability token: one irrevocable transaction at a time, while
+ * the others keep running. Taken before an attempt starts (never while
+ * holding orecs), so waiting for it cannot deadlock; the holder waits for
+ * locks instead of aborting, and everyone else aborts on the holder's locks,
+ * so the holder's waits end.
+ */
+static pthread_mutex_t token_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+void stm_token_acquire(struct stm_tx *tx)
+{
+	pthread_mutex_lock(&token_mutex);
+	tx->token = true;
+	stm_stat_add(&tx->stats.irrevocable, 1);
+}
+
+void stm_token_release(struct stm_tx *tx)
+{
+	tx->token = false;
+	pthread_mutex_unlock(&token_mutex);
+}
+
+/* An irrevocable transaction found a word locked by another: that owner
+ * either commits or meets one of our locks and aborts, soon. */
+void stm_wait_unlock(struct stm_tx *tx, unsigned spins)
+{
+	(void)tx;
+	for (unsigned i = 0; i < 64 + spins; i++)
+		cpu_relax();
+	sched_yield();
+}
+
+/*
+ * fork(): the child has only the forking thread, so no other thread may be
+ * inside a transaction, hold the token, the serial mutex or the registry
+ * lock, or be running liburcu's call_rcu worker at that moment. The parent
+ * takes them all (in the order the engine uses: token, serial) and waits for
+ * a grace period, then both sides let go.
+ */
+void stm_fork_prepare(void)
+{
+	pthread_mutex_lock(&token_mutex);
+	pthread_mutex_lock(&serial_mutex);
+	__atomic_store_n(&serial_flag.on, 1, __ATOMIC_SEQ_CST);
+	urcu_memb_synchronize_rcu();
+	urcu_memb_call_rcu_before_fork();
+}
+
+static void fork_release(void)
+{
+	__atomic_store_n(&serial_flag.on, 0, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&serial_mutex);
+	pthread_mutex_unlock(&token_mutex);
+}
+
+void stm_fork_parent(void)
+{
+	urcu_memb_call_rcu_after_fork_parent();
+	fork_release();
+}
+
+void stm_fork_child(void)
+{
+	urcu_memb_call_rcu_after_fork_child();
+	stm_retry_reset_after_fork();
+	fork_release();
+}

@@ -9,6 +9,9 @@
 
 uintptr_t *stm_orecs;
 uintptr_t stm_orec_mask;
+#ifdef LUCID_TSAN_
+char stm_rcu_tsan_sync;
+#endif
 
 /* The global version clock, alone on its lines: every update commit bumps it. */
 static struct {
@@ -23,7 +26,7 @@ uintptr_t stm_clock_now(void)
 
 uintptr_t stm_clock_tick(void)
 {
-	return __atomic_add_fetch(&stm_clock.now, 1, __ATOMIC_ACQ_REL);
+	return __atomic_add_fetch(&stm_clock.now, 1, __ATOMIC_SEQ_CST);
 }
 
 /* ------------------------------------------------------------------ masks */
@@ -139,14 +142,16 @@ static void rset_grow(struct stm_tx *tx)
 	tx->fast.r_end = r + cap;
 }
 
+static struct lucid_wentry_ *wlog_next(struct stm_tx *tx);
+
 /* --------------------------------------------------------- the transaction */
 
 void stm_start(struct stm_tx *tx)
 {
-	if (stm_unlikely(tx->w_grow))
-		stm_logs_reserve(tx);
 	if (stm_unlikely(tx->want_serial) && !tx->serial)
 		stm_serial_enter(tx);
+	else if (stm_unlikely(tx->want_irrevocable) && !tx->serial && !tx->token)
+		stm_token_acquire(tx);
 	for (;;) {
 		urcu_memb_read_lock();
 		if (stm_likely(!stm_serial_pending()) || tx->serial)
@@ -154,11 +159,20 @@ void stm_start(struct stm_tx *tx)
 		urcu_memb_read_unlock();
 		stm_serial_wait();
 	}
-	tx->fast.end = stm_clock_now();
 	tx->fast.r_top = tx->r_base;
-	tx->fast.r_end = tx->r_base + tx->r_cap;
 	tx->fast.w_top = tx->w_base;
 	tx->fast.w_end = tx->w_base + tx->w_cap;
+	if (stm_likely(!tx->token)) {
+		tx->fast.end = stm_clock_now();
+		tx->fast.r_end = tx->r_base + tx->r_cap;
+	} else {
+		/* Irrevocable: every read locks its word (two-phase locking),
+		 * so no snapshot is needed; reads go out of line and any
+		 * unlocked orec may be written inline. */
+		tx->irrevocable = true;
+		tx->fast.end = STM_OREC_LOCKED - 1;
+		tx->fast.r_end = tx->r_base;
+	}
 }
 
 /*
@@ -224,8 +238,13 @@ uint64_t stm_read(struct stm_tx *tx, uintptr_t addr, unsigned size)
 		if (stm_orec_is_locked(seen)) {
 			struct lucid_wentry_ *head = stm_orec_owner(seen);
 
-			if (!stm_owns(tx, head))
-				stm_abort(tx, LUCID_ABORT_READ_LOCKED, 1);
+			if (!stm_owns(tx, head)) {
+				if (!tx->token)
+					stm_abort(tx, LUCID_ABORT_READ_LOCKED, 1);
+				/* Irrevocable: the owner will commit or abort. */
+				stm_wait_unlock(tx, 0);
+				continue;
+			}
 			/* Ours: memory under this orec cannot change until we
 			 * release it, and it was valid at our snapshot when we
 			 * locked it. Overlay what we have written. */
@@ -239,6 +258,24 @@ uint64_t stm_read(struct stm_tx *tx, uintptr_t addr, unsigned size)
 				v = (v & ~m) | (e->value >> sh & m);
 			}
 			return v;
+		}
+		if (stm_unlikely(tx->token)) {
+			/* Irrevocable: lock the word for reading (an entry that
+			 * writes nothing), so no commit can change it. */
+			struct lucid_wentry_ *e = wlog_next(tx);
+
+			e->addr = word;
+			e->value = 0;
+			e->mask = 0;
+			e->version = seen;
+			e->orec = (uint32_t)idx;
+			e->stack = 0;
+			e->next = NULL;
+			if (!__atomic_compare_exchange_n(orec, &seen, stm_orec_locked_by(e), false,
+			                                 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+				continue;
+			tx->fast.w_top = e + 1;
+			return load_sized(addr, size);
 		}
 		if (seen > tx->fast.end) {
 			if (!stm_extend(tx))
@@ -257,10 +294,8 @@ uint64_t stm_read(struct stm_tx *tx, uintptr_t addr, unsigned size)
 
 static struct lucid_wentry_ *wlog_next(struct stm_tx *tx)
 {
-	if (stm_unlikely(tx->fast.w_top == tx->fast.w_end)) {
-		tx->w_grow = tx->w_cap * 2;
-		stm_abort(tx, LUCID_ABORT_CAPACITY, 1);
-	}
+	if (stm_unlikely(tx->fast.w_top == tx->fast.w_end))
+		stm_wlog_grow(tx);
 	return tx->fast.w_top;
 }
 
@@ -280,8 +315,12 @@ void stm_write(struct stm_tx *tx, uintptr_t addr, unsigned size, uint64_t value)
 		if (stm_orec_is_locked(seen)) {
 			struct lucid_wentry_ *head = stm_orec_owner(seen);
 
-			if (!stm_owns(tx, head))
-				stm_abort(tx, LUCID_ABORT_WRITE_LOCKED, 1);
+			if (!stm_owns(tx, head)) {
+				if (!tx->token)
+					stm_abort(tx, LUCID_ABORT_WRITE_LOCKED, 1);
+				stm_wait_unlock(tx, 0);
+				continue;
+			}
 			struct lucid_wentry_ *e = stm_wlog_find(tx, head, word);
 
 			if (e) {
@@ -342,9 +381,26 @@ static void attempt_end(struct stm_tx *tx, bool again)
 {
 	tx->fast.r_top = tx->fast.r_end = tx->r_base;
 	tx->fast.w_top = tx->fast.w_end = tx->w_base;
+	STM_RCU_TSAN_RELEASE();
 	urcu_memb_read_unlock();
 	if (tx->serial && !again)
 		stm_serial_exit(tx);
+	if (tx->token && !again)
+		stm_token_release(tx);
+	if (!again) {
+		tx->irrevocable = false;
+		tx->want_irrevocable = false;
+	}
+}
+
+/* Whether any entry under this head writes a byte (irrevocable transactions
+ * also hold read-only locks, which must not advance the version). */
+static bool head_dirty(const struct lucid_wentry_ *head)
+{
+	for (const struct lucid_wentry_ *e = head; e; e = e->next)
+		if (e->mask)
+			return true;
+	return false;
 }
 
 void stm_commit(struct stm_tx *tx)
@@ -356,26 +412,38 @@ void stm_commit(struct stm_tx *tx)
 		stm_stat_add(&tx->stats.commits_ro, 1);
 		tx->retries = 0;
 		tx->want_serial = false;
+		tx_after_commit(tx);
 		return;
 	}
 
 	uintptr_t *orecs = tx->fast.orecs;
-	uintptr_t ts = stm_clock_tick();
+	/* Sequentially consistent, like the waiters load after it: a thread
+	 * that starts waiting in lucid_retry() after we look either is seen
+	 * or sees our locks. */
+	uintptr_t ts = __atomic_add_fetch(&stm_clock.now, 1, __ATOMIC_SEQ_CST);
+	bool wake = stm_retry_waiters();
 
-	/* If nobody committed since our snapshot, nothing we read changed. */
-	if (ts != tx->fast.end + 1 && !stm_validate(tx))
+	/* If nobody committed since our snapshot, nothing we read changed.
+	 * An irrevocable transaction holds a lock on everything it read. */
+	if (ts != tx->fast.end + 1 && !tx->token && !stm_validate(tx))
 		stm_abort(tx, LUCID_ABORT_COMMIT_INVALID, 1);
 	/* Readers that see a written value must then see the orec locked. */
 	WRITE_BACK_FENCE();
 	for (const struct lucid_wentry_ *e = tx->w_base; e < tx->fast.w_top; e++)
 		stm_store_masked(e->addr, e->value, e->mask);
-	for (const struct lucid_wentry_ *e = tx->w_base; e < tx->fast.w_top; e++)
-		if (e->version != STM_NOT_HEAD)
-			__atomic_store_n(&orecs[e->orec], ts, __ATOMIC_RELEASE);
+	for (const struct lucid_wentry_ *e = tx->w_base; e < tx->fast.w_top; e++) {
+		if (e->version == STM_NOT_HEAD)
+			continue;
+		__atomic_store_n(&orecs[e->orec], !tx->token || head_dirty(e) ? ts : e->version,
+		                 __ATOMIC_RELEASE);
+	}
 	attempt_end(tx, false);
+	if (wake)
+		stm_retry_wake();
 	stm_stat_add(&tx->stats.commits, 1);
 	tx->retries = 0;
 	tx->want_serial = false;
+	tx_after_commit(tx);
 }
 
 /*
@@ -389,17 +457,117 @@ void stm_abort(struct stm_tx *tx, int reason, int jump_value)
 	attempt_end(tx, jump_value == 1);
 	stm_stat_add(&tx->stats.aborts, 1);
 	stm_stat_add(&tx->stats.by_reason[reason], 1);
+	tx_after_abort(tx);
 	if (jump_value == 1) {
 		tx->retries++;
 		if (tx->retries > __atomic_load_n(&tx->stats.max_retries, __ATOMIC_RELAXED))
 			__atomic_store_n(&tx->stats.max_retries, tx->retries, __ATOMIC_RELAXED);
 		if (tx->retries >= stm_config.serial_after)
 			tx->want_serial = true;
-		else if (reason != LUCID_ABORT_CAPACITY)
+		else if (reason != LUCID_ABORT_IRREVOCABLE)
 			stm_backoff(tx);
 	} else {
 		tx->retries = 0;
 		tx->want_serial = false;
 	}
 	siglongjmp(*tx->env, jump_value);
+}
+
+/*
+ * lucid_retry(): roll back, sleep until a word the attempt read has been
+ * changed by a commit, run the block again. Waiting is not a conflict: it
+ * neither counts as a consecutive abort nor leads to serial mode.
+ */
+void stm_retry(struct stm_tx *tx)
+{
+	size_t n = (size_t)(tx->fast.r_top - tx->r_base);
+
+	if (n > tx->wait_cap) {
+		struct lucid_rentry_ *w = realloc(tx->wait_set, n * sizeof(*w));
+
+		if (!w)
+			lucid_fatal("out of memory saving the read set of a transaction that called "
+			            "lucid_retry() (%zu entries)", n);
+		tx->wait_set = w;
+		tx->wait_cap = n;
+	}
+	memcpy(tx->wait_set, tx->r_base, n * sizeof(*tx->wait_set));
+	tx->wait_n = n;
+	stm_rollback(tx);
+	attempt_end(tx, false);
+	stm_stat_add(&tx->stats.aborts, 1);
+	stm_stat_add(&tx->stats.by_reason[LUCID_ABORT_RETRY], 1);
+	tx_after_abort(tx);
+	tx->retries = 0;
+	tx->want_serial = false;
+	stm_retry_wait(tx);
+	siglongjmp(*tx->env, 1);
+}
+
+/*
+ * lucid_irrevocable(): in serial mode the transaction already runs alone;
+ * otherwise it restarts holding the irrevocability token, so that from its
+ * first read it locks everything it touches and can no longer abort.
+ */
+void stm_irrevocable(struct stm_tx *tx)
+{
+	if (tx->irrevocable)
+		return;
+	if (tx->serial) {
+		tx->irrevocable = true;
+		stm_stat_add(&tx->stats.irrevocable, 1);
+		return;
+	}
+	tx->want_irrevocable = true;
+	stm_abort(tx, LUCID_ABORT_IRREVOCABLE, 1);
+}
+
+/* Holds one old write log until a grace period has passed. */
+struct old_log {
+	struct rcu_head rcu;
+	void *log;
+};
+
+static void old_log_free(struct rcu_head *head)
+{
+	struct old_log *o = caa_container_of(head, struct old_log, rcu);
+
+	STM_RCU_TSAN_ACQUIRE();
+	free(o->log);
+	free(o);
+}
+
+/*
+ * Doubles the write log during an attempt. The entries move, so every orec
+ * we hold is pointed at its head's new place (we own those orecs, nobody
+ * else may store to them); other threads may still hold a pointer into the
+ * old log, which is freed after a grace period.
+ */
+void stm_wlog_grow(struct stm_tx *tx)
+{
+	size_t used = (size_t)(tx->fast.w_top - tx->w_base);
+	size_t cap = tx->w_cap * 2;
+	struct lucid_wentry_ *old = tx->w_base;
+	struct lucid_wentry_ *w = aligned_alloc(STM_CACHELINE, cap * sizeof(*w));
+	struct old_log *o = malloc(sizeof(*o));
+
+	if (!w || !o)
+		lucid_fatal("out of memory growing a write log to %zu entries (%zu MiB)",
+		            cap, cap * sizeof(*w) >> 20);
+	memcpy(w, old, used * sizeof(*w));
+	for (size_t i = 0; i < cap; i++)
+		w[i].owner = &tx->fast;
+	for (size_t i = 0; i < used; i++) {
+		if (w[i].next)
+			w[i].next = w + (w[i].next - old);
+		if (w[i].version != STM_NOT_HEAD)
+			__atomic_store_n(&tx->fast.orecs[w[i].orec], stm_orec_locked_by(&w[i]),
+			                 __ATOMIC_RELEASE);
+	}
+	tx->w_base = w;
+	tx->w_cap = cap;
+	tx->fast.w_top = w + used;
+	tx->fast.w_end = w + cap;
+	o->log = old;
+	urcu_memb_call_rcu(&o->rcu, old_log_free);
 }

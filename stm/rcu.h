@@ -16,4 +16,20 @@
 #endif
 #include <urcu/urcu-memb.h>
 
+/*
+ * ThreadSanitizer does not see that a grace period orders every earlier
+ * read-side critical section (transaction attempt) before an RCU callback.
+ * Tell it: each attempt releases a sync object when it ends, and callbacks
+ * that free memory acquire it.
+ */
+#ifdef LUCID_TSAN_
+#include <sanitizer/tsan_interface.h>
+extern char stm_rcu_tsan_sync;
+#define STM_RCU_TSAN_RELEASE() __tsan_release(&stm_rcu_tsan_sync)
+#define STM_RCU_TSAN_ACQUIRE() __tsan_acquire(&stm_rcu_tsan_sync)
+#else
+#define STM_RCU_TSAN_RELEASE() ((void)0)
+#define STM_RCU_TSAN_ACQUIRE() ((void)0)
+#endif
+
 #endif /* LUCID_STM_RCU_H */

@@ -39,7 +39,9 @@ struct stm_counters {
 	uint64_t aborts;
 	uint64_t max_retries;
 	uint64_t serial;
+	uint64_t irrevocable;
 	uint64_t extensions;
+	uint64_t retry_waits;
 	uint64_t by_reason[LUCID_ABORT_REASONS_MAX];
 };
 
@@ -67,7 +69,6 @@ struct stm_tx {
 	/* write log (its top and end are in the fast part) */
 	struct lucid_wentry_ *w_base;
 	size_t w_cap;
-	size_t w_grow;             /* capacity to use at the next attempt, 0 = keep */
 
 	/* the running transaction */
 	sigjmp_buf *env;           /* outermost block's checkpoint */
@@ -75,8 +76,21 @@ struct stm_tx {
 	unsigned retries;          /* consecutive aborts of this transaction */
 	bool serial;               /* this attempt runs in serial irrevocable mode */
 	bool want_serial;          /* the next attempt must */
+	bool irrevocable;          /* lucid_irrevocable() was called in this attempt */
+	bool want_irrevocable;     /* the next attempt starts irrevocable */
+	bool token;                /* holds the irrevocability token: reads lock */
+	bool in_handler;           /* running commit or abort handlers */
 	uint64_t rng;              /* xorshift state for back-off */
 	struct stm_open_block open[STM_TRACK_DEPTH];
+
+	/* what lucid_retry() waits on: the orecs read and the values seen */
+	struct lucid_rentry_ *wait_set;
+	size_t wait_n, wait_cap;
+
+	/* per attempt: lucid_malloc'd blocks, lucid_free'd blocks, handlers */
+	struct stm_ptrvec { void **v; size_t n, cap; } allocs, frees;
+	struct stm_handlers { struct stm_handler { void (*fn)(void *); void *arg; } *v;
+	                      size_t n, cap; } on_commit, on_abort;
 
 	/* registry */
 	struct stm_tx *prev, *next;
@@ -126,12 +140,17 @@ static inline struct stm_tx *stm_self_if_any(void)
 }
 void stm_stats_collect(struct lucid_stats *out);
 void stm_logs_reserve(struct stm_tx *tx);
+void stm_wlog_grow(struct stm_tx *tx);
+void stm_defer_free(void *p);           /* free(p) after an RCU grace period */
+void stm_fork_init(void);
 
 /* ------------------------------------------------------------- engine (engine.c) */
 void stm_start(struct stm_tx *tx);
 void stm_commit(struct stm_tx *tx);     /* returns committed, or aborts (longjmp) */
 __attribute__((noreturn)) void stm_abort(struct stm_tx *tx, int reason, int jump_value);
 void stm_rollback(struct stm_tx *tx);
+__attribute__((noreturn)) void stm_retry(struct stm_tx *tx);
+void stm_irrevocable(struct stm_tx *tx);
 bool stm_validate(struct stm_tx *tx);
 bool stm_extend(struct stm_tx *tx);
 uint64_t stm_read(struct stm_tx *tx, uintptr_t addr, unsigned size);
@@ -146,12 +165,30 @@ static inline void stm_stat_add(uint64_t *c, uint64_t n)
 	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
 }
 
+/* ------------------------------------------------ after an attempt (tx/) */
+void tx_after_commit(struct stm_tx *tx);
+void tx_after_abort(struct stm_tx *tx);
+void tx_memory_commit(struct stm_tx *tx);
+void tx_memory_abort(struct stm_tx *tx);
+
+/* --------------------------------------------------- blocking retry (retry.c) */
+void stm_retry_wait(struct stm_tx *tx);
+void stm_retry_wake(void);
+bool stm_retry_waiters(void);
+void stm_retry_reset_after_fork(void);
+
 /* ----------------------------------------------------- contention (cm.c) */
 void stm_backoff(struct stm_tx *tx);
 void stm_serial_enter(struct stm_tx *tx);
 void stm_serial_exit(struct stm_tx *tx);
 void stm_serial_wait(void);
 bool stm_serial_pending(void);
+void stm_token_acquire(struct stm_tx *tx);
+void stm_token_release(struct stm_tx *tx);
+void stm_wait_unlock(struct stm_tx *tx, unsigned spins);
+void stm_fork_prepare(void);
+void stm_fork_parent(void);
+void stm_fork_child(void);
 uint64_t stm_random(struct stm_tx *tx);
 unsigned stm_backoff_limit(unsigned retries);
 

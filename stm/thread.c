@@ -52,6 +52,9 @@ static unsigned env_unsigned(const char *name, unsigned def, unsigned lo, unsign
 
 static void thread_exit(void *arg);
 static void process_exit(void);
+static void fork_prepare(void);
+static void fork_parent(void);
+static void fork_child(void);
 
 static void stm_init_once(void)
 {
@@ -73,6 +76,8 @@ static void stm_init_once(void)
 	if (pthread_key_create(&exit_key, thread_exit) != 0)
 		lucid_fatal("pthread_key_create failed");
 	atexit(process_exit);
+	if (pthread_atfork(fork_prepare, fork_parent, fork_child) != 0)
+		lucid_fatal("pthread_atfork failed");
 }
 
 void stm_init(void)
@@ -91,12 +96,10 @@ static void *xcalloc_aligned(size_t align, size_t size)
 	return p;
 }
 
-/* Allocates the logs: the first time, or with the capacity a capacity abort
- * asked for. Called between attempts, outside any RCU read-side section. */
+/* Allocates the write log at registration; it grows in place (stm_wlog_grow). */
 void stm_logs_reserve(struct stm_tx *tx)
 {
-	size_t wcap = tx->w_grow ? tx->w_grow : stm_config.w_init;
-	struct lucid_wentry_ *old = tx->w_base;
+	size_t wcap = stm_config.w_init;
 	struct lucid_wentry_ *w = xcalloc_aligned(STM_CACHELINE, wcap * sizeof(*w));
 
 	if (!w)
@@ -106,13 +109,6 @@ void stm_logs_reserve(struct stm_tx *tx)
 		w[i].owner = &tx->fast;
 	tx->w_base = tx->fast.w_top = tx->fast.w_end = w;
 	tx->w_cap = wcap;
-	tx->w_grow = 0;
-	if (old) {
-		/* Another thread may still hold a pointer into the old log, read
-		 * from one of our orecs before we released it. */
-		urcu_memb_synchronize_rcu();
-		free(old);
-	}
 }
 
 static uint64_t gettid_u64(void)
@@ -159,12 +155,26 @@ static void counters_add(struct stm_counters *to, const struct stm_counters *fro
 	to->commits_ro += __atomic_load_n(&from->commits_ro, __ATOMIC_RELAXED);
 	to->aborts += __atomic_load_n(&from->aborts, __ATOMIC_RELAXED);
 	to->serial += __atomic_load_n(&from->serial, __ATOMIC_RELAXED);
+	to->irrevocable += __atomic_load_n(&from->irrevocable, __ATOMIC_RELAXED);
 	to->extensions += __atomic_load_n(&from->extensions, __ATOMIC_RELAXED);
+	to->retry_waits += __atomic_load_n(&from->retry_waits, __ATOMIC_RELAXED);
 	for (int i = 0; i < LUCID_ABORT_REASONS_MAX; i++)
 		to->by_reason[i] += __atomic_load_n(&from->by_reason[i], __ATOMIC_RELAXED);
 	uint64_t m = __atomic_load_n(&from->max_retries, __ATOMIC_RELAXED);
 	if (m > to->max_retries)
 		to->max_retries = m;
+}
+
+static void descriptor_free(struct stm_tx *tx)
+{
+	free(tx->w_base);
+	free(tx->r_base);
+	free(tx->wait_set);
+	free(tx->allocs.v);
+	free(tx->frees.v);
+	free(tx->on_commit.v);
+	free(tx->on_abort.v);
+	free(tx);
 }
 
 static void check_not_in_tx(const struct stm_tx *tx, const char *who)
@@ -208,9 +218,55 @@ static void thread_exit(void *arg)
 	urcu_memb_unregister_thread();
 	/* Pointers into our write log may still be held by readers. */
 	urcu_memb_synchronize_rcu();
-	free(tx->w_base);
-	free(tx->r_base);
-	free(tx);
+	descriptor_free(tx);
+}
+
+/* fork() inside a transaction cannot be made safe: the child would hold
+ * locks that no thread of its own will ever release. */
+static void fork_prepare(void)
+{
+	struct stm_tx *tx = stm_self_if_any();
+
+	if (tx && tx->nesting > 0) {
+		const struct stm_open_block *o = &tx->open[0];
+
+		lucid_misuse("call fork() outside transactions (after the block ends, or from an "
+		             "lucid_on_commit() handler)",
+		             "fork() called inside the transaction of the LUCID_ATOMIC block at "
+		             "%s:%d (in %s())", o->file, o->line, o->func);
+	}
+	stm_fork_prepare();
+	pthread_mutex_lock(&registry_mutex);
+}
+
+static void fork_parent(void)
+{
+	pthread_mutex_unlock(&registry_mutex);
+	stm_fork_parent();
+}
+
+/* In the child only the forking thread is left: the others' descriptors
+ * become exited threads. */
+static void fork_child(void)
+{
+	struct stm_tx *self = stm_self_if_any();
+
+	for (struct stm_tx *tx = registry, *next; tx; tx = next) {
+		next = tx->next;
+		if (tx == self)
+			continue;
+		counters_add(&exited, &tx->stats);
+		exited_threads++;
+		if (tx->prev)
+			tx->prev->next = tx->next;
+		else
+			registry = tx->next;
+		if (tx->next)
+			tx->next->prev = tx->prev;
+		descriptor_free(tx);
+	}
+	pthread_mutex_unlock(&registry_mutex);
+	stm_fork_child();
 }
 
 void stm_stats_collect(struct lucid_stats *out)
@@ -233,7 +289,9 @@ void stm_stats_collect(struct lucid_stats *out)
 	out->aborts = sum.aborts;
 	out->max_retries = sum.max_retries;
 	out->serial = sum.serial;
+	out->irrevocable = sum.irrevocable;
 	out->extensions = sum.extensions;
+	out->retry_waits = sum.retry_waits;
 	out->threads = threads;
 	memcpy(out->aborts_by_reason, sum.by_reason, sizeof(out->aborts_by_reason));
 }

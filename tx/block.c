@@ -124,14 +124,49 @@ int lucid_run(void (*fn)(void *arg), void *arg)
 	return b.state == LUCID_BLOCK_ABORTED_ ? LUCID_ABORTED : 0;
 }
 
-void lucid_abort(void)
+static struct stm_tx *in_tx(const char *what)
 {
 	struct stm_tx *tx = stm_self_if_any();
 
 	if (!tx || tx->nesting == 0)
-		lucid_misuse("call lucid_abort() only inside LUCID_ATOMIC or a function run by lucid_run()",
-		             "lucid_abort() called outside a transaction");
+		lucid_misuse("call it only inside LUCID_ATOMIC or a function run by lucid_run()",
+		             "%s() called outside a transaction", what);
+	return tx;
+}
+
+void lucid_abort(void)
+{
+	struct stm_tx *tx = in_tx("lucid_abort");
+
+	if (tx->irrevocable)
+		lucid_misuse("decide whether to abort before calling lucid_irrevocable()",
+		             "lucid_abort() after lucid_irrevocable() in the transaction of the block "
+		             "at %s:%d (in %s()): an irrevocable transaction cannot be rolled back",
+		             tx->open[0].file, tx->open[0].line, tx->open[0].func);
 	stm_abort(tx, LUCID_ABORT_EXPLICIT, 2);
+}
+
+void lucid_retry(void)
+{
+	struct stm_tx *tx = in_tx("lucid_retry");
+
+	if (tx->irrevocable)
+		lucid_misuse("wait for the condition (lucid_retry()) before calling lucid_irrevocable()",
+		             "lucid_retry() after lucid_irrevocable() in the transaction of the block "
+		             "at %s:%d (in %s()): an irrevocable transaction cannot be rolled back",
+		             tx->open[0].file, tx->open[0].line, tx->open[0].func);
+	if (tx->fast.r_top == tx->r_base)
+		lucid_misuse("read the shared data the transaction waits on (with lucid_read) before "
+		             "calling lucid_retry()",
+		             "lucid_retry() in a transaction that has read nothing would wait forever "
+		             "(block at %s:%d, in %s())",
+		             tx->open[0].file, tx->open[0].line, tx->open[0].func);
+	stm_retry(tx);
+}
+
+void lucid_irrevocable(void)
+{
+	stm_irrevocable(in_tx("lucid_irrevocable"));
 }
 
 int lucid_in_transaction(void)
@@ -139,4 +174,11 @@ int lucid_in_transaction(void)
 	struct stm_tx *tx = stm_self_if_any();
 
 	return tx && tx->nesting > 0;
+}
+
+int lucid_is_irrevocable(void)
+{
+	struct stm_tx *tx = stm_self_if_any();
+
+	return tx && tx->nesting > 0 && tx->irrevocable;
 }

@@ -32,8 +32,8 @@ enum lucid_abort_reason {
 	LUCID_ABORT_EXPLICIT = 5,
 	/** "retry": the program called lucid_retry(). */
 	LUCID_ABORT_RETRY = 6,
-	/** "capacity": the write log was full; it was enlarged and the
-	 *  transaction restarted. Happens a few times per thread at most. */
+	/** "capacity": reserved. Not produced by this version: write logs
+	 *  grow in place without aborting. */
 	LUCID_ABORT_CAPACITY = 7,
 	/** "irrevocable": restarted in serial mode to become irrevocable. */
 	LUCID_ABORT_IRREVOCABLE = 8,
@@ -63,7 +63,9 @@ struct lucid_stats {
 	                            by the contention manager */
 	uint64_t extensions;   /**< snapshots extended without aborting */
 	uint64_t threads;      /**< threads that ran transactions, live or exited */
-	uint64_t reserved[9];  /**< zero; room to grow without breaking the ABI */
+	uint64_t irrevocable;  /**< transactions made irrevocable by lucid_irrevocable() */
+	uint64_t retry_waits;  /**< times lucid_retry() put a thread to sleep */
+	uint64_t reserved[7];  /**< zero; room to grow without breaking the ABI */
 	/** aborts counted by enum lucid_abort_reason; sums to @c aborts. */
 	uint64_t aborts_by_reason[LUCID_ABORT_REASONS_MAX];
 };

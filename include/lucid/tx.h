@@ -2,6 +2,7 @@
 #ifndef LUCID_TX_H
 #define LUCID_TX_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <lucid/common.h>
 #include <lucid/static/tx-inline.h>
@@ -64,8 +65,81 @@ LUCID_API int lucid_run(void (*fn)(void *arg), void *arg);
  */
 LUCID_API __attribute__((noreturn)) void lucid_abort(void);
 
+/**
+ * Blocking retry: rolls back the current transaction, puts the thread to
+ * sleep until another transaction commits a change to a word this attempt
+ * read (no busy waiting), then runs the outermost block again. Use it when
+ * the transaction cannot proceed yet, e.g. a consumer finding a queue empty:
+ *
+ *     LUCID_ATOMIC {
+ *         long n = lucid_read(q->count);
+ *         if (n == 0)
+ *             lucid_retry();
+ *         ...
+ *     }
+ *
+ * Counted as an abort with reason LUCID_ABORT_RETRY, but not as a
+ * conflict: waiting never leads to serial mode. Stops the program with a
+ * message outside a transaction, after lucid_irrevocable(), or when the
+ * transaction has read nothing (it would wait forever).
+ */
+LUCID_API __attribute__((noreturn)) void lucid_retry(void);
+
+/**
+ * Makes the current transaction irrevocable: from here on it cannot abort,
+ * so it may do I/O or call code that cannot be rolled back. If it is not
+ * already running alone, the transaction rolls back once and runs again
+ * from the start of the outermost block holding the irrevocability token:
+ * then each word it reads or writes is locked until it commits. Other
+ * threads keep running transactions meanwhile; those that touch its words
+ * wait (abort and retry) until it commits. One irrevocable transaction runs
+ * at a time. Do the I/O after this call: code before it may run twice.
+ * lucid_abort() and lucid_retry() after it stop the program with a message.
+ * Outside a transaction it stops the program with a message.
+ */
+LUCID_API void lucid_irrevocable(void);
+
+/** Whether the calling thread is in a transaction that is irrevocable. */
+LUCID_API int lucid_is_irrevocable(void);
+
 /** Whether the calling thread is inside a transaction (any nesting depth). */
 LUCID_API int lucid_in_transaction(void);
+
+/**
+ * Allocates @p size bytes like malloc(). Inside a transaction, the block is
+ * released again if the attempt aborts (it can only have been reachable
+ * through the attempt's own writes); once the transaction commits it
+ * belongs to the program. Returns NULL when out of memory. Outside a
+ * transaction it is malloc().
+ */
+LUCID_API void *lucid_malloc(size_t size);
+
+/**
+ * Frees a block from lucid_malloc() or malloc(). Inside a transaction the
+ * free takes effect only if the transaction commits, and the memory is
+ * reclaimed only after every transaction that might still read it (even a
+ * doomed one) has finished, so a concurrent reader never touches freed
+ * memory. Outside a transaction it frees the block the same deferred way.
+ * NULL is ignored. Freeing a block twice in one transaction stops the
+ * program with a message.
+ */
+LUCID_API void lucid_free(void *ptr);
+
+/**
+ * Registers fn(arg) to run once if the current transaction commits, after
+ * its writes are visible, outside the transaction (it may start
+ * transactions of its own). Handlers run in registration order. An attempt
+ * that aborts forgets the handlers it registered. Only inside a transaction.
+ */
+LUCID_API void lucid_on_commit(void (*fn)(void *arg), void *arg);
+
+/**
+ * Registers fn(arg) to run once if the current attempt aborts (conflict,
+ * lucid_abort() or lucid_retry()), after its rollback and before it runs
+ * again or leaves the block, outside the transaction. Handlers run in
+ * registration order; a commit forgets them. Only inside a transaction.
+ */
+LUCID_API void lucid_on_abort(void (*fn)(void *arg), void *arg);
 
 /* The value of an lvalue's type, without const/volatile. */
 #define LUCID_UNQUAL_(lv) __typeof__(((void)0, (lv)))

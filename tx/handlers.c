@@ -1,0 +1,91 @@
+/* tx: commit and abort handlers, and what runs after each attempt. */
+#include "config.h"
+
+#include <stdlib.h>
+
+#include <lucid/tx.h>
+#include "stm/stm-internal.h"
+
+static struct stm_tx *in_tx(const char *what)
+{
+	struct stm_tx *tx = stm_self_if_any();
+
+	if (!tx || tx->nesting == 0)
+		lucid_misuse("register handlers inside LUCID_ATOMIC or a function run by lucid_run()",
+		             "%s() called outside a transaction", what);
+	return tx;
+}
+
+static void push(struct stm_handlers *h, void (*fn)(void *), void *arg, const char *what)
+{
+	if (!fn)
+		lucid_misuse("pass the function to run", "%s() called with a NULL function", what);
+	if (h->n == h->cap) {
+		size_t cap = h->cap ? h->cap * 2 : 8;
+		struct stm_handler *v = realloc(h->v, cap * sizeof(*v));
+
+		if (!v)
+			lucid_fatal("out of memory registering a handler with %s()", what);
+		h->v = v;
+		h->cap = cap;
+	}
+	h->v[h->n].fn = fn;
+	h->v[h->n].arg = arg;
+	h->n++;
+}
+
+void lucid_on_commit(void (*fn)(void *), void *arg)
+{
+	push(&in_tx("lucid_on_commit")->on_commit, fn, arg, "lucid_on_commit");
+}
+
+void lucid_on_abort(void (*fn)(void *), void *arg)
+{
+	push(&in_tx("lucid_on_abort")->on_abort, fn, arg, "lucid_on_abort");
+}
+
+/*
+ * Runs a list once, in registration order, outside any transaction: a
+ * handler may itself run transactions (which register and run handlers of
+ * their own), so the list is detached first and the thread's transaction
+ * state is put back afterwards.
+ */
+static void run(struct stm_tx *tx, struct stm_handlers *list)
+{
+	struct stm_handlers h = *list;
+	unsigned nesting = tx->nesting;
+	sigjmp_buf *env = tx->env;
+	struct stm_open_block outer = tx->open[0];
+
+	*list = (struct stm_handlers){ 0 };
+	tx->nesting = 0;
+	tx->in_handler = true;
+	for (size_t i = 0; i < h.n; i++)
+		h.v[i].fn(h.v[i].arg);
+	tx->in_handler = false;
+	tx->nesting = nesting;
+	tx->env = env;
+	tx->open[0] = outer;
+	if (!list->v) {
+		h.n = 0;
+		*list = h;   /* keep the storage for the next attempt */
+	} else {
+		free(h.v);
+	}
+}
+
+void tx_after_commit(struct stm_tx *tx)
+{
+	tx->on_abort.n = 0;
+	tx_memory_commit(tx);
+	if (tx->on_commit.n)
+		run(tx, &tx->on_commit);
+}
+
+void tx_after_abort(struct stm_tx *tx)
+{
+	tx->on_commit.n = 0;
+	if (tx->on_abort.n)
+		run(tx, &tx->on_abort);
+	tx_memory_abort(tx);
+}
