@@ -23,9 +23,9 @@
  * inline write path fills them): one word this transaction will write at
  * commit. The first entry for an orec (the "head", which the locked orec
  * points to) keeps the orec's version from before the lock; further words
- * under the same orec are chained from the head. Entries never move while
- * the orec is locked: when the log is full the transaction aborts
- * (LUCID_ABORT_CAPACITY) and the log is enlarged before the next attempt.
+ * under the same orec are chained from the head. When the log is full it
+ * doubles in place (stm_wlog_grow): the entries move and every lock we hold
+ * is re-pointed; the old log is freed after an RCU grace period.
  */
 #define STM_NOT_HEAD STM_OREC_LOCKED
 

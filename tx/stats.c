@@ -20,8 +20,8 @@ static const struct {
 		"a word read earlier was changed by a commit (found at commit)", 1 },
 	[LUCID_ABORT_EXPLICIT] = { "abort", "the program called lucid_abort()", 0 },
 	[LUCID_ABORT_RETRY] = { "retry", "the program called lucid_retry()", 0 },
-	[LUCID_ABORT_CAPACITY] = { "capacity", "the write log was full and was enlarged", 0 },
-	[LUCID_ABORT_IRREVOCABLE] = { "irrevocable", "restarted in serial mode to become irrevocable", 0 },
+	[LUCID_ABORT_CAPACITY] = { "capacity", "reserved (write logs grow without aborting)", 0 },
+	[LUCID_ABORT_IRREVOCABLE] = { "irrevocable", "restarted to become irrevocable", 0 },
 };
 
 const char *lucid_abort_reason_name(int reason)

@@ -35,7 +35,8 @@ enum lucid_abort_reason {
 	/** "capacity": reserved. Not produced by this version: write logs
 	 *  grow in place without aborting. */
 	LUCID_ABORT_CAPACITY = 7,
-	/** "irrevocable": restarted in serial mode to become irrevocable. */
+	/** "irrevocable": lucid_irrevocable() restarted the transaction to run
+	 *  it irrevocably. */
 	LUCID_ABORT_IRREVOCABLE = 8,
 	/** Number of reasons defined so far. */
 	LUCID_ABORT_REASONS = 9
