@@ -569,5 +569,6 @@ void stm_wlog_grow(struct stm_tx *tx)
 	tx->fast.w_top = w + used;
 	tx->fast.w_end = w + cap;
 	o->log = old;
+	STM_RCU_TSAN_RELEASE();   /* o, handed over through liburcu */
 	urcu_memb_call_rcu(&o->rcu, old_log_free);
 }

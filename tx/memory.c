@@ -69,6 +69,7 @@ static void defer_free_all(void **ptrs, size_t n)
 	b->n = n;
 	for (size_t i = 0; i < n; i++)
 		b->ptrs[i] = ptrs[i];
+	STM_RCU_TSAN_RELEASE();   /* the batch, handed over through liburcu */
 	urcu_memb_call_rcu(&b->rcu, free_batch_cb);
 }
 
