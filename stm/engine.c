@@ -148,15 +148,18 @@ static struct lucid_wentry_ *wlog_next(struct stm_tx *tx);
 
 void stm_start(struct stm_tx *tx)
 {
-	if (stm_unlikely(tx->want_serial) && !tx->serial)
+	if (stm_unlikely(tx->want_serial))
 		stm_serial_enter(tx);
-	else if (stm_unlikely(tx->want_irrevocable) && !tx->serial && !tx->token)
+	else if (stm_unlikely(tx->want_irrevocable))
 		stm_token_acquire(tx);
 	for (;;) {
+		/* in_cs lets fork() wait out this window (see stm_fork_prepare). */
+		__atomic_store_n(&tx->in_cs, 1, __ATOMIC_RELAXED);
 		urcu_memb_read_lock();
 		if (stm_likely(!stm_serial_pending()) || tx->serial)
 			break;
 		urcu_memb_read_unlock();
+		__atomic_store_n(&tx->in_cs, 0, __ATOMIC_RELEASE);
 		stm_serial_wait();
 	}
 	tx->fast.r_top = tx->r_base;
@@ -329,6 +332,8 @@ void stm_write(struct stm_tx *tx, uintptr_t addr, unsigned size, uint64_t value)
 				return;
 			}
 			e = wlog_next(tx);
+			/* Growing the log moved the head: find it again. */
+			head = stm_orec_owner(__atomic_load_n(orec, __ATOMIC_RELAXED));
 			tx->fast.w_top = e + 1;
 			e->addr = word;
 			e->value = lane;
@@ -374,23 +379,21 @@ void stm_rollback(struct stm_tx *tx)
 	tx->fast.r_top = tx->r_base;
 }
 
-/* Leaves the attempt: not in a transaction until the next stm_start. A
- * serial transaction that will run again (after a capacity abort) stays
- * serial, so that it is neither counted nor waited for twice. */
-static void attempt_end(struct stm_tx *tx, bool again)
+/* Leaves the attempt: not in a transaction until the next stm_start, and no
+ * longer serial or holding the token (a transaction in either mode aborts
+ * only to leave: lucid_abort or lucid_retry). */
+static void attempt_end(struct stm_tx *tx)
 {
 	tx->fast.r_top = tx->fast.r_end = tx->r_base;
 	tx->fast.w_top = tx->fast.w_end = tx->w_base;
 	STM_RCU_TSAN_RELEASE();
 	urcu_memb_read_unlock();
-	if (tx->serial && !again)
+	__atomic_store_n(&tx->in_cs, 0, __ATOMIC_RELEASE);
+	if (tx->serial)
 		stm_serial_exit(tx);
-	if (tx->token && !again)
+	if (tx->token)
 		stm_token_release(tx);
-	if (!again) {
-		tx->irrevocable = false;
-		tx->want_irrevocable = false;
-	}
+	tx->irrevocable = false;
 }
 
 /* Whether any entry under this head writes a byte (irrevocable transactions
@@ -407,11 +410,12 @@ void stm_commit(struct stm_tx *tx)
 {
 	if (tx->fast.w_top == tx->w_base) {
 		/* Read-only: every read was valid at the snapshot. */
-		attempt_end(tx, false);
+		attempt_end(tx);
 		stm_stat_add(&tx->stats.commits, 1);
 		stm_stat_add(&tx->stats.commits_ro, 1);
 		tx->retries = 0;
 		tx->want_serial = false;
+		tx->want_irrevocable = false;
 		tx_after_commit(tx);
 		return;
 	}
@@ -437,12 +441,13 @@ void stm_commit(struct stm_tx *tx)
 		__atomic_store_n(&orecs[e->orec], !tx->token || head_dirty(e) ? ts : e->version,
 		                 __ATOMIC_RELEASE);
 	}
-	attempt_end(tx, false);
+	attempt_end(tx);
 	if (wake)
 		stm_retry_wake();
 	stm_stat_add(&tx->stats.commits, 1);
 	tx->retries = 0;
 	tx->want_serial = false;
+	tx->want_irrevocable = false;
 	tx_after_commit(tx);
 }
 
@@ -453,23 +458,28 @@ void stm_commit(struct stm_tx *tx)
  */
 void stm_abort(struct stm_tx *tx, int reason, int jump_value)
 {
+	bool backoff = false;
+
 	stm_rollback(tx);
-	attempt_end(tx, jump_value == 1);
+	attempt_end(tx);
 	stm_stat_add(&tx->stats.aborts, 1);
 	stm_stat_add(&tx->stats.by_reason[reason], 1);
-	tx_after_abort(tx);
 	if (jump_value == 1) {
 		tx->retries++;
 		if (tx->retries > __atomic_load_n(&tx->stats.max_retries, __ATOMIC_RELAXED))
 			__atomic_store_n(&tx->stats.max_retries, tx->retries, __ATOMIC_RELAXED);
 		if (tx->retries >= stm_config.serial_after)
 			tx->want_serial = true;
-		else if (reason != LUCID_ABORT_IRREVOCABLE)
-			stm_backoff(tx);
+		else
+			backoff = reason != LUCID_ABORT_IRREVOCABLE;
 	} else {
 		tx->retries = 0;
 		tx->want_serial = false;
+		tx->want_irrevocable = false;
 	}
+	tx_after_abort(tx);
+	if (backoff)
+		stm_backoff(tx);
 	siglongjmp(*tx->env, jump_value);
 }
 
@@ -494,12 +504,13 @@ void stm_retry(struct stm_tx *tx)
 	memcpy(tx->wait_set, tx->r_base, n * sizeof(*tx->wait_set));
 	tx->wait_n = n;
 	stm_rollback(tx);
-	attempt_end(tx, false);
+	attempt_end(tx);
 	stm_stat_add(&tx->stats.aborts, 1);
 	stm_stat_add(&tx->stats.by_reason[LUCID_ABORT_RETRY], 1);
-	tx_after_abort(tx);
 	tx->retries = 0;
 	tx->want_serial = false;
+	tx->want_irrevocable = false;
+	tx_after_abort(tx);
 	stm_retry_wait(tx);
 	siglongjmp(*tx->env, 1);
 }

@@ -48,9 +48,10 @@ struct stm_counters {
 /* Where a LUCID_ATOMIC block is, kept for diagnostics while it is open. */
 struct stm_open_block {
 	const char *file;
-	const char *func;
-	int line;
-	void *frame;
+	const char *func;          /* __func__ of the enclosing function */
+	int line;                  /* 0: a transaction started by lucid_run() */
+	void *frame;               /* frame address of the enclosing function */
+	const void *block;         /* the block record (struct lucid_block_) */
 };
 #define STM_TRACK_DEPTH 16
 
@@ -80,6 +81,7 @@ struct stm_tx {
 	bool want_irrevocable;     /* the next attempt starts irrevocable */
 	bool token;                /* holds the irrevocability token: reads lock */
 	bool in_handler;           /* running commit or abort handlers */
+	unsigned in_cs;            /* between RCU read lock and unlock (for fork) */
 	uint64_t rng;              /* xorshift state for back-off */
 	struct stm_open_block open[STM_TRACK_DEPTH];
 
@@ -193,6 +195,8 @@ uint64_t stm_random(struct stm_tx *tx);
 unsigned stm_backoff_limit(unsigned retries);
 
 /* ------------------------------------------------------- diagnostics (tx/diag.c) */
+/* "the LUCID_ATOMIC block at f.c:12 (in fn())", or "a function run by lucid_run()". */
+char *stm_describe_block(const struct stm_open_block *o, char *buf, size_t size);
 void lucid_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Stops the program: "misuse: <what>" and then "fix: <fix>". */
 __attribute__((noreturn)) void lucid_misuse(const char *fix, const char *what, ...)

@@ -179,14 +179,12 @@ static void descriptor_free(struct stm_tx *tx)
 
 static void check_not_in_tx(const struct stm_tx *tx, const char *who)
 {
-	if (tx->nesting > 0) {
-		const struct stm_open_block *o = &tx->open[0];
+	char what[512];
 
+	if (tx->nesting > 0)
 		lucid_misuse("let every LUCID_ATOMIC block reach its end (use lucid_run() to return "
 		             "early) and do not call pthread_exit() or exit() inside one",
-		             "%s inside the transaction of the LUCID_ATOMIC block at %s:%d (in %s())",
-		             who, o->file, o->line, o->func);
-	}
+		             "%s inside the transaction of %s", who, stm_describe_block(&tx->open[0], what, sizeof(what)));
 }
 
 /* exit() does not run the main thread's TLS destructors: check it here. */
@@ -228,12 +226,12 @@ static void fork_prepare(void)
 	struct stm_tx *tx = stm_self_if_any();
 
 	if (tx && tx->nesting > 0) {
-		const struct stm_open_block *o = &tx->open[0];
+		char what[512];
 
-		lucid_misuse("call fork() outside transactions (after the block ends, or from an "
+		lucid_misuse("call fork() outside transactions (after the block ends, or from a "
 		             "lucid_on_commit() handler)",
-		             "fork() called inside the transaction of the LUCID_ATOMIC block at "
-		             "%s:%d (in %s())", o->file, o->line, o->func);
+		             "fork() called inside the transaction of %s",
+		             stm_describe_block(&tx->open[0], what, sizeof(what)));
 	}
 	stm_fork_prepare();
 	pthread_mutex_lock(&registry_mutex);

@@ -1,6 +1,7 @@
 /* tx: atomic blocks (LUCID_ATOMIC, lucid_run), flat nesting, lucid_abort, misuse checks. */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <lucid/tx.h>
@@ -18,6 +19,7 @@ static void track(struct stm_tx *tx, const struct lucid_block_ *b)
 		o->func = b->func;
 		o->line = b->line;
 		o->frame = b->frame;
+		o->block = b;
 	}
 }
 
@@ -28,23 +30,37 @@ static const struct stm_open_block *innermost(const struct stm_tx *tx)
 	return &tx->open[d - 1];
 }
 
+/* Stops the program: the open block @p o was abandoned; found when block
+ * @p b @p event ("started" or "ended"). */
+static void report_left(const struct stm_open_block *o, const struct lucid_block_ *b,
+                        const char *event)
+{
+	char what[512], where[512];
+	struct stm_open_block nb = { .file = b->file, .func = b->func, .line = b->line };
+
+	lucid_misuse(o->line == 0 ? "return from the function run by lucid_run() instead of "
+	                            "leaving it by longjmp"
+	                          : FIX_LEAVE,
+	             "%s was left by return, goto or longjmp without finishing its transaction; "
+	             "found when %s %s", stm_describe_block(o, what, sizeof(what)),
+	             stm_describe_block(&nb, where, sizeof(where)), event);
+}
+
 /*
  * A block starting while the thread is in a transaction is nested, unless
  * the open block was left without ending (return, goto, longjmp). The stack
  * tells them apart when the new block is in a caller of the open block's
- * function (a shallower frame) or is that very block again.
+ * function (a shallower frame), in another function at the same depth (a
+ * sibling call: functions that call sigsetjmp are never inlined), or is that
+ * very block again.
  */
 static void check_stale(struct stm_tx *tx, const struct lucid_block_ *b)
 {
 	const struct stm_open_block *o = innermost(tx);
 
 	if ((uintptr_t)b->frame > (uintptr_t)o->frame ||
-	    (b->frame == o->frame && b->line == o->line && b->file == o->file))
-		lucid_misuse(FIX_LEAVE,
-		             "the LUCID_ATOMIC block at %s:%d (in %s()) was left by return, goto or "
-		             "longjmp without finishing its transaction; found when the block at "
-		             "%s:%d (in %s()) started", o->file, o->line, o->func,
-		             b->file, b->line, b->func);
+	    (b->frame == o->frame && (b->func != o->func || (const void *)b == o->block)))
+		report_left(o, b, "started");
 }
 
 void lucid_block_begin_(struct lucid_block_ *b, int jumped)
@@ -89,14 +105,8 @@ void lucid_block_end_(struct lucid_block_ *b)
 	if (b->body)
 		lucid_misuse(FIX_LEAVE, "`break` left the LUCID_ATOMIC block at %s:%d (in %s())",
 		             b->file, b->line, b->func);
-	if (tx->nesting != b->depth) {
-		const struct stm_open_block *o = innermost(tx);
-
-		lucid_misuse(FIX_LEAVE,
-		             "the LUCID_ATOMIC block at %s:%d (in %s()) was left by return, goto or "
-		             "longjmp without finishing; found when the enclosing block at %s:%d "
-		             "(in %s()) ended", o->file, o->line, o->func, b->file, b->line, b->func);
-	}
+	if (tx->nesting != b->depth)
+		report_left(innermost(tx), b, "ended");
 	if (b->depth > 1) {
 		tx->nesting--;
 		b->state = LUCID_BLOCK_COMMITTED_;
@@ -113,8 +123,9 @@ int lucid_run(void (*fn)(void *arg), void *arg)
 		lucid_misuse("pass the function to run", "lucid_run() called with a NULL function");
 
 	sigjmp_buf env;
+	/* line 0 marks lucid_run's own transaction in diagnostics */
 	struct lucid_block_ b = {
-		.env = &env, .file = __FILE__, .func = "lucid_run", .line = __LINE__,
+		.env = &env, .file = __FILE__, .func = __func__, .line = 0,
 		.frame = __builtin_frame_address(0),
 	};
 

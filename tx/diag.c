@@ -55,3 +55,13 @@ void lucid_fatal(const char *fmt, ...)
 	va_end(ap);
 	abort();
 }
+
+char *stm_describe_block(const struct stm_open_block *o, char *buf, size_t size)
+{
+	if (o->line == 0)
+		snprintf(buf, size, "a function run by lucid_run()");
+	else
+		snprintf(buf, size, "the LUCID_ATOMIC block at %s:%d (in %s())", o->file, o->line,
+		         o->func);
+	return buf;
+}

@@ -47,23 +47,44 @@ void lucid_on_abort(void (*fn)(void *), void *arg)
 /*
  * Runs a list once, in registration order, outside any transaction: a
  * handler may itself run transactions (which register and run handlers of
- * their own), so the list is detached first and the thread's transaction
- * state is put back afterwards.
+ * their own, retry, or become irrevocable), so the list is detached first
+ * and the state of the thread's own transaction (between two attempts, when
+ * abort handlers run) is put back afterwards.
  */
 static void run(struct stm_tx *tx, struct stm_handlers *list)
 {
 	struct stm_handlers h = *list;
-	unsigned nesting = tx->nesting;
+	unsigned nesting = tx->nesting, retries = tx->retries;
+	bool want_serial = tx->want_serial, want_irrevocable = tx->want_irrevocable;
 	sigjmp_buf *env = tx->env;
 	struct stm_open_block outer = tx->open[0];
+	struct lucid_rentry_ *wait_set = tx->wait_set;
+	size_t wait_n = tx->wait_n, wait_cap = tx->wait_cap;
 
 	*list = (struct stm_handlers){ 0 };
 	tx->nesting = 0;
+	tx->retries = 0;
+	tx->want_serial = tx->want_irrevocable = false;
+	tx->wait_set = NULL;
+	tx->wait_n = tx->wait_cap = 0;
 	tx->in_handler = true;
-	for (size_t i = 0; i < h.n; i++)
+	for (size_t i = 0; i < h.n; i++) {
 		h.v[i].fn(h.v[i].arg);
+		if (tx->nesting != 0)
+			lucid_misuse("let every LUCID_ATOMIC block in a handler reach its end",
+			             "a commit or abort handler left the LUCID_ATOMIC block at %s:%d "
+			             "(in %s()) by return, goto or longjmp", tx->open[0].file,
+			             tx->open[0].line, tx->open[0].func);
+	}
 	tx->in_handler = false;
+	free(tx->wait_set);
+	tx->wait_set = wait_set;
+	tx->wait_n = wait_n;
+	tx->wait_cap = wait_cap;
 	tx->nesting = nesting;
+	tx->retries = retries;
+	tx->want_serial = want_serial;
+	tx->want_irrevocable = want_irrevocable;
 	tx->env = env;
 	tx->open[0] = outer;
 	if (!list->v) {
@@ -85,7 +106,8 @@ void tx_after_commit(struct stm_tx *tx)
 void tx_after_abort(struct stm_tx *tx)
 {
 	tx->on_commit.n = 0;
+	/* First, so that a handler's own transaction cannot commit them. */
+	tx_memory_abort(tx);
 	if (tx->on_abort.n)
 		run(tx, &tx->on_abort);
-	tx_memory_abort(tx);
 }
