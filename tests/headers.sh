@@ -31,5 +31,23 @@ EOT
 if command -v "$CXX" >/dev/null 2>&1 && ! $CXX -Wall -Wextra -Werror -fsyntax-only -I"$srcdir/include" "$tmp/u.cc" 2>"$tmp/err"; then
 	echo "FAIL: LUCID_ATOMIC/lucid_read/lucid_write do not compile as C++:"; cat "$tmp/err"; status=1
 fi
-[ $status -eq 0 ] && echo "PASS: public headers compile on their own (C and C++)"
+# Misuse that must not compile: non-scalars and const targets.
+reject() {
+	printf '#include <lucid.h>\n%s\nvoid f(void);\nvoid f(void) { LUCID_ATOMIC { %s; } }\n' "$1" "$2" > "$tmp/n.c"
+	if $CC -std=gnu11 -fsyntax-only -I"$srcdir/include" "$tmp/n.c" 2>/dev/null; then
+		echo "FAIL: compiled, but must not: $1 ... $2"; status=1
+	fi
+}
+# The same harness accepts correct code, so the rejections below mean something.
+printf '#include <lucid.h>\nstatic long x;\nvoid f(void);\nvoid f(void) { LUCID_ATOMIC { lucid_write(x, lucid_read(x) + 1); } }\n' > "$tmp/ok.c"
+if ! $CC -std=gnu11 -fsyntax-only -I"$srcdir/include" "$tmp/ok.c"; then
+	echo "FAIL: the rejection harness does not compile correct code"; status=1
+fi
+reject 'static char arr[8];' '(void)lucid_read(arr)'
+reject 'static int arr2[2];' 'lucid_write(arr2, 0)'
+reject 'static const long c = 1;' 'lucid_write(c, 2L)'
+reject 'static long double ld;' '(void)lucid_read(ld)'
+reject 'static struct { char b[16]; } big;' '(void)lucid_read(big)'
+reject 'void g(void);' '(void)lucid_read(g)'
+[ $status -eq 0 ] && echo "PASS: public headers compile on their own (C and C++); misuse does not compile"
 exit $status

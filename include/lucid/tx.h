@@ -150,9 +150,21 @@ LUCID_API void lucid_on_abort(void (*fn)(void *arg), void *arg);
 #define LUCID_STATIC_ASSERT_ _Static_assert
 #endif
 #define LUCID_SIZE_CHECK_(lv, what)                                         \
-	LUCID_STATIC_ASSERT_(sizeof(lv) == 1 || sizeof(lv) == 2 ||                \
+	LUCID_STATIC_ASSERT_(sizeof(lv) == 1 || sizeof(lv) == 2 ||          \
 	               sizeof(lv) == 4 || sizeof(lv) == 8,                  \
-	               what ": only scalars of 1, 2, 4 or 8 bytes")
+	               what ": only scalars of 1, 2, 4 or 8 bytes");        \
+	LUCID_SCALAR_CHECK_(lv, what)
+
+/* Arrays and functions decay, so their type differs from that of their
+ * value: refuse them (C only; C++ has no __builtin_types_compatible_p). */
+#ifdef __cplusplus
+#define LUCID_SCALAR_CHECK_(lv, what) LUCID_STATIC_ASSERT_(true, what)
+#else
+#define LUCID_SCALAR_CHECK_(lv, what)                                       \
+	LUCID_STATIC_ASSERT_(__builtin_types_compatible_p(__typeof__(lv),   \
+	                                                  LUCID_UNQUAL_(lv)), \
+	               what ": not a scalar (an array or a function?)")
+#endif
 
 /**
  * Transactional read of a scalar lvalue of 1, 2, 4 or 8 bytes (integers,
@@ -175,6 +187,7 @@ LUCID_API void lucid_on_abort(void (*fn)(void *arg), void *arg);
  */
 #define lucid_write(lv, value) __extension__ ({                             \
 	LUCID_SIZE_CHECK_(lv, "lucid_write");                               \
+	(void)sizeof((lv) = (value));   /* assignable: not const */         \
 	void *lucid_wa_ = (void *)&(lv);                                    \
 	LUCID_UNQUAL_(lv) lucid_wv_ = (value);                              \
 	lucid_store_fast_(lucid_wa_, lucid_copy_in_(&lucid_wv_, sizeof(lv)), \
