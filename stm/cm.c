@@ -80,7 +80,7 @@ void stm_serial_enter(struct stm_tx *tx)
 {
 	pthread_mutex_lock(&serial_mutex);
 	__atomic_store_n(&serial_flag.on, 1, __ATOMIC_SEQ_CST);
-	urcu_memb_synchronize_rcu();
+	stm_rcu_synchronize();
 	tx->serial = true;
 	stm_stat_add(&tx->stats.serial, 1);
 }
@@ -111,7 +111,6 @@ void stm_token_acquire(struct stm_tx *tx)
 {
 	pthread_mutex_lock(&token_mutex);
 	tx->token = true;
-	stm_stat_add(&tx->stats.irrevocable, 1);
 }
 
 void stm_token_release(struct stm_tx *tx)
@@ -131,37 +130,19 @@ void stm_wait_unlock(struct stm_tx *tx, unsigned spins)
 }
 
 /*
- * fork(): the child has only the forking thread, so no other thread may be
- * inside a transaction, hold the token, the serial mutex or the registry
- * lock, or be running liburcu's call_rcu worker at that moment. The parent
- * takes them all (in the order the engine uses: token, serial) and waits for
- * a grace period, then both sides let go.
+ * For fork() (see stm/thread.c): stop new transactions and irrevocable or
+ * serial ones from starting, in the engine's lock order (token, then serial).
  */
-void stm_fork_prepare(void)
+void stm_fork_block(void)
 {
 	pthread_mutex_lock(&token_mutex);
 	pthread_mutex_lock(&serial_mutex);
 	__atomic_store_n(&serial_flag.on, 1, __ATOMIC_SEQ_CST);
-	urcu_memb_synchronize_rcu();
-	urcu_memb_call_rcu_before_fork();
 }
 
-static void fork_release(void)
+void stm_fork_unblock(void)
 {
 	__atomic_store_n(&serial_flag.on, 0, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&serial_mutex);
 	pthread_mutex_unlock(&token_mutex);
-}
-
-void stm_fork_parent(void)
-{
-	urcu_memb_call_rcu_after_fork_parent();
-	fork_release();
-}
-
-void stm_fork_child(void)
-{
-	urcu_memb_call_rcu_after_fork_child();
-	stm_retry_reset_after_fork();
-	fork_release();
 }

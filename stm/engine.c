@@ -155,10 +155,10 @@ void stm_start(struct stm_tx *tx)
 	for (;;) {
 		/* in_cs lets fork() wait out this window (see stm_fork_prepare). */
 		__atomic_store_n(&tx->in_cs, 1, __ATOMIC_RELAXED);
-		urcu_memb_read_lock();
+		urcu_bp_read_lock();
 		if (stm_likely(!stm_serial_pending()) || tx->serial)
 			break;
-		urcu_memb_read_unlock();
+		urcu_bp_read_unlock();
 		__atomic_store_n(&tx->in_cs, 0, __ATOMIC_RELEASE);
 		stm_serial_wait();
 	}
@@ -169,10 +169,10 @@ void stm_start(struct stm_tx *tx)
 		tx->fast.end = stm_clock_now();
 		tx->fast.r_end = tx->r_base + tx->r_cap;
 	} else {
-		/* Irrevocable: every read locks its word (two-phase locking),
-		 * so no snapshot is needed; reads go out of line and any
-		 * unlocked orec may be written inline. */
-		tx->irrevocable = true;
+		/* Holding the token: every read locks its word (two-phase
+		 * locking), so no snapshot is needed; reads go out of line and
+		 * any unlocked orec may be written inline. The transaction is
+		 * irrevocable once it calls lucid_irrevocable() again. */
 		tx->fast.end = STM_OREC_LOCKED - 1;
 		tx->fast.r_end = tx->r_base;
 	}
@@ -387,7 +387,7 @@ static void attempt_end(struct stm_tx *tx)
 	tx->fast.r_top = tx->fast.r_end = tx->r_base;
 	tx->fast.w_top = tx->fast.w_end = tx->w_base;
 	STM_RCU_TSAN_RELEASE();
-	urcu_memb_read_unlock();
+	urcu_bp_read_unlock();
 	__atomic_store_n(&tx->in_cs, 0, __ATOMIC_RELEASE);
 	if (tx->serial)
 		stm_serial_exit(tx);
@@ -490,7 +490,11 @@ void stm_abort(struct stm_tx *tx, int reason, int jump_value)
  */
 void stm_retry(struct stm_tx *tx)
 {
-	size_t n = (size_t)(tx->fast.r_top - tx->r_base);
+	/* With the token, what the attempt read is locked in the write log:
+	 * wait on those orecs and the versions they had. */
+	size_t nr = (size_t)(tx->fast.r_top - tx->r_base);
+	size_t nw = tx->token ? (size_t)(tx->fast.w_top - tx->w_base) : 0;
+	size_t n = nr + nw;
 
 	if (n > tx->wait_cap) {
 		struct lucid_rentry_ *w = realloc(tx->wait_set, n * sizeof(*w));
@@ -501,8 +505,15 @@ void stm_retry(struct stm_tx *tx)
 		tx->wait_set = w;
 		tx->wait_cap = n;
 	}
-	memcpy(tx->wait_set, tx->r_base, n * sizeof(*tx->wait_set));
-	tx->wait_n = n;
+	memcpy(tx->wait_set, tx->r_base, nr * sizeof(*tx->wait_set));
+	tx->wait_n = nr;
+	for (size_t i = 0; i < nw; i++) {
+		const struct lucid_wentry_ *e = &tx->w_base[i];
+
+		if (e->version != STM_NOT_HEAD)
+			tx->wait_set[tx->wait_n++] = (struct lucid_rentry_){ .seen = e->version,
+			                                                    .orec = e->orec };
+	}
 	stm_rollback(tx);
 	attempt_end(tx);
 	stm_stat_add(&tx->stats.aborts, 1);
@@ -524,7 +535,7 @@ void stm_irrevocable(struct stm_tx *tx)
 {
 	if (tx->irrevocable)
 		return;
-	if (tx->serial) {
+	if (tx->serial || tx->token) {
 		tx->irrevocable = true;
 		stm_stat_add(&tx->stats.irrevocable, 1);
 		return;
@@ -581,5 +592,5 @@ void stm_wlog_grow(struct stm_tx *tx)
 	tx->fast.w_end = w + cap;
 	o->log = old;
 	STM_RCU_TSAN_RELEASE();   /* o, handed over through liburcu */
-	urcu_memb_call_rcu(&o->rcu, old_log_free);
+	urcu_bp_call_rcu(&o->rcu, old_log_free);
 }

@@ -1,4 +1,4 @@
-/* stm: how the engine includes liburcu (membarrier flavour). */
+/* stm: how the engine includes liburcu (the "bulletproof" flavour, which survives fork). */
 #ifndef LUCID_STM_RCU_H
 #define LUCID_STM_RCU_H
 
@@ -14,7 +14,7 @@
 #ifndef LUCID_TSAN_
 #define _LGPL_SOURCE
 #endif
-#include <urcu/urcu-memb.h>
+#include <urcu/urcu-bp.h>
 
 /*
  * ThreadSanitizer does not see that a grace period orders every earlier

@@ -144,7 +144,7 @@ void stm_stats_collect(struct lucid_stats *out);
 void stm_logs_reserve(struct stm_tx *tx);
 void stm_wlog_grow(struct stm_tx *tx);
 void stm_defer_free(void *p);           /* free(p) after an RCU grace period */
-void stm_fork_init(void);
+void stm_rcu_synchronize(void);         /* a grace period, fork-safe */
 
 /* ------------------------------------------------------------- engine (engine.c) */
 void stm_start(struct stm_tx *tx);
@@ -188,9 +188,8 @@ bool stm_serial_pending(void);
 void stm_token_acquire(struct stm_tx *tx);
 void stm_token_release(struct stm_tx *tx);
 void stm_wait_unlock(struct stm_tx *tx, unsigned spins);
-void stm_fork_prepare(void);
-void stm_fork_parent(void);
-void stm_fork_child(void);
+void stm_fork_block(void);
+void stm_fork_unblock(void);
 uint64_t stm_random(struct stm_tx *tx);
 unsigned stm_backoff_limit(unsigned retries);
 

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -27,6 +28,11 @@ __thread struct lucid_txfast_ *lucid_tls_tx_ __attribute__((tls_model("initial-e
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static pthread_key_t exit_key;
+
+void stm_rcu_synchronize(void)
+{
+	urcu_bp_synchronize_rcu();
+}
 
 /* Registry of live descriptors and the totals of exited threads. */
 static pthread_mutex_t registry_mutex = PTHREAD_MUTEX_INITIALIZER;
@@ -137,7 +143,7 @@ struct stm_tx *stm_register(void)
 	if (!tx->rng)
 		tx->rng = 1;
 
-	urcu_memb_register_thread();
+	urcu_bp_register_thread();
 	pthread_setspecific(exit_key, tx);
 	pthread_mutex_lock(&registry_mutex);
 	tx->next = registry;
@@ -213,42 +219,63 @@ static void thread_exit(void *arg)
 	pthread_mutex_unlock(&registry_mutex);
 
 	lucid_tls_tx_ = &stm_none;
-	urcu_memb_unregister_thread();
-	/* Pointers into our write log may still be held by readers. */
-	urcu_memb_synchronize_rcu();
+	/* Pointers into our write log may still be held by readers. liburcu-bp
+	 * unregisters the thread by itself when it exits. */
+	urcu_bp_synchronize_rcu();
 	descriptor_free(tx);
 }
 
-/* fork() inside a transaction cannot be made safe: the child would hold
- * locks that no thread of its own will ever release. */
+/*
+ * fork(): the child has only the forking thread, so at that moment no other
+ * thread may be inside a transaction (its locks would stay locked in the
+ * child forever) or hold the engine's locks. The prepare handler blocks new
+ * transactions, waits for a grace period (every running one ends) and for
+ * threads caught between entering their read-side section and seeing the
+ * block, then lets liburcu prepare (its call_rcu worker, its own locks; in
+ * the child it forgets the readers that did not survive).
+ */
 static void fork_prepare(void)
 {
-	struct stm_tx *tx = stm_self_if_any();
+	struct stm_tx *self = stm_self_if_any();
 
-	if (tx && tx->nesting > 0) {
+	if (self && self->nesting > 0) {
 		char what[512];
 
 		lucid_misuse("call fork() outside transactions (after the block ends, or from a "
 		             "lucid_on_commit() handler)",
 		             "fork() called inside the transaction of %s",
-		             stm_describe_block(&tx->open[0], what, sizeof(what)));
+		             stm_describe_block(&self->open[0], what, sizeof(what)));
 	}
-	stm_fork_prepare();
+	stm_fork_block();
+	urcu_bp_synchronize_rcu();
 	pthread_mutex_lock(&registry_mutex);
+	for (struct stm_tx *tx = registry; tx; tx = tx->next)
+		while (__atomic_load_n(&tx->in_cs, __ATOMIC_ACQUIRE))
+			sched_yield();
+	urcu_bp_call_rcu_before_fork();
+	urcu_bp_before_fork();
+}
+
+static void fork_release(void)
+{
+	pthread_mutex_unlock(&registry_mutex);
+	stm_fork_unblock();
 }
 
 static void fork_parent(void)
 {
-	pthread_mutex_unlock(&registry_mutex);
-	stm_fork_parent();
+	urcu_bp_after_fork_parent();
+	urcu_bp_call_rcu_after_fork_parent();
+	fork_release();
 }
 
-/* In the child only the forking thread is left: the others' descriptors
- * become exited threads. */
+/* In the child the other threads' descriptors become exited threads. */
 static void fork_child(void)
 {
 	struct stm_tx *self = stm_self_if_any();
 
+	urcu_bp_after_fork_child();
+	urcu_bp_call_rcu_after_fork_child();
 	for (struct stm_tx *tx = registry, *next; tx; tx = next) {
 		next = tx->next;
 		if (tx == self)
@@ -263,8 +290,8 @@ static void fork_child(void)
 			tx->next->prev = tx->prev;
 		descriptor_free(tx);
 	}
-	pthread_mutex_unlock(&registry_mutex);
-	stm_fork_child();
+	stm_retry_reset_after_fork();
+	fork_release();
 }
 
 void stm_stats_collect(struct lucid_stats *out)

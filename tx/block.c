@@ -148,30 +148,32 @@ static struct stm_tx *in_tx(const char *what)
 void lucid_abort(void)
 {
 	struct stm_tx *tx = in_tx("lucid_abort");
+	char what[512];
 
 	if (tx->irrevocable)
 		lucid_misuse("decide whether to abort before calling lucid_irrevocable()",
-		             "lucid_abort() after lucid_irrevocable() in the transaction of the block "
-		             "at %s:%d (in %s()): an irrevocable transaction cannot be rolled back",
-		             tx->open[0].file, tx->open[0].line, tx->open[0].func);
+		             "lucid_abort() after lucid_irrevocable() in the transaction of %s: an "
+		             "irrevocable transaction cannot be rolled back",
+		             stm_describe_block(&tx->open[0], what, sizeof(what)));
 	stm_abort(tx, LUCID_ABORT_EXPLICIT, 2);
 }
 
 void lucid_retry(void)
 {
 	struct stm_tx *tx = in_tx("lucid_retry");
+	char what[512];
 
 	if (tx->irrevocable)
 		lucid_misuse("wait for the condition (lucid_retry()) before calling lucid_irrevocable()",
-		             "lucid_retry() after lucid_irrevocable() in the transaction of the block "
-		             "at %s:%d (in %s()): an irrevocable transaction cannot be rolled back",
-		             tx->open[0].file, tx->open[0].line, tx->open[0].func);
-	if (tx->fast.r_top == tx->r_base)
+		             "lucid_retry() after lucid_irrevocable() in the transaction of %s: an "
+		             "irrevocable transaction cannot be rolled back",
+		             stm_describe_block(&tx->open[0], what, sizeof(what)));
+	if (tx->fast.r_top == tx->r_base && !(tx->token && tx->fast.w_top > tx->w_base))
 		lucid_misuse("read the shared data the transaction waits on (with lucid_read) before "
 		             "calling lucid_retry()",
 		             "lucid_retry() in a transaction that has read nothing would wait forever "
-		             "(block at %s:%d, in %s())",
-		             tx->open[0].file, tx->open[0].line, tx->open[0].func);
+		             "(the transaction of %s)",
+		             stm_describe_block(&tx->open[0], what, sizeof(what)));
 	stm_retry(tx);
 }
 

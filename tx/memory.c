@@ -60,7 +60,7 @@ static void defer_free_all(void **ptrs, size_t n)
 
 	if (!b) {
 		/* No memory for the batch: wait for the grace period here. */
-		urcu_memb_synchronize_rcu();
+		stm_rcu_synchronize();
 		STM_RCU_TSAN_ACQUIRE();
 		for (size_t i = 0; i < n; i++)
 			free(ptrs[i]);
@@ -70,7 +70,7 @@ static void defer_free_all(void **ptrs, size_t n)
 	for (size_t i = 0; i < n; i++)
 		b->ptrs[i] = ptrs[i];
 	STM_RCU_TSAN_RELEASE();   /* the batch, handed over through liburcu */
-	urcu_memb_call_rcu(&b->rcu, free_batch_cb);
+	urcu_bp_call_rcu(&b->rcu, free_batch_cb);
 }
 
 void stm_defer_free(void *p)
@@ -90,12 +90,16 @@ void lucid_free(void *p)
 		stm_defer_free(p);
 		return;
 	}
-	for (size_t i = 0; i < tx->frees.n; i++)
-		if (tx->frees.v[i] == p)
-			lucid_misuse("free each block once; after lucid_free() the transaction must not "
-			             "use the pointer again",
-			             "lucid_free(%p) called twice in one transaction (block at %s:%d, "
-			             "in %s())", p, tx->open[0].file, tx->open[0].line, tx->open[0].func);
+	for (size_t i = 0; i < tx->frees.n; i++) {
+		if (tx->frees.v[i] == p) {
+			char what[512];
+
+			lucid_misuse("free each block once; after lucid_free() the transaction must "
+			             "not use the pointer again",
+			             "lucid_free(%p) called twice in one transaction (the transaction of %s)", p,
+			             stm_describe_block(&tx->open[0], what, sizeof(what)));
+		}
+	}
 	if (!ptrvec_push(&tx->frees, p))
 		lucid_fatal("out of memory recording a lucid_free() in a transaction");
 }
