@@ -212,7 +212,7 @@ struct lucid_block_ {
 	int line;
 	volatile int body;      /* 1 while the body runs; still 1 after `break` */
 	volatile int state;     /* 0 running, 1 committed, 2 left by lucid_abort */
-	unsigned depth;         /* nesting depth of this block, 1 = outermost */
+	volatile unsigned depth; /* nesting depth of this block, 1 = outermost */
 	void *frame;            /* frame address of the enclosing function */
 };
 
