@@ -1,0 +1,4 @@
+/* conflict: placeholder until written. */
+#ifndef LUCID_CONFLICT_FORMAT_H
+#define LUCID_CONFLICT_FORMAT_H
+#endif

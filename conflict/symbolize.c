@@ -1,0 +1,1 @@
+/* conflict: placeholder until written. */
