@@ -110,12 +110,19 @@ static pthread_mutex_t token_mutex = PTHREAD_MUTEX_INITIALIZER;
 void stm_token_acquire(struct stm_tx *tx)
 {
 	pthread_mutex_lock(&token_mutex);
-	tx->token = true;
+	__atomic_store_n(&tx->token, true, __ATOMIC_RELAXED);   /* read by others */
 }
 
 void stm_token_release(struct stm_tx *tx)
 {
-	tx->token = false;
+	__atomic_store_n(&tx->token, false, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&token_mutex);
+}
+
+/* Waits until the current irrevocable transaction (if any) has finished. */
+void stm_token_wait(void)
+{
+	pthread_mutex_lock(&token_mutex);
 	pthread_mutex_unlock(&token_mutex);
 }
 

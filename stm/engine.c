@@ -118,6 +118,27 @@ bool stm_owns(const struct stm_tx *tx, const struct lucid_wentry_ *w)
 	return w >= tx->w_base && w < tx->w_base + tx->w_cap;
 }
 
+/* Whether the transaction owning this lock holds the irrevocability token:
+ * its locks go away only when it commits, so meeting them is not contention
+ * to escalate but a reason to wait for it. The entry may belong to another
+ * thread: fields are read atomically (its owner pointer is constant and was
+ * published by the release of the lock). */
+static bool owner_holds_token(const struct lucid_wentry_ *head)
+{
+	const struct stm_tx *o =
+		(const struct stm_tx *)__atomic_load_n(&head->owner, __ATOMIC_RELAXED);
+
+	return o && __atomic_load_n(&o->token, __ATOMIC_RELAXED);
+}
+
+/* Aborts after a conflict whose other side is @p other (an orec value). */
+static __attribute__((noreturn)) void abort_conflict(struct stm_tx *tx, int reason, uintptr_t other)
+{
+	if (stm_orec_is_locked(other) && owner_holds_token(stm_orec_owner(other)))
+		tx->blocked_by_token = true;
+	stm_abort(tx, reason, 1);
+}
+
 struct lucid_wentry_ *stm_wlog_find(struct stm_tx *tx, struct lucid_wentry_ *head, uintptr_t word)
 {
 	(void)tx;
@@ -197,6 +218,7 @@ bool stm_validate(struct stm_tx *tx)
 			if (stm_owns(tx, w) && w->version == r->seen)
 				continue;
 		}
+		tx->invalid_seen = cur;
 		return false;
 	}
 	return true;
@@ -243,7 +265,7 @@ uint64_t stm_read(struct stm_tx *tx, uintptr_t addr, unsigned size)
 
 			if (!stm_owns(tx, head)) {
 				if (!tx->token)
-					stm_abort(tx, LUCID_ABORT_READ_LOCKED, 1);
+					abort_conflict(tx, LUCID_ABORT_READ_LOCKED, seen);
 				/* Irrevocable: the owner will commit or abort. */
 				stm_wait_unlock(tx, 0);
 				continue;
@@ -275,14 +297,14 @@ uint64_t stm_read(struct stm_tx *tx, uintptr_t addr, unsigned size)
 			e->stack = 0;
 			e->next = NULL;
 			if (!__atomic_compare_exchange_n(orec, &seen, stm_orec_locked_by(e), false,
-			                                 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+			                                 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
 				continue;
 			tx->fast.w_top = e + 1;
 			return load_sized(addr, size);
 		}
 		if (seen > tx->fast.end) {
 			if (!stm_extend(tx))
-				stm_abort(tx, LUCID_ABORT_READ_INVALID, 1);
+				abort_conflict(tx, LUCID_ABORT_READ_INVALID, tx->invalid_seen);
 			continue;
 		}
 		uint64_t v = load_sized(addr, size);
@@ -320,7 +342,7 @@ void stm_write(struct stm_tx *tx, uintptr_t addr, unsigned size, uint64_t value)
 
 			if (!stm_owns(tx, head)) {
 				if (!tx->token)
-					stm_abort(tx, LUCID_ABORT_WRITE_LOCKED, 1);
+					abort_conflict(tx, LUCID_ABORT_WRITE_LOCKED, seen);
 				stm_wait_unlock(tx, 0);
 				continue;
 			}
@@ -356,13 +378,13 @@ void stm_write(struct stm_tx *tx, uintptr_t addr, unsigned size, uint64_t value)
 		e->stack = 0;
 		e->next = NULL;
 		if (!__atomic_compare_exchange_n(orec, &seen, stm_orec_locked_by(e), false,
-		                                 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		                                 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
 			continue;
 		tx->fast.w_top = e + 1;
 		/* Memory under a newer version than our snapshot may be read
 		 * back through this lock: move the snapshot up first. */
 		if (seen > tx->fast.end && !stm_extend(tx))
-			stm_abort(tx, LUCID_ABORT_WRITE_INVALID, 1);
+			abort_conflict(tx, LUCID_ABORT_WRITE_INVALID, tx->invalid_seen);
 		return;
 	}
 }
@@ -430,7 +452,7 @@ void stm_commit(struct stm_tx *tx)
 	/* If nobody committed since our snapshot, nothing we read changed.
 	 * An irrevocable transaction holds a lock on everything it read. */
 	if (ts != tx->fast.end + 1 && !tx->token && !stm_validate(tx))
-		stm_abort(tx, LUCID_ABORT_COMMIT_INVALID, 1);
+		abort_conflict(tx, LUCID_ABORT_COMMIT_INVALID, tx->invalid_seen);
 	/* Readers that see a written value must then see the orec locked. */
 	WRITE_BACK_FENCE();
 	for (const struct lucid_wentry_ *e = tx->w_base; e < tx->fast.w_top; e++)
@@ -458,13 +480,18 @@ void stm_commit(struct stm_tx *tx)
  */
 void stm_abort(struct stm_tx *tx, int reason, int jump_value)
 {
-	bool backoff = false;
+	bool backoff = false, wait_token = tx->blocked_by_token;
 
+	tx->blocked_by_token = false;
 	stm_rollback(tx);
 	attempt_end(tx);
 	stm_stat_add(&tx->stats.aborts, 1);
 	stm_stat_add(&tx->stats.by_reason[reason], 1);
-	if (jump_value == 1) {
+	if (wait_token) {
+		/* Stopped by an irrevocable transaction's lock: not contention
+		 * that serial mode could resolve (serial mode would wait for it
+		 * too, stopping everybody); wait for it below instead. */
+	} else if (jump_value == 1) {
 		tx->retries++;
 		if (tx->retries > __atomic_load_n(&tx->stats.max_retries, __ATOMIC_RELAXED))
 			__atomic_store_n(&tx->stats.max_retries, tx->retries, __ATOMIC_RELAXED);
@@ -478,7 +505,9 @@ void stm_abort(struct stm_tx *tx, int reason, int jump_value)
 		tx->want_irrevocable = false;
 	}
 	tx_after_abort(tx);
-	if (backoff)
+	if (wait_token)
+		stm_token_wait();
+	else if (backoff)
 		stm_backoff(tx);
 	siglongjmp(*tx->env, jump_value);
 }

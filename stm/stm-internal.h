@@ -81,6 +81,8 @@ struct stm_tx {
 	bool want_irrevocable;     /* the next attempt starts irrevocable */
 	bool token;                /* holds the irrevocability token: reads lock */
 	bool in_handler;           /* running commit or abort handlers */
+	bool blocked_by_token;     /* this abort met the irrevocable transaction's lock */
+	uintptr_t invalid_seen;    /* the orec value that failed the last validation */
 	unsigned in_cs;            /* between RCU read lock and unlock (for fork) */
 	uint64_t rng;              /* xorshift state for back-off */
 	struct stm_open_block open[STM_TRACK_DEPTH];
@@ -187,6 +189,7 @@ void stm_serial_wait(void);
 bool stm_serial_pending(void);
 void stm_token_acquire(struct stm_tx *tx);
 void stm_token_release(struct stm_tx *tx);
+void stm_token_wait(void);
 void stm_wait_unlock(struct stm_tx *tx, unsigned spins);
 void stm_fork_block(void);
 void stm_fork_unblock(void);

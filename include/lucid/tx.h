@@ -92,7 +92,8 @@ LUCID_API __attribute__((noreturn)) void lucid_retry(void);
  * from the start of the outermost block holding the irrevocability token:
  * then each word it reads or writes is locked until it commits. Other
  * threads keep running transactions meanwhile; those that touch its words
- * wait (abort and retry) until it commits. One irrevocable transaction runs
+ * roll back and wait until it commits (these aborts do not count towards
+ * serial mode). One irrevocable transaction runs
  * at a time. Do the I/O after this call: code before it may run twice.
  * lucid_abort() and lucid_retry() after it stop the program with a message.
  * Outside a transaction it stops the program with a message.

@@ -192,7 +192,7 @@ lucid_store_fast_(void *addr, uint64_t value, unsigned size)
 			e->stack = 0;
 			if (LUCID_LIKELY_(__atomic_compare_exchange_n(orec, &seen,
 			                                              (uintptr_t)e | LUCID_OREC_LOCKED_, 0,
-			                                              __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))) {
+			                                              __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))) {
 				tx->w_top = e + 1;
 				return;
 			}
