@@ -222,6 +222,7 @@ static void thread_exit(void *arg)
 	/* Pointers into our write log may still be held by readers. liburcu-bp
 	 * unregisters the thread by itself when it exits. */
 	urcu_bp_synchronize_rcu();
+	STM_RCU_TSAN_ACQUIRE();
 	descriptor_free(tx);
 }
 
