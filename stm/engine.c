@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conflict/recorder.h"
 #include "stm/rcu.h"
 #include "stm/stm-internal.h"
 
@@ -131,9 +132,25 @@ static bool owner_holds_token(const struct lucid_wentry_ *head)
 	return o && __atomic_load_n(&o->token, __ATOMIC_RELAXED);
 }
 
-/* Aborts after a conflict whose other side is @p other (an orec value). */
-static __attribute__((noreturn)) void abort_conflict(struct stm_tx *tx, int reason, uintptr_t other)
+/* Aborts after meeting another transaction's lock (@p other, the orec value)
+ * at an access of @p addr under orec @p idx. */
+static __attribute__((noreturn)) void abort_locked(struct stm_tx *tx, int reason, uintptr_t addr,
+                                                   uintptr_t idx, uintptr_t other)
 {
+	if (tx->rec_on)
+		rec_conflict_access(tx, reason, addr, idx, other);
+	if (owner_holds_token(stm_orec_owner(other)))
+		tx->blocked_by_token = true;
+	stm_abort(tx, reason, 1);
+}
+
+/* Aborts after a failed validation (tx->invalid_entry, tx->invalid_seen). */
+static __attribute__((noreturn)) void abort_invalid(struct stm_tx *tx, int reason)
+{
+	uintptr_t other = tx->invalid_seen;
+
+	if (tx->rec_on)
+		rec_conflict_read(tx, reason, tx->invalid_entry, other);
 	if (stm_orec_is_locked(other) && owner_holds_token(stm_orec_owner(other)))
 		tx->blocked_by_token = true;
 	stm_abort(tx, reason, 1);
@@ -148,6 +165,13 @@ struct lucid_wentry_ *stm_wlog_find(struct stm_tx *tx, struct lucid_wentry_ *hea
 	return NULL;
 }
 
+/* Whether the inline paths may run: not while holding the token (reads
+ * lock) nor while recording (every access notes where it came from). */
+static inline bool inline_ok(const struct stm_tx *tx)
+{
+	return !tx->token && !tx->rec_on;
+}
+
 static void rset_grow(struct stm_tx *tx)
 {
 	size_t used = (size_t)(tx->fast.r_top - tx->r_base);
@@ -160,7 +184,9 @@ static void rset_grow(struct stm_tx *tx)
 	tx->r_base = r;
 	tx->r_cap = cap;
 	tx->fast.r_top = r + used;
-	tx->fast.r_end = r + cap;
+	tx->fast.r_end = inline_ok(tx) ? r + cap : r;
+	if (tx->rec_on)
+		rec_rset_resized(tx, cap);
 }
 
 static struct lucid_wentry_ *wlog_next(struct stm_tx *tx);
@@ -185,10 +211,13 @@ void stm_start(struct stm_tx *tx)
 	}
 	tx->fast.r_top = tx->r_base;
 	tx->fast.w_top = tx->w_base;
-	tx->fast.w_end = tx->w_base + tx->w_cap;
+	tx->rec_on = __atomic_load_n(&rec_capture, __ATOMIC_RELAXED);
+	if (stm_unlikely(tx->rec_on))
+		rec_attempt_start(tx);
+	tx->fast.w_end = inline_ok(tx) ? tx->w_base + tx->w_cap : tx->w_base;
 	if (stm_likely(!tx->token)) {
 		tx->fast.end = stm_clock_now();
-		tx->fast.r_end = tx->r_base + tx->r_cap;
+		tx->fast.r_end = inline_ok(tx) ? tx->r_base + tx->r_cap : tx->r_base;
 	} else {
 		/* Holding the token: every read locks its word (two-phase
 		 * locking), so no snapshot is needed; reads go out of line and
@@ -219,6 +248,7 @@ bool stm_validate(struct stm_tx *tx)
 				continue;
 		}
 		tx->invalid_seen = cur;
+		tx->invalid_entry = r;
 		return false;
 	}
 	return true;
@@ -240,14 +270,16 @@ bool stm_extend(struct stm_tx *tx)
 	return true;
 }
 
-static void rset_add(struct stm_tx *tx, uintptr_t seen, uintptr_t idx)
+static void rset_add(struct stm_tx *tx, uintptr_t seen, uintptr_t idx, uintptr_t addr)
 {
-	if (stm_unlikely(tx->fast.r_top == tx->fast.r_end))
+	if (stm_unlikely(tx->fast.r_top == tx->r_base + tx->r_cap))
 		rset_grow(tx);
 	struct lucid_rentry_ *r = tx->fast.r_top++;
 	r->seen = seen;
 	r->orec = (uint32_t)idx;
 	r->site = 0;
+	if (stm_unlikely(tx->rec_on))
+		rec_read(tx, r, addr);
 }
 
 /* Reads an aligned @p size-byte value that lies inside one word. */
@@ -265,7 +297,7 @@ uint64_t stm_read(struct stm_tx *tx, uintptr_t addr, unsigned size)
 
 			if (!stm_owns(tx, head)) {
 				if (!tx->token)
-					abort_conflict(tx, LUCID_ABORT_READ_LOCKED, seen);
+					abort_locked(tx, LUCID_ABORT_READ_LOCKED, addr, idx, seen);
 				/* Irrevocable: the owner will commit or abort. */
 				stm_wait_unlock(tx, 0);
 				continue;
@@ -289,13 +321,13 @@ uint64_t stm_read(struct stm_tx *tx, uintptr_t addr, unsigned size)
 			 * writes nothing), so no commit can change it. */
 			struct lucid_wentry_ *e = wlog_next(tx);
 
-			e->addr = word;
+			__atomic_store_n(&e->addr, word, __ATOMIC_RELAXED);
 			e->value = 0;
 			e->mask = 0;
 			e->version = seen;
 			e->orec = (uint32_t)idx;
-			e->stack = 0;
-			e->next = NULL;
+			__atomic_store_n(&e->stack, tx->rec_on ? rec_stack_here(tx) : 0, __ATOMIC_RELAXED);
+			__atomic_store_n(&e->next, NULL, __ATOMIC_RELAXED);
 			if (!__atomic_compare_exchange_n(orec, &seen, stm_orec_locked_by(e), false,
 			                                 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
 				continue;
@@ -304,7 +336,7 @@ uint64_t stm_read(struct stm_tx *tx, uintptr_t addr, unsigned size)
 		}
 		if (seen > tx->fast.end) {
 			if (!stm_extend(tx))
-				abort_conflict(tx, LUCID_ABORT_READ_INVALID, tx->invalid_seen);
+				abort_invalid(tx, LUCID_ABORT_READ_INVALID);
 			continue;
 		}
 		uint64_t v = load_sized(addr, size);
@@ -312,14 +344,14 @@ uint64_t stm_read(struct stm_tx *tx, uintptr_t addr, unsigned size)
 		LUCID_READ_FENCE_();
 		if (__atomic_load_n(orec, __ATOMIC_RELAXED) != seen)
 			continue;
-		rset_add(tx, seen, idx);
+		rset_add(tx, seen, idx, addr);
 		return v;
 	}
 }
 
 static struct lucid_wentry_ *wlog_next(struct stm_tx *tx)
 {
-	if (stm_unlikely(tx->fast.w_top == tx->fast.w_end))
+	if (stm_unlikely(tx->fast.w_top == tx->w_base + tx->w_cap))
 		stm_wlog_grow(tx);
 	return tx->fast.w_top;
 }
@@ -342,7 +374,7 @@ void stm_write(struct stm_tx *tx, uintptr_t addr, unsigned size, uint64_t value)
 
 			if (!stm_owns(tx, head)) {
 				if (!tx->token)
-					abort_conflict(tx, LUCID_ABORT_WRITE_LOCKED, seen);
+					abort_locked(tx, LUCID_ABORT_WRITE_LOCKED, addr, idx, seen);
 				stm_wait_unlock(tx, 0);
 				continue;
 			}
@@ -357,26 +389,29 @@ void stm_write(struct stm_tx *tx, uintptr_t addr, unsigned size, uint64_t value)
 			/* Growing the log moved the head: find it again. */
 			head = stm_orec_owner(__atomic_load_n(orec, __ATOMIC_RELAXED));
 			tx->fast.w_top = e + 1;
-			e->addr = word;
+			/* addr, stack and next are read by other threads (the
+			 * recorder); the entry is published by the store to
+			 * head->next. */
+			__atomic_store_n(&e->addr, word, __ATOMIC_RELAXED);
 			e->value = lane;
 			e->mask = mask;
 			e->version = STM_NOT_HEAD;
 			e->orec = (uint32_t)idx;
-			e->stack = 0;
-			e->next = head->next;
-			head->next = e;
+			__atomic_store_n(&e->stack, tx->rec_on ? rec_stack_here(tx) : 0, __ATOMIC_RELAXED);
+			__atomic_store_n(&e->next, head->next, __ATOMIC_RELAXED);
+			__atomic_store_n(&head->next, e, __ATOMIC_RELEASE);
 			return;
 		}
 
 		struct lucid_wentry_ *e = wlog_next(tx);
 
-		e->addr = word;
+		__atomic_store_n(&e->addr, word, __ATOMIC_RELAXED);
 		e->value = lane;
 		e->mask = mask;
 		e->version = seen;
 		e->orec = (uint32_t)idx;
-		e->stack = 0;
-		e->next = NULL;
+		__atomic_store_n(&e->stack, tx->rec_on ? rec_stack_here(tx) : 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&e->next, NULL, __ATOMIC_RELAXED);
 		if (!__atomic_compare_exchange_n(orec, &seen, stm_orec_locked_by(e), false,
 		                                 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
 			continue;
@@ -384,7 +419,7 @@ void stm_write(struct stm_tx *tx, uintptr_t addr, unsigned size, uint64_t value)
 		/* Memory under a newer version than our snapshot may be read
 		 * back through this lock: move the snapshot up first. */
 		if (seen > tx->fast.end && !stm_extend(tx))
-			abort_conflict(tx, LUCID_ABORT_WRITE_INVALID, tx->invalid_seen);
+			abort_invalid(tx, LUCID_ABORT_WRITE_INVALID);
 		return;
 	}
 }
@@ -432,6 +467,8 @@ void stm_commit(struct stm_tx *tx)
 {
 	if (tx->fast.w_top == tx->w_base) {
 		/* Read-only: every read was valid at the snapshot. */
+		if (stm_unlikely(tx->rec_on))
+			rec_commit_ro(tx);
 		attempt_end(tx);
 		stm_stat_add(&tx->stats.commits, 1);
 		stm_stat_add(&tx->stats.commits_ro, 1);
@@ -452,11 +489,13 @@ void stm_commit(struct stm_tx *tx)
 	/* If nobody committed since our snapshot, nothing we read changed.
 	 * An irrevocable transaction holds a lock on everything it read. */
 	if (ts != tx->fast.end + 1 && !tx->token && !stm_validate(tx))
-		abort_conflict(tx, LUCID_ABORT_COMMIT_INVALID, tx->invalid_seen);
+		abort_invalid(tx, LUCID_ABORT_COMMIT_INVALID);
 	/* Readers that see a written value must then see the orec locked. */
 	WRITE_BACK_FENCE();
 	for (const struct lucid_wentry_ *e = tx->w_base; e < tx->fast.w_top; e++)
 		stm_store_masked(e->addr, e->value, e->mask);
+	if (stm_unlikely(tx->rec_on))
+		rec_commit(tx, ts);
 	for (const struct lucid_wentry_ *e = tx->w_base; e < tx->fast.w_top; e++) {
 		if (e->version == STM_NOT_HEAD)
 			continue;
@@ -487,6 +526,8 @@ void stm_abort(struct stm_tx *tx, int reason, int jump_value)
 	attempt_end(tx);
 	stm_stat_add(&tx->stats.aborts, 1);
 	stm_stat_add(&tx->stats.by_reason[reason], 1);
+	if (tx->rec_on)
+		rec_abort_done(tx, reason);
 	if (wait_token) {
 		/* Stopped by an irrevocable transaction's lock: not contention
 		 * that serial mode could resolve (serial mode would wait for it
@@ -547,6 +588,8 @@ void stm_retry(struct stm_tx *tx)
 	attempt_end(tx);
 	stm_stat_add(&tx->stats.aborts, 1);
 	stm_stat_add(&tx->stats.by_reason[LUCID_ABORT_RETRY], 1);
+	if (tx->rec_on)
+		rec_abort_done(tx, LUCID_ABORT_RETRY);
 	tx->retries = 0;
 	tx->want_serial = false;
 	tx->want_irrevocable = false;
@@ -618,7 +661,7 @@ void stm_wlog_grow(struct stm_tx *tx)
 	tx->w_base = w;
 	tx->w_cap = cap;
 	tx->fast.w_top = w + used;
-	tx->fast.w_end = w + cap;
+	tx->fast.w_end = inline_ok(tx) ? w + cap : w;
 	o->log = old;
 	STM_RCU_TSAN_RELEASE();   /* o, handed over through liburcu */
 	urcu_bp_call_rcu(&o->rcu, old_log_free);

@@ -47,6 +47,7 @@ struct stm_counters {
 
 /* Where a LUCID_ATOMIC block is, kept for diagnostics while it is open. */
 struct stm_open_block {
+	void *pc;                  /* an address in the enclosing function, at the block */
 	const char *file;
 	const char *func;          /* __func__ of the enclosing function */
 	int line;                  /* 0: a transaction started by lucid_run() */
@@ -54,12 +55,15 @@ struct stm_open_block {
 	const void *block;         /* the block record (struct lucid_block_) */
 };
 #define STM_TRACK_DEPTH 16
+#define STM_REC_MEMO 16            /* per-attempt memo of captured stacks */
 
 /*
  * A thread's transaction descriptor. The fast part comes first, alone on its
  * cache line; the descriptor is cache-line aligned, so no two threads' hot
  * data share a line.
  */
+struct rec_thread;
+
 struct stm_tx {
 	struct lucid_txfast_ fast;
 	char pad0_[STM_ISOLATE - sizeof(struct lucid_txfast_)];
@@ -83,6 +87,15 @@ struct stm_tx {
 	bool in_handler;           /* running commit or abort handlers */
 	bool blocked_by_token;     /* this abort met the irrevocable transaction's lock */
 	uintptr_t invalid_seen;    /* the orec value that failed the last validation */
+	const struct lucid_rentry_ *invalid_entry;   /* and its read-set entry */
+
+	/* recording (conflict/recorder.c) */
+	bool rec_on;               /* this attempt captures stacks */
+	void *rec_ra;              /* where the user called into Lucid last */
+	void *rec_frame;
+	struct rec_thread *rec;    /* the recorder's per-thread state (read by others) */
+	uint32_t rec_gen;          /* attempt generation: the memo is per attempt */
+	struct stm_rec_memo { uintptr_t ra, frame; uint32_t id, gen; } rec_memo[STM_REC_MEMO];
 	unsigned in_cs;            /* between RCU read lock and unlock (for fork) */
 	uint64_t rng;              /* xorshift state for back-off */
 	struct stm_open_block open[STM_TRACK_DEPTH];
@@ -143,6 +156,8 @@ static inline struct stm_tx *stm_self_if_any(void)
 	return f == &stm_none ? NULL : (struct stm_tx *)f;
 }
 void stm_stats_collect(struct lucid_stats *out);
+/* Calls fn for every live descriptor, under the registry lock. */
+void stm_for_each_thread(void (*fn)(struct stm_tx *tx, void *arg), void *arg);
 void stm_logs_reserve(struct stm_tx *tx);
 void stm_wlog_grow(struct stm_tx *tx);
 void stm_defer_free(void *p);           /* free(p) after an RCU grace period */

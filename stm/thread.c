@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conflict/recorder.h"
 #include "stm/rcu.h"
 #include "stm/stm-internal.h"
 
@@ -84,6 +85,7 @@ static void stm_init_once(void)
 	atexit(process_exit);
 	if (pthread_atfork(fork_prepare, fork_parent, fork_child) != 0)
 		lucid_fatal("pthread_atfork failed");
+	rec_init();
 }
 
 void stm_init(void)
@@ -173,6 +175,7 @@ static void counters_add(struct stm_counters *to, const struct stm_counters *fro
 
 static void descriptor_free(struct stm_tx *tx)
 {
+	rec_thread_free(tx);
 	free(tx->w_base);
 	free(tx->r_base);
 	free(tx->wait_set);
@@ -207,6 +210,7 @@ static void thread_exit(void *arg)
 	struct stm_tx *tx = arg;
 
 	check_not_in_tx(tx, "a thread exited");
+	rec_thread_exit(tx);
 	pthread_mutex_lock(&registry_mutex);
 	counters_add(&exited, &tx->stats);
 	exited_threads++;
@@ -247,6 +251,7 @@ static void fork_prepare(void)
 		             "fork() called inside the transaction of %s",
 		             stm_describe_block(&self->open[0], what, sizeof(what)));
 	}
+	rec_fork_prepare();
 	stm_fork_block();
 	urcu_bp_synchronize_rcu();
 	pthread_mutex_lock(&registry_mutex);
@@ -268,6 +273,7 @@ static void fork_parent(void)
 	urcu_bp_after_fork_parent();
 	urcu_bp_call_rcu_after_fork_parent();
 	fork_release();
+	rec_fork_parent();
 }
 
 /* In the child the other threads' descriptors become exited threads. */
@@ -293,6 +299,7 @@ static void fork_child(void)
 	}
 	stm_retry_reset_after_fork();
 	fork_release();
+	rec_fork_child();
 }
 
 void stm_stats_collect(struct lucid_stats *out)
@@ -320,4 +327,12 @@ void stm_stats_collect(struct lucid_stats *out)
 	out->retry_waits = sum.retry_waits;
 	out->threads = threads;
 	memcpy(out->aborts_by_reason, sum.by_reason, sizeof(out->aborts_by_reason));
+}
+
+void stm_for_each_thread(void (*fn)(struct stm_tx *tx, void *arg), void *arg)
+{
+	pthread_mutex_lock(&registry_mutex);
+	for (struct stm_tx *tx = registry; tx; tx = tx->next)
+		fn(tx, arg);
+	pthread_mutex_unlock(&registry_mutex);
 }

@@ -10,11 +10,12 @@
 #define FIX_LEAVE "let the block reach its end; to leave early, move its body into a " \
 	"function, return from it and run it with lucid_run()"
 
-static void track(struct stm_tx *tx, const struct lucid_block_ *b)
+static void track(struct stm_tx *tx, const struct lucid_block_ *b, void *pc)
 {
 	if (b->depth <= STM_TRACK_DEPTH) {
 		struct stm_open_block *o = &tx->open[b->depth - 1];
 
+		o->pc = pc;
 		o->file = b->file;
 		o->func = b->func;
 		o->line = b->line;
@@ -72,12 +73,12 @@ void lucid_block_begin_(struct lucid_block_ *b, int jumped)
 		if (tx->nesting > 0) {
 			check_stale(tx, b);
 			b->depth = ++tx->nesting;
-			track(tx, b);
+			track(tx, b, __builtin_return_address(0));
 			b->body = 1;
 			return;
 		}
 		b->depth = tx->nesting = 1;
-		track(tx, b);
+		track(tx, b, __builtin_return_address(0));
 		tx->env = b->env;
 		tx->retries = 0;
 		break;
@@ -112,6 +113,8 @@ void lucid_block_end_(struct lucid_block_ *b)
 		b->state = LUCID_BLOCK_COMMITTED_;
 		return;
 	}
+	tx->rec_ra = __builtin_return_address(0);
+	tx->rec_frame = __builtin_frame_address(0);
 	stm_commit(tx);
 	tx->nesting = 0;
 	b->state = LUCID_BLOCK_COMMITTED_;
@@ -148,6 +151,9 @@ static struct stm_tx *in_tx(const char *what)
 void lucid_abort(void)
 {
 	struct stm_tx *tx = in_tx("lucid_abort");
+
+	tx->rec_ra = __builtin_return_address(0);
+	tx->rec_frame = __builtin_frame_address(0);
 	char what[512];
 
 	if (tx->irrevocable)
@@ -161,6 +167,9 @@ void lucid_abort(void)
 void lucid_retry(void)
 {
 	struct stm_tx *tx = in_tx("lucid_retry");
+
+	tx->rec_ra = __builtin_return_address(0);
+	tx->rec_frame = __builtin_frame_address(0);
 	char what[512];
 
 	if (tx->irrevocable)
@@ -179,7 +188,11 @@ void lucid_retry(void)
 
 void lucid_irrevocable(void)
 {
-	stm_irrevocable(in_tx("lucid_irrevocable"));
+	struct stm_tx *tx = in_tx("lucid_irrevocable");
+
+	tx->rec_ra = __builtin_return_address(0);
+	tx->rec_frame = __builtin_frame_address(0);
+	stm_irrevocable(tx);
 }
 
 int lucid_in_transaction(void)

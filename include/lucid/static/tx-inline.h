@@ -183,13 +183,14 @@ lucid_store_fast_(void *addr, uint64_t value, unsigned size)
 			unsigned sh = lucid_lane_shift_(a, size);
 			uint64_t bits = size == 8 ? ~(uint64_t)0 : (((uint64_t)1 << (size * 8)) - 1);
 
-			e->addr = a & ~(uintptr_t)7;
+			/* addr, next and stack may be read by other threads. */
+			__atomic_store_n(&e->addr, a & ~(uintptr_t)7, __ATOMIC_RELAXED);
 			e->value = (value & bits) << sh;
 			e->mask = bits << sh;
 			e->version = seen;
-			e->next = NULL;
+			__atomic_store_n(&e->next, (struct lucid_wentry_ *)0, __ATOMIC_RELAXED);
 			e->orec = (uint32_t)idx;
-			e->stack = 0;
+			__atomic_store_n(&e->stack, 0u, __ATOMIC_RELAXED);
 			if (LUCID_LIKELY_(__atomic_compare_exchange_n(orec, &seen,
 			                                              (uintptr_t)e | LUCID_OREC_LOCKED_, 0,
 			                                              __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))) {

@@ -1,0 +1,795 @@
+/* conflict: the engine's recorder: stack capture, the stack depot, conflict records, the writer thread. */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+
+#include "conflict/recorder.h"
+#include "conflict/writer.h"
+#include "stm/stm-internal.h"
+
+bool rec_capture;
+
+#define RING 16384              /* records a thread can queue between drains */
+#define MAX_FRAMES 64
+#define DEPOT_BITS 20           /* at most 2^20 - 1 distinct stacks */
+#define MAX_SITES 4096
+#define SIDE_BITS 18
+#define DRAIN_NS 20000000ull    /* the writer drains every 20 ms, flushes every 100 ms */
+
+/* ----------------------------------------------------------- stack depot */
+
+/*
+ * One copy of each distinct stack, found by hash in an open-addressing table
+ * of ids and stored by id. Lock-free: the capturing thread allocates an id,
+ * writes the stack and publishes it with a CAS on the slot; a thread that
+ * loses the race for a slot compares with the winner. It never blocks and
+ * never needs an RCU section (captures also happen after an attempt ended).
+ */
+struct depot_stack {
+	uint64_t hash;
+	uint32_t depth;
+	uint32_t emitted;       /* written to the file (writer only) */
+	uint64_t pcs[];
+};
+
+static uint32_t *depot_slots;                /* 2^(DEPOT_BITS+1) */
+static struct depot_stack **depot_by_id;     /* 2^DEPOT_BITS */
+static uint32_t depot_next = 1;
+static uint64_t depot_full;                  /* stacks not stored: depot full */
+
+static uint64_t hash_pcs(const uint64_t *pcs, uint32_t depth)
+{
+	uint64_t h = 0x9E3779B97F4A7C15ull ^ depth;
+
+	for (uint32_t i = 0; i < depth; i++) {
+		h ^= pcs[i];
+		h *= 0xff51afd7ed558ccdull;
+		h ^= h >> 33;
+	}
+	return h ? h : 1;
+}
+
+static bool same_stack(const struct depot_stack *s, uint64_t h, const uint64_t *pcs, uint32_t depth)
+{
+	return s->hash == h && s->depth == depth && memcmp(s->pcs, pcs, depth * sizeof(*pcs)) == 0;
+}
+
+static uint32_t depot_put(const uint64_t *pcs, uint32_t depth)
+{
+	uint64_t h = hash_pcs(pcs, depth);
+	uint32_t mask = (1u << (DEPOT_BITS + 1)) - 1;
+	struct depot_stack *mine = NULL;
+	uint32_t mine_id = 0;
+
+	for (uint32_t i = (uint32_t)h & mask, n = 0; n <= mask; i = (i + 1) & mask, n++) {
+		uint32_t id = __atomic_load_n(&depot_slots[i], __ATOMIC_ACQUIRE);
+
+		if (id) {
+			struct depot_stack *s = __atomic_load_n(&depot_by_id[id], __ATOMIC_ACQUIRE);
+
+			if (s && same_stack(s, h, pcs, depth)) {
+				free(mine);   /* lost the race to an equal stack; its id is unused */
+				return id;
+			}
+			continue;
+		}
+		if (!mine) {
+			mine_id = __atomic_fetch_add(&depot_next, 1, __ATOMIC_RELAXED);
+			if (mine_id >= (1u << DEPOT_BITS) ||
+			    !(mine = malloc(sizeof(*mine) + depth * sizeof(*pcs)))) {
+				__atomic_add_fetch(&depot_full, 1, __ATOMIC_RELAXED);
+				return 0;
+			}
+			mine->hash = h;
+			mine->depth = depth;
+			mine->emitted = 0;
+			memcpy(mine->pcs, pcs, depth * sizeof(*pcs));
+			__atomic_store_n(&depot_by_id[mine_id], mine, __ATOMIC_RELEASE);
+		}
+		uint32_t expected = 0;
+
+		if (__atomic_compare_exchange_n(&depot_slots[i], &expected, mine_id, false,
+		                                __ATOMIC_RELEASE, __ATOMIC_ACQUIRE))
+			return mine_id;
+		/* Someone filled this slot meanwhile: look at it again. */
+		i = (i - 1) & mask;
+		n--;
+	}
+	return 0;
+}
+
+static const struct depot_stack *depot_get(uint32_t id)
+{
+	if (!id || id >= (1u << DEPOT_BITS))
+		return NULL;
+	return __atomic_load_n(&depot_by_id[id], __ATOMIC_ACQUIRE);
+}
+
+/* ------------------------------------------------------------------ sites */
+
+struct site {
+	const char *file;
+	const char *function;
+	int line;
+	uint64_t pc;
+	uint32_t emitted;
+};
+
+static pthread_mutex_t site_mutex = PTHREAD_MUTEX_INITIALIZER;
+static struct site sites[MAX_SITES];
+static uint32_t n_sites = 1;   /* ids start at 1 */
+
+static uint32_t site_find_or_add(const struct stm_open_block *o)
+{
+	uint32_t id = 0;
+
+	pthread_mutex_lock(&site_mutex);
+	for (uint32_t i = 1; i < n_sites; i++) {
+		if (sites[i].file == o->file && sites[i].line == o->line && sites[i].function == o->func) {
+			id = i;
+			break;
+		}
+	}
+	if (!id && n_sites < MAX_SITES) {
+		id = n_sites;
+		sites[id] = (struct site){ .file = o->file, .function = o->func, .line = o->line,
+		                           .pc = (uint64_t)(uintptr_t)o->pc };
+		__atomic_store_n(&n_sites, n_sites + 1, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&site_mutex);
+	return id;
+}
+
+/* ------------------------------------------------ who wrote an orec last */
+
+/* The side table: for each orec (hashed), the last committed writer, so
+ * that a read invalidated by a commit that is already over still names it.
+ * An entry counts only if its orec and version match what was found. */
+struct side {
+	uint64_t version;
+	uint64_t addr;
+	uint32_t orec;
+	uint32_t stack;
+	uint32_t tid;
+	uint32_t site;
+};
+
+static struct side *side_table;
+
+/* --------------------------------------------------------- per thread */
+
+struct rec_thread {
+	struct rec_abort ring[RING];
+	unsigned head;              /* next slot the owner fills */
+	unsigned tail;              /* next slot the writer reads */
+	uint64_t dropped;
+	struct rec_abort pending;
+	bool have_pending;
+	uint32_t site;              /* the current attempt's site (read by others) */
+	uint64_t t0;                /* the current attempt's start */
+	uintptr_t *raddr;           /* address of each read-set entry */
+	size_t raddr_cap;
+	uint64_t commits[MAX_SITES];
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static struct rec_thread *thread_state(struct stm_tx *tx)
+{
+	if (stm_unlikely(!tx->rec)) {
+		struct rec_thread *r = mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE,
+		                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (r == MAP_FAILED)
+			return NULL;
+		__atomic_store_n(&tx->rec, r, __ATOMIC_RELEASE);
+	}
+	return tx->rec;
+}
+
+void rec_attempt_start(struct stm_tx *tx)
+{
+	struct rec_thread *r = thread_state(tx);
+
+	if (!r)
+		return;
+	r->t0 = now_ns();
+	tx->rec_gen++;
+	if (r->raddr_cap < tx->r_cap)
+		rec_rset_resized(tx, tx->r_cap);
+	__atomic_store_n(&r->site, site_find_or_add(&tx->open[0]), __ATOMIC_RELAXED);
+}
+
+void rec_rset_resized(struct stm_tx *tx, size_t cap)
+{
+	struct rec_thread *r = tx->rec;
+
+	if (!r || r->raddr_cap >= cap)
+		return;
+	uintptr_t *a = realloc(r->raddr, cap * sizeof(*a));
+
+	if (!a)
+		return;   /* addresses of reads past the old capacity are reported as 0 */
+	r->raddr = a;
+	r->raddr_cap = cap;
+}
+
+/*
+ * The stack from the user's call into Lucid (tx->rec_ra) outwards. Reads
+ * and writes made from one frame (same return address, same stack position)
+ * in one attempt share the first capture.
+ */
+uint32_t rec_stack_here(struct stm_tx *tx)
+{
+	uintptr_t ra = (uintptr_t)tx->rec_ra, frame = (uintptr_t)tx->rec_frame;
+	unsigned slot = (unsigned)((ra >> 2) ^ (frame >> 4)) % STM_REC_MEMO;
+	struct stm_rec_memo *m = &tx->rec_memo[slot];
+
+	if (m->gen == tx->rec_gen && m->ra == ra && m->frame == frame)
+		return m->id;
+
+	void *buf[MAX_FRAMES];
+	int n = unw_backtrace(buf, MAX_FRAMES);
+	int first = 0;
+
+	/* Leave out Lucid's own frames: start at the user's call. */
+	for (int i = 0; i < n; i++) {
+		if ((uintptr_t)buf[i] == ra) {
+			first = i;
+			break;
+		}
+	}
+	uint64_t pcs[MAX_FRAMES];
+	uint32_t depth = 0;
+
+	for (int i = first; i < n; i++)
+		pcs[depth++] = (uint64_t)(uintptr_t)buf[i];
+	uint32_t id = depth ? depot_put(pcs, depth) : 0;
+
+	m->ra = ra;
+	m->frame = frame;
+	m->id = id;
+	m->gen = tx->rec_gen;
+	return id;
+}
+
+void rec_read(struct stm_tx *tx, struct lucid_rentry_ *e, uintptr_t addr)
+{
+	struct rec_thread *r = tx->rec;
+	size_t i = (size_t)(e - tx->r_base);
+
+	if (!r)
+		return;
+	e->site = rec_stack_here(tx);
+	if (i < r->raddr_cap)
+		r->raddr[i] = addr;
+}
+
+/* Fills the other side from a lock: the owner's entry for @p word (or its
+ * head, for a false conflict). The owner runs meanwhile, so every field is
+ * read atomically and the result kept only if the lock did not change. */
+static void other_from_lock(struct rec_abort *a, uintptr_t other, uintptr_t word, const uintptr_t *orec)
+{
+	const struct lucid_wentry_ *head = stm_orec_owner(other), *e = head, *found = NULL;
+
+	for (int hops = 0; e && hops < 1024; hops++) {
+		if (__atomic_load_n(&e->addr, __ATOMIC_RELAXED) == word) {
+			found = e;
+			break;
+		}
+		e = __atomic_load_n(&e->next, __ATOMIC_ACQUIRE);
+	}
+	e = found ? found : head;
+	uint32_t stack = __atomic_load_n(&e->stack, __ATOMIC_RELAXED);
+	uint64_t addr = __atomic_load_n(&e->addr, __ATOMIC_RELAXED);
+	const struct stm_tx *owner =
+		(const struct stm_tx *)__atomic_load_n(&head->owner, __ATOMIC_RELAXED);
+	const struct rec_thread *ort = owner ? __atomic_load_n(&owner->rec, __ATOMIC_ACQUIRE) : NULL;
+
+	if (!owner || __atomic_load_n(orec, __ATOMIC_ACQUIRE) != other)
+		return;   /* it moved on: the other side is not known */
+	a->other_stack = stack;
+	a->other_address = addr;
+	a->other_tid = (uint32_t)owner->thread_id;
+	a->other_site = ort ? __atomic_load_n(&ort->site, __ATOMIC_RELAXED) : 0;
+	a->flags |= REC_ABORT_OTHER_KNOWN;
+	if (!found)
+		a->flags |= REC_ABORT_FALSE_CONFLICT;
+}
+
+static void other_from_commit(struct rec_abort *a, uint32_t orec, uintptr_t version, uintptr_t word)
+{
+	const struct side *s = &side_table[orec & ((1u << SIDE_BITS) - 1)];
+	uint64_t v = __atomic_load_n(&s->version, __ATOMIC_ACQUIRE);
+	uint32_t o = __atomic_load_n(&s->orec, __ATOMIC_RELAXED);
+	uint32_t stack = __atomic_load_n(&s->stack, __ATOMIC_RELAXED);
+	uint32_t tid = __atomic_load_n(&s->tid, __ATOMIC_RELAXED);
+	uint32_t site = __atomic_load_n(&s->site, __ATOMIC_RELAXED);
+	uint64_t addr = __atomic_load_n(&s->addr, __ATOMIC_RELAXED);
+
+	if (v != version || o != orec || __atomic_load_n(&s->version, __ATOMIC_ACQUIRE) != v)
+		return;
+	a->other_stack = stack;
+	a->other_tid = tid;
+	a->other_site = site;
+	a->other_address = addr;
+	a->other_commit = version;
+	a->flags |= REC_ABORT_OTHER_KNOWN | REC_ABORT_OTHER_COMMITTED;
+	if (addr != word)
+		a->flags |= REC_ABORT_FALSE_CONFLICT;
+}
+
+static struct rec_abort *begin_record(struct stm_tx *tx, int reason)
+{
+	struct rec_thread *r = tx->rec;
+
+	if (!r)
+		return NULL;
+	r->pending = (struct rec_abort){
+		.reason = (uint8_t)reason,
+		.attempt = tx->retries + 1,
+		.tid = (uint32_t)tx->thread_id,
+		.site = r->site,
+	};
+	r->have_pending = true;
+	return &r->pending;
+}
+
+void rec_conflict_access(struct stm_tx *tx, int reason, uintptr_t addr, uintptr_t orec,
+                         uintptr_t other)
+{
+	struct rec_abort *a = begin_record(tx, reason);
+
+	if (!a)
+		return;
+	a->stack = rec_stack_here(tx);
+	a->address = addr;
+	a->orec = (uint32_t)orec;
+	if (stm_orec_is_locked(other))
+		other_from_lock(a, other, addr & ~(uintptr_t)7, &tx->fast.orecs[orec]);
+}
+
+void rec_conflict_read(struct stm_tx *tx, int reason, const struct lucid_rentry_ *failed,
+                       uintptr_t other)
+{
+	struct rec_abort *a = begin_record(tx, reason);
+	size_t i = (size_t)(failed - tx->r_base);
+
+	if (!a)
+		return;
+	a->stack = failed->site;
+	a->address = i < tx->rec->raddr_cap ? tx->rec->raddr[i] : 0;
+	a->orec = failed->orec;
+	if (stm_orec_is_locked(other))
+		other_from_lock(a, other, a->address & ~(uint64_t)7, &tx->fast.orecs[failed->orec]);
+	else
+		other_from_commit(a, failed->orec, other, a->address & ~(uint64_t)7);
+}
+
+void rec_plain_abort(struct stm_tx *tx, int reason)
+{
+	struct rec_abort *a = begin_record(tx, reason);
+
+	if (a)
+		a->stack = rec_stack_here(tx);
+}
+
+void rec_abort_done(struct stm_tx *tx, int reason)
+{
+	struct rec_thread *r = tx->rec;
+
+	if (!r)
+		return;
+	if (!r->have_pending)
+		rec_plain_abort(tx, reason);
+	r->have_pending = false;
+	r->pending.mono_ns = now_ns();
+	r->pending.wasted_ns = r->pending.mono_ns - r->t0;
+
+	unsigned head = r->head, tail = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
+
+	if (head - tail >= RING) {
+		__atomic_store_n(&r->dropped, r->dropped + 1, __ATOMIC_RELAXED);
+		return;
+	}
+	r->ring[head % RING] = r->pending;
+	__atomic_store_n(&r->head, head + 1, __ATOMIC_RELEASE);
+}
+
+void rec_commit(struct stm_tx *tx, uintptr_t ts)
+{
+	struct rec_thread *r = tx->rec;
+
+	if (!r)
+		return;
+	for (const struct lucid_wentry_ *e = tx->w_base; e < tx->fast.w_top; e++) {
+		if (!e->mask)
+			continue;
+		struct side *s = &side_table[e->orec & ((1u << SIDE_BITS) - 1)];
+
+		__atomic_store_n(&s->version, 0, __ATOMIC_RELAXED);   /* invalid while changing */
+		__atomic_store_n(&s->orec, e->orec, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->stack, e->stack, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->tid, (uint32_t)tx->thread_id, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->site, r->site, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->addr, e->addr, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->version, ts, __ATOMIC_RELEASE);
+	}
+	if (r->site < MAX_SITES)
+		__atomic_store_n(&r->commits[r->site], r->commits[r->site] + 1, __ATOMIC_RELAXED);
+}
+
+/* Read-only commits are counted too (abort rates are per block). */
+void rec_commit_ro(struct stm_tx *tx)
+{
+	struct rec_thread *r = tx->rec;
+
+	if (r && r->site < MAX_SITES)
+		__atomic_store_n(&r->commits[r->site], r->commits[r->site] + 1, __ATOMIC_RELAXED);
+}
+
+/* ---------------------------------------------------------- the writer */
+
+static pthread_mutex_t rec_mutex = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t rec_cond = PTHREAD_COND_INITIALIZER;
+static pthread_t writer;
+static bool writer_running, writer_stop;
+static struct rec_file *file;
+static char *file_path;
+static bool file_replace;
+static struct rec_buf buf;
+static struct rec_modmap *modmap;
+static uint64_t exited_commits[MAX_SITES];
+static uint64_t exited_dropped, last_dropped;
+static uint64_t last_flush_ns;
+static bool write_failed;
+
+/* Emits what an abort record refers to, then the record. Under rec_mutex. */
+static void emit_stack(uint32_t id)
+{
+	struct depot_stack *s = (struct depot_stack *)depot_get(id);
+
+	if (!s || s->emitted)
+		return;
+	for (uint32_t i = 0; i < s->depth; i++) {
+		if (!rec_modmap_contains(modmap, s->pcs[i])) {
+			rec_put_modules(&buf, modmap);
+			break;
+		}
+	}
+	rec_put_stack(&buf, id, s->pcs, s->depth);
+	s->emitted = 1;
+}
+
+static void emit_site(uint32_t id)
+{
+	if (!id || id >= __atomic_load_n(&n_sites, __ATOMIC_ACQUIRE) || sites[id].emitted)
+		return;
+	struct rec_site s = { .id = id, .line = (uint32_t)sites[id].line, .pc = sites[id].pc,
+	                      .file = sites[id].file, .function = sites[id].function };
+
+	rec_put_site(&buf, &s);
+	sites[id].emitted = 1;
+}
+
+static void emit_abort(const struct rec_abort *a)
+{
+	emit_stack(a->stack);
+	emit_stack(a->other_stack);
+	emit_stack(a->alloc_stack);
+	emit_site(a->site);
+	emit_site(a->other_site);
+	rec_put_abort(&buf, a);
+}
+
+static void drain_thread(struct stm_tx *tx, void *arg)
+{
+	struct rec_thread *r = __atomic_load_n(&tx->rec, __ATOMIC_ACQUIRE);
+	uint64_t *dropped = arg;
+
+	if (!r)
+		return;
+	unsigned tail = r->tail, head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
+
+	for (; tail != head; tail++)
+		emit_abort(&r->ring[tail % RING]);
+	__atomic_store_n(&r->tail, tail, __ATOMIC_RELEASE);
+	*dropped += __atomic_load_n(&r->dropped, __ATOMIC_RELAXED);
+}
+
+static void add_commits(struct stm_tx *tx, void *arg)
+{
+	struct rec_thread *r = __atomic_load_n(&tx->rec, __ATOMIC_ACQUIRE);
+	uint64_t *sum = arg;
+
+	if (r)
+		for (uint32_t i = 1; i < MAX_SITES; i++)
+			sum[i] += __atomic_load_n(&r->commits[i], __ATOMIC_RELAXED);
+}
+
+static void write_out(void)
+{
+	if (!file || write_failed || buf.len == 0)
+		goto out;
+	int err = buf.oom ? -ENOMEM : rec_file_append(file, buf.data, buf.len);
+
+	if (err) {
+		write_failed = true;
+		lucid_diag("recording to %s stopped: %s; the program goes on", file_path, strerror(-err));
+	}
+out:
+	rec_buf_reset(&buf);
+}
+
+/* Commit counts and drops, every flush. Under rec_mutex. */
+static void emit_totals(uint64_t dropped)
+{
+	static uint64_t sum[MAX_SITES];
+	struct rec_commit pairs[256];
+	uint32_t n = 0, ns = __atomic_load_n(&n_sites, __ATOMIC_ACQUIRE);
+
+	memcpy(sum, exited_commits, sizeof(sum));
+	stm_for_each_thread(add_commits, sum);
+	for (uint32_t i = 1; i < ns; i++) {
+		if (!sum[i])
+			continue;
+		emit_site(i);
+		pairs[n++] = (struct rec_commit){ .site = i, .commits = sum[i] };
+		if (n == 256) {
+			rec_put_commits(&buf, pairs, n);
+			n = 0;
+		}
+	}
+	if (n)
+		rec_put_commits(&buf, pairs, n);
+	dropped += __atomic_load_n(&depot_full, __ATOMIC_RELAXED);
+	if (dropped != last_dropped) {
+		rec_put_drops(&buf, dropped);
+		last_dropped = dropped;
+	}
+}
+
+static void drain_all(bool totals)
+{
+	uint64_t dropped = exited_dropped;
+
+	stm_for_each_thread(drain_thread, &dropped);
+	if (totals)
+		emit_totals(dropped);
+	write_out();
+}
+
+static void *writer_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&rec_mutex);
+	while (!writer_stop) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += (long)DRAIN_NS;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&rec_cond, &rec_mutex, &ts);
+		uint64_t now = now_ns();
+		bool totals = now - last_flush_ns >= 100000000ull;
+
+		drain_all(totals);
+		if (totals)
+			last_flush_ns = now;
+	}
+	pthread_mutex_unlock(&rec_mutex);
+	return NULL;
+}
+
+static int open_file(const char *path, bool replace)
+{
+	char err[512];
+
+	file = rec_file_create(path, replace, err, sizeof(err));
+	if (!file) {
+		lucid_diag("not recording: %s", err);
+		return -EEXIST;
+	}
+	modmap = rec_modmap_new();
+	rec_put_header_self(&buf, stm_config.orec_bits, LUCID_WORD_SHIFT_);
+	rec_put_modules(&buf, modmap);
+	write_out();
+	return 0;
+}
+
+static bool allocate_tables(void)
+{
+	size_t slots = sizeof(uint32_t) << (DEPOT_BITS + 1);
+	size_t ids = sizeof(void *) << DEPOT_BITS;
+	size_t side = sizeof(struct side) << SIDE_BITS;
+	void *a = mmap(NULL, slots, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *b = mmap(NULL, ids, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *c = mmap(NULL, side, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (a == MAP_FAILED || b == MAP_FAILED || c == MAP_FAILED)
+		return false;
+	depot_slots = a;
+	depot_by_id = b;
+	side_table = c;
+	return true;
+}
+
+static void rec_exit(void);
+
+int rec_start(const char *path, bool replace)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&rec_mutex);
+	if (file) {
+		err = -EBUSY;
+		goto out;
+	}
+	if (!depot_slots && !allocate_tables()) {
+		lucid_diag("not recording: out of memory for the recorder's tables");
+		err = -ENOMEM;
+		goto out;
+	}
+	free(file_path);
+	file_path = strdup(path);
+	file_replace = replace;
+	if (!file_path || (err = open_file(path, replace)) != 0)
+		goto out;
+	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+	writer_stop = false;
+	if (pthread_create(&writer, NULL, writer_main, NULL) != 0) {
+		lucid_diag("not recording: cannot start the writer thread");
+		rec_file_close(file);
+		file = NULL;
+		err = -EAGAIN;
+		goto out;
+	}
+	writer_running = true;
+	last_flush_ns = now_ns();
+	__atomic_store_n(&rec_capture, true, __ATOMIC_RELEASE);
+	static bool exit_registered;
+	if (!exit_registered) {
+		exit_registered = true;
+		atexit(rec_exit);
+	}
+out:
+	pthread_mutex_unlock(&rec_mutex);
+	return err;
+}
+
+void rec_init(void)
+{
+	const char *path = getenv("LUCID_RECORD");
+
+	if (path && *path)
+		rec_start(path, true);
+}
+
+/* At exit: the last records, the totals, the statistics. */
+static void rec_exit(void)
+{
+	struct lucid_stats st;
+
+	pthread_mutex_lock(&rec_mutex);
+	writer_stop = true;
+	pthread_cond_signal(&rec_cond);
+	pthread_mutex_unlock(&rec_mutex);
+	if (writer_running) {
+		pthread_join(writer, NULL);
+		writer_running = false;
+	}
+	pthread_mutex_lock(&rec_mutex);
+	if (file) {
+		drain_all(true);
+		stm_stats_collect(&st);
+		struct rec_stats s = { .commits = st.commits, .aborts = st.aborts,
+		                       .max_retries = st.max_retries, .n = LUCID_ABORT_REASONS,
+		                       .by_reason = st.aborts_by_reason };
+
+		rec_put_stats(&buf, &s);
+		write_out();
+		rec_file_close(file);
+		file = NULL;
+	}
+	__atomic_store_n(&rec_capture, false, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&rec_mutex);
+}
+
+void rec_thread_exit(struct stm_tx *tx)
+{
+	struct rec_thread *r = tx->rec;
+	uint64_t dropped = 0;
+
+	if (!r)
+		return;
+	pthread_mutex_lock(&rec_mutex);
+	if (file)
+		drain_thread(tx, &dropped);
+	exited_dropped += dropped;
+	for (uint32_t i = 1; i < MAX_SITES; i++)
+		exited_commits[i] += r->commits[i];
+	memset(r->commits, 0, sizeof(r->commits));
+	r->dropped = 0;
+	write_out();
+	pthread_mutex_unlock(&rec_mutex);
+}
+
+void rec_thread_free(struct stm_tx *tx)
+{
+	struct rec_thread *r = tx->rec;
+
+	if (!r)
+		return;
+	tx->rec = NULL;
+	free(r->raddr);
+	munmap(r, sizeof(*r));
+}
+
+void rec_fork_prepare(void)
+{
+	pthread_mutex_lock(&rec_mutex);
+}
+
+void rec_fork_parent(void)
+{
+	pthread_mutex_unlock(&rec_mutex);
+}
+
+/* The child records to FILE.PID: a new file, whose stacks and sites must be
+ * described again, and a new writer thread (threads do not survive fork). */
+void rec_fork_child(void)
+{
+	bool was = file != NULL;
+
+	writer_running = false;
+	struct stm_tx *self = stm_self_if_any();
+
+	if (self && self->rec) {
+		/* What the parent had queued is the parent's. */
+		self->rec->tail = self->rec->head;
+		self->rec->dropped = 0;
+		memset(self->rec->commits, 0, sizeof(self->rec->commits));
+	}
+	if (was) {
+		rec_file_close(file);
+		file = NULL;
+		rec_modmap_free(modmap);
+		modmap = NULL;
+		for (uint32_t id = 1; id < __atomic_load_n(&depot_next, __ATOMIC_RELAXED) &&
+		                      id < (1u << DEPOT_BITS); id++)
+			if (depot_by_id[id])
+				depot_by_id[id]->emitted = 0;
+		for (uint32_t i = 1; i < n_sites; i++)
+			sites[i].emitted = 0;
+		memset(exited_commits, 0, sizeof(exited_commits));
+		exited_dropped = last_dropped = 0;
+		write_failed = false;
+	}
+	pthread_mutex_unlock(&rec_mutex);
+	if (was) {
+		char path[4096];
+
+		snprintf(path, sizeof(path), "%s.%ld", file_path, (long)getpid());
+		__atomic_store_n(&rec_capture, false, __ATOMIC_RELEASE);
+		rec_start(path, file_replace);
+	}
+}

@@ -1,0 +1,67 @@
+/* conflict: the engine's recorder: stack capture, the stack depot, conflict records, the writer thread. */
+#ifndef LUCID_CONFLICT_RECORDER_H
+#define LUCID_CONFLICT_RECORDER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "conflict/format.h"
+
+struct stm_tx;
+struct lucid_rentry_;
+
+/* Whether attempts capture stacks (recording to a file). Read on slow paths
+ * and at each attempt's start; set before threads see it. */
+extern bool rec_capture;
+
+/* At library start: LUCID_RECORD=FILE starts recording. */
+void rec_init(void);
+
+/* Starts recording to @p path (replacing it only if it is a recording and
+ * @p replace). Returns 0 or -errno; a message has been printed. */
+int rec_start(const char *path, bool replace);
+
+/* Per attempt (the thread's descriptor holds the state). */
+void rec_attempt_start(struct stm_tx *tx);
+/* The current stack (from the user's call into Lucid, tx->rec_ra), as a
+ * depot id; 0 if it could not be captured. */
+uint32_t rec_stack_here(struct stm_tx *tx);
+/* A read was added to the read set at @p r: remember its stack and address. */
+void rec_read(struct stm_tx *tx, struct lucid_rentry_ *r, uintptr_t addr);
+/* The read set moved or grew to @p cap entries. */
+void rec_rset_resized(struct stm_tx *tx, size_t cap);
+
+/*
+ * Builds the record of the abort about to happen (called before the
+ * rollback, while both sides can still be looked at):
+ *  - a conflict met at an access of @p addr: @p other is the orec value
+ *    found (a lock of the other transaction);
+ *  - a failed validation: @p failed is the read-set entry whose orec changed,
+ *    @p other the value it holds now (a lock, or a newer version).
+ */
+void rec_conflict_access(struct stm_tx *tx, int reason, uintptr_t addr, uintptr_t orec,
+                         uintptr_t other);
+void rec_conflict_read(struct stm_tx *tx, int reason, const struct lucid_rentry_ *failed,
+                       uintptr_t other);
+/* An abort that is not a conflict (lucid_abort, lucid_retry, ...). */
+void rec_plain_abort(struct stm_tx *tx, int reason);
+/* After the rollback: timestamps the abort's record (a plain one with the
+ * current stack if none was built) and queues it for the writer. */
+void rec_abort_done(struct stm_tx *tx, int reason);
+
+/* At commit time @p ts, before the orecs are released: who wrote what. */
+void rec_commit(struct stm_tx *tx, uintptr_t ts);
+
+/* The thread exits: its queued records are written now; its state is freed
+ * by rec_thread_free once no other thread can be looking at it. */
+void rec_thread_exit(struct stm_tx *tx);
+void rec_thread_free(struct stm_tx *tx);
+/* A read-only commit (counted for abort rates). */
+void rec_commit_ro(struct stm_tx *tx);
+
+/* fork(): quiesce the writer; the child records to FILE.PID. */
+void rec_fork_prepare(void);
+void rec_fork_parent(void);
+void rec_fork_child(void);
+
+#endif /* LUCID_CONFLICT_RECORDER_H */
