@@ -13,11 +13,16 @@
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 
+#include <lucid/common.h>
+#include <lucid/conflict.h>
 #include "conflict/recorder.h"
 #include "conflict/writer.h"
 #include "stm/stm-internal.h"
 
 bool rec_capture;
+static bool rec_to_file;                     /* a writer thread takes the records */
+static lucid_abort_hook hook_fn;
+static void *hook_arg;
 
 #define RING 16384              /* records a thread can queue between drains */
 #define MAX_FRAMES 64
@@ -335,6 +340,23 @@ static void other_from_commit(struct rec_abort *a, uint32_t orec, uintptr_t vers
 		a->flags |= REC_ABORT_FALSE_CONFLICT;
 }
 
+/* The other side of a conflict over orec @p idx, which held @p other: the
+ * lock's owner, or the last committer. If the owner committed while we
+ * looked, the commit it made is in the side table. */
+static void other_side(struct rec_abort *a, uintptr_t other, uint32_t idx, uintptr_t word,
+                       const uintptr_t *orec)
+{
+	if (stm_orec_is_locked(other)) {
+		other_from_lock(a, other, word, orec);
+		if (a->flags & REC_ABORT_OTHER_KNOWN)
+			return;
+		other = __atomic_load_n(orec, __ATOMIC_ACQUIRE);
+		if (stm_orec_is_locked(other))
+			return;
+	}
+	other_from_commit(a, idx, other, word);
+}
+
 static struct rec_abort *begin_record(struct stm_tx *tx, int reason)
 {
 	struct rec_thread *r = tx->rec;
@@ -361,8 +383,7 @@ void rec_conflict_access(struct stm_tx *tx, int reason, uintptr_t addr, uintptr_
 	a->stack = rec_stack_here(tx);
 	a->address = addr;
 	a->orec = (uint32_t)orec;
-	if (stm_orec_is_locked(other))
-		other_from_lock(a, other, addr & ~(uintptr_t)7, &tx->fast.orecs[orec]);
+	other_side(a, other, (uint32_t)orec, addr & ~(uintptr_t)7, &tx->fast.orecs[orec]);
 }
 
 void rec_conflict_read(struct stm_tx *tx, int reason, const struct lucid_rentry_ *failed,
@@ -376,10 +397,7 @@ void rec_conflict_read(struct stm_tx *tx, int reason, const struct lucid_rentry_
 	a->stack = failed->site;
 	a->address = i < tx->rec->raddr_cap ? tx->rec->raddr[i] : 0;
 	a->orec = failed->orec;
-	if (stm_orec_is_locked(other))
-		other_from_lock(a, other, a->address & ~(uint64_t)7, &tx->fast.orecs[failed->orec]);
-	else
-		other_from_commit(a, failed->orec, other, a->address & ~(uint64_t)7);
+	other_side(a, other, failed->orec, a->address & ~(uint64_t)7, &tx->fast.orecs[failed->orec]);
 }
 
 void rec_plain_abort(struct stm_tx *tx, int reason)
@@ -388,6 +406,60 @@ void rec_plain_abort(struct stm_tx *tx, int reason)
 
 	if (a)
 		a->stack = rec_stack_here(tx);
+}
+
+static void site_into(uint32_t id, const char **file, int *line, const char **function)
+{
+	if (id && id < __atomic_load_n(&n_sites, __ATOMIC_ACQUIRE)) {
+		*file = sites[id].file;
+		*line = sites[id].line;
+		*function = sites[id].function;
+	}
+}
+
+static void stack_into(uint32_t id, const uintptr_t **pcs, unsigned *depth)
+{
+	const struct depot_stack *s = depot_get(id);
+
+	if (s) {
+		*pcs = (const uintptr_t *)s->pcs;
+		*depth = s->depth;
+	}
+}
+
+void lucid_debug_abort(const struct lucid_conflict *c)
+{
+	lucid_abort_hook fn = __atomic_load_n(&hook_fn, __ATOMIC_ACQUIRE);
+
+	if (fn)
+		fn(c, __atomic_load_n(&hook_arg, __ATOMIC_RELAXED));
+	/* Keep the call and its argument even where nothing is hooked. */
+	__asm__ __volatile__("" : : "r"(c) : "memory");
+}
+
+/* The record as the public struct, for the hook and the debugger. */
+static void announce(const struct rec_abort *a)
+{
+	struct lucid_conflict c = {
+		.reason = a->reason,
+		.flags = a->flags & (LUCID_CONFLICT_OTHER_KNOWN | LUCID_CONFLICT_FALSE |
+		                     LUCID_CONFLICT_OTHER_COMMITTED),
+		.attempt = a->attempt,
+		.wasted_ns = a->wasted_ns,
+		.time_ns = a->mono_ns,
+		.address = (uintptr_t)a->address,
+		.other_address = (uintptr_t)a->other_address,
+		.orec = a->orec,
+		.other_commit = a->other_commit,
+		.tid = (int)a->tid,
+		.other_tid = (int)a->other_tid,
+	};
+
+	site_into(a->site, &c.file, &c.line, &c.function);
+	site_into(a->other_site, &c.other_file, &c.other_line, &c.other_function);
+	stack_into(a->stack, &c.stack, &c.stack_depth);
+	stack_into(a->other_stack, &c.other_stack, &c.other_depth);
+	lucid_debug_abort(&c);
 }
 
 void rec_abort_done(struct stm_tx *tx, int reason)
@@ -401,6 +473,9 @@ void rec_abort_done(struct stm_tx *tx, int reason)
 	r->have_pending = false;
 	r->pending.mono_ns = now_ns();
 	r->pending.wasted_ns = r->pending.mono_ns - r->t0;
+	announce(&r->pending);
+	if (!__atomic_load_n(&rec_to_file, __ATOMIC_RELAXED))
+		return;
 
 	unsigned head = r->head, tail = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
 
@@ -635,6 +710,19 @@ static bool allocate_tables(void)
 
 static void rec_exit(void);
 
+/* Tables and unwinder set up once, before anything is captured. Under rec_mutex. */
+static bool capture_ready(void)
+{
+	if (depot_slots)
+		return true;
+	if (!allocate_tables()) {
+		lucid_diag("cannot capture aborts: out of memory for the recorder's tables");
+		return false;
+	}
+	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+	return true;
+}
+
 int rec_start(const char *path, bool replace)
 {
 	int err = 0;
@@ -644,8 +732,7 @@ int rec_start(const char *path, bool replace)
 		err = -EBUSY;
 		goto out;
 	}
-	if (!depot_slots && !allocate_tables()) {
-		lucid_diag("not recording: out of memory for the recorder's tables");
+	if (!capture_ready()) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -654,7 +741,6 @@ int rec_start(const char *path, bool replace)
 	file_replace = replace;
 	if (!file_path || (err = open_file(path, replace)) != 0)
 		goto out;
-	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
 	writer_stop = false;
 	if (pthread_create(&writer, NULL, writer_main, NULL) != 0) {
 		lucid_diag("not recording: cannot start the writer thread");
@@ -665,6 +751,7 @@ int rec_start(const char *path, bool replace)
 	}
 	writer_running = true;
 	last_flush_ns = now_ns();
+	__atomic_store_n(&rec_to_file, true, __ATOMIC_RELEASE);
 	__atomic_store_n(&rec_capture, true, __ATOMIC_RELEASE);
 	static bool exit_registered;
 	if (!exit_registered) {
@@ -710,7 +797,32 @@ static void rec_exit(void)
 		rec_file_close(file);
 		file = NULL;
 	}
-	__atomic_store_n(&rec_capture, false, __ATOMIC_RELEASE);
+	__atomic_store_n(&rec_to_file, false, __ATOMIC_RELEASE);
+	__atomic_store_n(&rec_capture, hook_fn != NULL, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&rec_mutex);
+}
+
+int lucid_record_start(const char *path, unsigned flags)
+{
+	int err;
+
+	if (!path)
+		return -LUCID_EINVAL;
+	stm_init();
+	err = rec_start(path, flags & LUCID_RECORD_REPLACE);
+	return err == 0 ? 0 : err == -EBUSY ? -LUCID_EBUSY : err == -ENOMEM ? -LUCID_ENOMEM
+	                                                                      : -LUCID_EIO;
+}
+
+void lucid_set_abort_hook(lucid_abort_hook fn, void *arg)
+{
+	stm_init();
+	pthread_mutex_lock(&rec_mutex);
+	if (fn && !capture_ready())
+		fn = NULL;
+	__atomic_store_n(&hook_arg, arg, __ATOMIC_RELAXED);
+	__atomic_store_n(&hook_fn, fn, __ATOMIC_RELEASE);
+	__atomic_store_n(&rec_capture, fn != NULL || file != NULL, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&rec_mutex);
 }
 
@@ -789,7 +901,7 @@ void rec_fork_child(void)
 		char path[4096];
 
 		snprintf(path, sizeof(path), "%s.%ld", file_path, (long)getpid());
-		__atomic_store_n(&rec_capture, false, __ATOMIC_RELEASE);
+		__atomic_store_n(&rec_to_file, false, __ATOMIC_RELEASE);
 		rec_start(path, file_replace);
 	}
 }

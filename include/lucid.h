@@ -3,6 +3,7 @@
 #define LUCID_H
 
 #include <lucid/common.h>
+#include <lucid/conflict.h>
 #include <lucid/stats.h>
 #include <lucid/tx.h>
 

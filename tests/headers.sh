@@ -7,7 +7,7 @@ CXX=${CXX:-c++}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 status=0
-for h in lucid.h lucid/common.h lucid/stats.h lucid/tx.h lucid/static/tx-inline.h; do
+for h in lucid.h lucid/common.h lucid/conflict.h lucid/stats.h lucid/tx.h lucid/static/tx-inline.h; do
 	printf '#include <%s>\n#include <%s>\nint lucid_header_test_dummy;\n' "$h" "$h" > "$tmp/t.c"
 	if ! $CC -std=gnu11 -Wall -Wextra -Werror -pedantic-errors -Wno-gnu-statement-expression \
 	        -fsyntax-only -I"$srcdir/include" "$tmp/t.c" 2>"$tmp/err" &&

@@ -56,6 +56,8 @@ const char *lucid_strerror(int err)
 	case LUCID_ENOMEM: return "out of memory";
 	case LUCID_EINTX: return "not allowed inside a transaction";
 	case LUCID_ENOTX: return "only allowed inside a transaction";
+	case LUCID_EBUSY: return "already running";
+	case LUCID_EIO: return "input/output error";
 	default: return "unknown error";
 	}
 }

@@ -28,6 +28,8 @@ enum lucid_error {
 	LUCID_ENOMEM = 2,  /**< memory could not be allocated */
 	LUCID_EINTX = 3,   /**< the call is not allowed inside a transaction */
 	LUCID_ENOTX = 4,   /**< the call is only allowed inside a transaction */
+	LUCID_EBUSY = 5,   /**< already running (e.g. already recording) */
+	LUCID_EIO = 6,     /**< a file could not be created or written */
 };
 
 /**

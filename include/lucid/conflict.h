@@ -1,0 +1,87 @@
+/* Lucid: recording aborts, the abort hook and the debugger's breakpoint function. */
+#ifndef LUCID_CONFLICT_H
+#define LUCID_CONFLICT_H
+
+#include <stdint.h>
+#include <lucid/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** lucid_conflict::flags */
+#define LUCID_CONFLICT_OTHER_KNOWN 0x1u      /**< the other_* fields describe the other side */
+#define LUCID_CONFLICT_FALSE 0x2u            /**< two different words that share an ownership
+                                                  record: a false conflict */
+#define LUCID_CONFLICT_OTHER_COMMITTED 0x4u  /**< the other side had already committed */
+
+/**
+ * One aborted attempt, as the recorder saw it. For a conflict between two
+ * transactions it holds both sides: where each one accessed the word, as a
+ * stack of return addresses (innermost first, starting at the user's call
+ * into Lucid), and which atomic block each one was running. Everything it
+ * points to stays valid until the program exits.
+ */
+struct lucid_conflict {
+	int reason;                   /**< enum lucid_abort_reason */
+	unsigned flags;               /**< LUCID_CONFLICT_* */
+	uint32_t attempt;             /**< 1 for the transaction's first attempt, ... */
+	uint64_t wasted_ns;           /**< from the attempt's start to its abort */
+	uint64_t time_ns;             /**< CLOCK_MONOTONIC at the abort */
+	uintptr_t address;            /**< the aborted side's conflicting address, or 0 */
+	uintptr_t other_address;      /**< the other side's word under the same ownership record */
+	uint32_t orec;                /**< the ownership record's index */
+	uint64_t other_commit;        /**< the other side's commit time, if it had committed */
+	int tid;                      /**< kernel thread id of the aborted transaction */
+	int other_tid;                /**< and of the other one */
+	const char *file;             /**< the aborted transaction's outermost block */
+	int line;                     /**< (line 0: a function run by lucid_run()) */
+	const char *function;
+	const char *other_file;       /**< the other transaction's outermost block */
+	int other_line;
+	const char *other_function;
+	const uintptr_t *stack;       /**< the aborted side at its conflicting access */
+	unsigned stack_depth;
+	const uintptr_t *other_stack; /**< the other side at its conflicting access */
+	unsigned other_depth;
+};
+
+/** lucid_record_start() flags */
+#define LUCID_RECORD_REPLACE 0x1u     /**< replace @p path if it is a Lucid recording */
+
+/**
+ * Starts recording every abort of this process into @p path, as
+ * `LUCID_RECORD=path` does at start-up (see docs/recording-format.md). The
+ * file is created with mode 0600, never through a symbolic link, and an
+ * existing file is replaced only with LUCID_RECORD_REPLACE and only if it is
+ * a Lucid recording. Returns 0, -LUCID_EINVAL (NULL path), or
+ * -LUCID_EBUSY (already recording), or -LUCID_EIO (the file could not be
+ * created; a message says why). Call it outside transactions.
+ */
+LUCID_API int lucid_record_start(const char *path, unsigned flags);
+
+/** Called in the aborting thread for every recorded abort. */
+typedef void (*lucid_abort_hook)(const struct lucid_conflict *c, void *arg);
+
+/**
+ * Installs @p fn (NULL removes it): from then on every abort is captured
+ * with both stacks, as when recording, and fn(c, arg) is called in the
+ * aborting thread after the rollback, before the block runs again. The hook
+ * must not start transactions. Returns nothing; may be called from any
+ * thread outside transactions.
+ */
+LUCID_API void lucid_set_abort_hook(lucid_abort_hook fn, void *arg);
+
+/**
+ * Called on every recorded abort (recording or hook on), in the aborting
+ * thread, with the record; it does nothing else. It exists to be a
+ * breakpoint: `break lucid_debug_abort` in gdb stops at each abort with
+ * both sides in `*c`. Never inlined.
+ */
+LUCID_API __attribute__((noinline)) void lucid_debug_abort(const struct lucid_conflict *c);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LUCID_CONFLICT_H */
