@@ -1252,7 +1252,6 @@ END_TEST
 START_TEST(test_create_refuses_others)
 {
 	char path[PATH_MAX], err[512];
-	struct timespec t0, t1;
 
 	write_file(tpath(path, "notes.txt"), "hello, world\n", 13);
 	ck_assert_ptr_null(rec_file_create(path, true, err, sizeof(err)));
@@ -1267,13 +1266,11 @@ START_TEST(test_create_refuses_others)
 	ck_assert_ptr_null(rec_file_create(tmpdir, true, err, sizeof(err)));
 	ck_assert_msg(strstr(err, "not a regular file"), "%s", err);
 
-	/* A FIFO: refused, and without blocking on it. */
+	/* A FIFO: refused, and without blocking on it (opening it would wait
+	 * for a writer forever; the test's timeout would catch that). */
 	ck_assert_int_eq(mkfifo(tpath(path, "fifo"), 0600), 0);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ck_assert_ptr_null(rec_file_create(path, true, err, sizeof(err)));
-	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ck_assert_msg(strstr(err, "not a regular file"), "%s", err);
-	ck_assert_int_lt(t1.tv_sec - t0.tv_sec, 2);
 
 	ck_assert_ptr_null(rec_file_create("/dev/null", true, err, sizeof(err)));
 	ck_assert_msg(strstr(err, "not a regular file"), "%s", err);
@@ -1896,11 +1893,8 @@ START_TEST(test_million_aborts)
 	struct rec_file *f = rec_file_create(tpath(path, "big.lucid"), false, err, sizeof(err));
 	struct rec_reader *r;
 	struct rec_event ev;
-	struct timespec t0, t1;
 	uint64_t pcs[16], sum = 0;
 	size_t count = 0;
-	double secs, limit = 2.0;
-	const char *scale = getenv("LUCID_TIME_SCALE");
 	int st;
 
 	ck_assert_msg(f != NULL, "%s", err);
@@ -1918,7 +1912,7 @@ START_TEST(test_million_aborts)
 	}
 	ck_assert_int_eq(rec_file_close(f), 0);
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* How fast this is belongs to the benchmarks, not to a test. */
 	r = open_ok(path);
 	while ((st = rec_reader_next(r, &ev)) == REC_OK)
 		if (ev.r.type == REC_TYPE_ABORT) {
@@ -1926,15 +1920,9 @@ START_TEST(test_million_aborts)
 			sum += ev.r.abort.mono_ns;
 		}
 	rec_reader_close(r);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	ck_assert_int_eq(st, REC_EOF);
 	ck_assert_uint_eq(count, N);
 	ck_assert_uint_eq(sum, (uint64_t)N * (N - 1) / 2);
-	/* Sanitizer builds are several times slower: they may scale the limit. */
-	if (scale && atof(scale) > 0)
-		limit *= atof(scale);
-	ck_assert_msg(secs < limit, "reading %d aborts took %.2f s (limit %.1f s)", N, secs, limit);
 	rec_buf_free(&b);
 }
 END_TEST
