@@ -212,19 +212,26 @@ void stm_start(struct stm_tx *tx)
 	tx->fast.r_top = tx->r_base;
 	tx->fast.w_top = tx->w_base;
 	tx->rec_on = __atomic_load_n(&rec_capture, __ATOMIC_RELAXED);
-	if (stm_unlikely(tx->rec_on))
+	if (stm_likely(!tx->rec_on && !tx->token)) {
+		tx->fast.end = stm_clock_now();
+		tx->fast.r_end = tx->r_base + tx->r_cap;
+		tx->fast.w_end = tx->w_base + tx->w_cap;
+		return;
+	}
+	/* Recording: every access takes the checked path, which notes where
+	 * it came from. Irrevocable: reads do (they lock). */
+	if (tx->rec_on)
 		rec_attempt_start(tx);
-	tx->fast.w_end = inline_ok(tx) ? tx->w_base + tx->w_cap : tx->w_base;
+	tx->fast.w_end = tx->rec_on ? tx->w_base : tx->w_base + tx->w_cap;
+	tx->fast.r_end = tx->r_base;
 	if (stm_likely(!tx->token)) {
 		tx->fast.end = stm_clock_now();
-		tx->fast.r_end = inline_ok(tx) ? tx->r_base + tx->r_cap : tx->r_base;
 	} else {
 		/* Holding the token: every read locks its word (two-phase
 		 * locking), so no snapshot is needed; reads go out of line and
 		 * any unlocked orec may be written inline. The transaction is
 		 * irrevocable once it calls lucid_irrevocable() again. */
 		tx->fast.end = STM_OREC_LOCKED - 1;
-		tx->fast.r_end = tx->r_base;
 	}
 }
 

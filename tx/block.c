@@ -113,8 +113,6 @@ void lucid_block_end_(struct lucid_block_ *b)
 		b->state = LUCID_BLOCK_COMMITTED_;
 		return;
 	}
-	tx->rec_ra = __builtin_return_address(0);
-	tx->rec_frame = __builtin_frame_address(0);
 	stm_commit(tx);
 	tx->nesting = 0;
 	b->state = LUCID_BLOCK_COMMITTED_;
