@@ -28,6 +28,7 @@ static void *hook_arg;
 #define MAX_FRAMES 64
 #define DEPOT_BITS 20           /* at most 2^20 - 1 distinct stacks */
 #define MAX_SITES 4096
+#define SITE_CACHE 16
 #define SIDE_BITS 18
 #define DRAIN_NS 20000000ull    /* the writer drains every 20 ms, flushes every 100 ms */
 
@@ -182,6 +183,7 @@ struct rec_thread {
 	bool have_pending;
 	uint32_t site;              /* the current attempt's site (read by others) */
 	uint64_t t0;                /* the current attempt's start */
+	struct { const char *file, *function; int line; uint32_t id; } site_cache[SITE_CACHE];
 	uintptr_t *raddr;           /* address of each read-set entry */
 	size_t raddr_cap;
 	uint64_t commits[MAX_SITES];
@@ -193,6 +195,50 @@ static uint64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Attempts are timed with the CPU's time-stamp counter where there is one
+ * (a few cycles, against ~20 ns for clock_gettime at every attempt); ticks
+ * become nanoseconds at a rate measured against CLOCK_MONOTONIC since
+ * recording started (kept as ns per tick in 32.32 fixed point).
+ */
+#if defined(__x86_64__)
+#include <x86intrin.h>
+static inline uint64_t ticks(void)
+{
+	return __rdtsc();
+}
+#else
+static inline uint64_t ticks(void)
+{
+	return now_ns();
+}
+#endif
+
+static uint64_t tick0, ns0;        /* at recording start */
+static uint64_t rate_q32 = 1ull << 32;
+
+/* Measures the rate again (the writer does, at each drain). */
+static void update_rate(void)
+{
+	uint64_t tn = ticks(), nn = now_ns();
+
+	if (tn > tick0 + 1000000 && nn > ns0)
+		__atomic_store_n(&rate_q32,
+		                 (uint64_t)((double)(nn - ns0) / (double)(tn - tick0) * 4294967296.0),
+		                 __ATOMIC_RELAXED);
+}
+
+static uint64_t ticks_to_ns(uint64_t delta)
+{
+	return (uint64_t)(((unsigned __int128)delta * __atomic_load_n(&rate_q32, __ATOMIC_RELAXED)) >> 32);
+}
+
+/* A tick count taken since recording started, as CLOCK_MONOTONIC ns. */
+static uint64_t tick_time_ns(uint64_t t)
+{
+	return t >= tick0 ? ns0 + ticks_to_ns(t - tick0) : ns0 - ticks_to_ns(tick0 - t);
 }
 
 static struct rec_thread *thread_state(struct stm_tx *tx)
@@ -208,17 +254,48 @@ static struct rec_thread *thread_state(struct stm_tx *tx)
 	return tx->rec;
 }
 
+/* Sites through a small per-thread cache: the mutex only on a miss. */
+static uint32_t site_cached(struct rec_thread *r, const struct stm_open_block *o)
+{
+	unsigned slot = (unsigned)(((uintptr_t)o->file >> 3) ^ (unsigned)o->line) % SITE_CACHE;
+
+	if (r->site_cache[slot].file != o->file || r->site_cache[slot].line != o->line ||
+	    r->site_cache[slot].function != o->func) {
+		r->site_cache[slot].file = o->file;
+		r->site_cache[slot].line = o->line;
+		r->site_cache[slot].function = o->func;
+		r->site_cache[slot].id = site_find_or_add(o);
+	}
+	return r->site_cache[slot].id;
+}
+
+/*
+ * What the stacks of this attempt's accesses share above the frame of the
+ * access: the outermost block (its place and frame) and the caller of the
+ * block's function, read from the frame record that the block's
+ * __builtin_frame_address(0) makes that function keep. Accesses with the
+ * same return address and frame under the same context reuse one captured
+ * stack across attempts and transactions.
+ */
+static uintptr_t attempt_context(const struct stm_tx *tx)
+{
+	const struct stm_open_block *o = &tx->open[0];
+	uintptr_t caller = o->frame ? (uintptr_t)((void *const *)o->frame)[1] : 0;
+
+	return ((uintptr_t)o->pc * 31 + (uintptr_t)o->frame) * 31 + caller;
+}
+
 void rec_attempt_start(struct stm_tx *tx)
 {
 	struct rec_thread *r = thread_state(tx);
 
 	if (!r)
 		return;
-	r->t0 = now_ns();
-	tx->rec_gen++;
+	r->t0 = ticks();
+	tx->rec_ctx = attempt_context(tx);
 	if (r->raddr_cap < tx->r_cap)
 		rec_rset_resized(tx, tx->r_cap);
-	__atomic_store_n(&r->site, site_find_or_add(&tx->open[0]), __ATOMIC_RELAXED);
+	__atomic_store_n(&r->site, site_cached(r, &tx->open[0]), __ATOMIC_RELAXED);
 }
 
 void rec_rset_resized(struct stm_tx *tx, size_t cap)
@@ -243,10 +320,10 @@ void rec_rset_resized(struct stm_tx *tx, size_t cap)
 uint32_t rec_stack_here(struct stm_tx *tx)
 {
 	uintptr_t ra = (uintptr_t)tx->rec_ra, frame = (uintptr_t)tx->rec_frame;
-	unsigned slot = (unsigned)((ra >> 2) ^ (frame >> 4)) % STM_REC_MEMO;
+	unsigned slot = (unsigned)((ra >> 2) ^ (frame >> 4) ^ (tx->rec_ctx >> 3)) % STM_REC_MEMO;
 	struct stm_rec_memo *m = &tx->rec_memo[slot];
 
-	if (m->gen == tx->rec_gen && m->ra == ra && m->frame == frame)
+	if (m->ra == ra && m->frame == frame && m->ctx == tx->rec_ctx && m->id)
 		return m->id;
 
 	void *buf[MAX_FRAMES];
@@ -270,7 +347,7 @@ uint32_t rec_stack_here(struct stm_tx *tx)
 	m->ra = ra;
 	m->frame = frame;
 	m->id = id;
-	m->gen = tx->rec_gen;
+	m->ctx = tx->rec_ctx;
 	return id;
 }
 
@@ -445,8 +522,8 @@ static void announce(const struct rec_abort *a)
 		.flags = a->flags & (LUCID_CONFLICT_OTHER_KNOWN | LUCID_CONFLICT_FALSE |
 		                     LUCID_CONFLICT_OTHER_COMMITTED),
 		.attempt = a->attempt,
-		.wasted_ns = a->wasted_ns,
-		.time_ns = a->mono_ns,
+		.wasted_ns = ticks_to_ns(a->wasted_ns),
+		.time_ns = tick_time_ns(a->mono_ns),
 		.address = (uintptr_t)a->address,
 		.other_address = (uintptr_t)a->other_address,
 		.orec = a->orec,
@@ -471,7 +548,8 @@ void rec_abort_done(struct stm_tx *tx, int reason)
 	if (!r->have_pending)
 		rec_plain_abort(tx, reason);
 	r->have_pending = false;
-	r->pending.mono_ns = now_ns();
+	/* In ticks; the writer turns them into nanoseconds. */
+	r->pending.mono_ns = ticks();
 	r->pending.wasted_ns = r->pending.mono_ns - r->t0;
 	announce(&r->pending);
 	if (!__atomic_load_n(&rec_to_file, __ATOMIC_RELAXED))
@@ -563,8 +641,13 @@ static void emit_site(uint32_t id)
 	sites[id].emitted = 1;
 }
 
-static void emit_abort(const struct rec_abort *a)
+static void emit_abort(const struct rec_abort *q)
 {
+	struct rec_abort conv = *q;
+	const struct rec_abort *a = &conv;
+
+	conv.mono_ns = tick_time_ns(q->mono_ns);
+	conv.wasted_ns = ticks_to_ns(q->wasted_ns);
 	emit_stack(a->stack);
 	emit_stack(a->other_stack);
 	emit_stack(a->alloc_stack);
@@ -644,6 +727,7 @@ static void drain_all(bool totals)
 {
 	uint64_t dropped = exited_dropped;
 
+	update_rate();
 	stm_for_each_thread(drain_thread, &dropped);
 	if (totals)
 		emit_totals(dropped);
@@ -713,6 +797,10 @@ static void rec_exit(void);
 /* Tables and unwinder set up once, before anything is captured. Under rec_mutex. */
 static bool capture_ready(void)
 {
+	if (!tick0) {
+		tick0 = ticks();
+		ns0 = now_ns();
+	}
 	if (depot_slots)
 		return true;
 	if (!allocate_tables()) {

@@ -55,7 +55,7 @@ struct stm_open_block {
 	const void *block;         /* the block record (struct lucid_block_) */
 };
 #define STM_TRACK_DEPTH 16
-#define STM_REC_MEMO 16            /* per-attempt memo of captured stacks */
+#define STM_REC_MEMO 64            /* memo of captured stacks */
 
 /*
  * A thread's transaction descriptor. The fast part comes first, alone on its
@@ -94,8 +94,8 @@ struct stm_tx {
 	void *rec_ra;              /* where the user called into Lucid last */
 	void *rec_frame;
 	struct rec_thread *rec;    /* the recorder's per-thread state (read by others) */
-	uint32_t rec_gen;          /* attempt generation: the memo is per attempt */
-	struct stm_rec_memo { uintptr_t ra, frame; uint32_t id, gen; } rec_memo[STM_REC_MEMO];
+	uintptr_t rec_ctx;         /* this attempt's block context (see recorder.c) */
+	struct stm_rec_memo { uintptr_t ra, frame, ctx; uint32_t id; } rec_memo[STM_REC_MEMO];
 	unsigned in_cs;            /* between RCU read lock and unlock (for fork) */
 	uint64_t rng;              /* xorshift state for back-off */
 	struct stm_open_block open[STM_TRACK_DEPTH];
