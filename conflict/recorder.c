@@ -421,14 +421,16 @@ static void other_from_commit(struct rec_abort *a, uint32_t orec, uintptr_t vers
  * lock's owner, or the last committer. If the owner committed while we
  * looked, the commit it made is in the side table. */
 static void other_side(struct rec_abort *a, uintptr_t other, uint32_t idx, uintptr_t word,
-                       const uintptr_t *orec)
+                       const uintptr_t *orec, uintptr_t before)
 {
 	if (stm_orec_is_locked(other)) {
 		other_from_lock(a, other, word, orec);
 		if (a->flags & REC_ABORT_OTHER_KNOWN)
 			return;
 		other = __atomic_load_n(orec, __ATOMIC_ACQUIRE);
-		if (stm_orec_is_locked(other))
+		/* Locked again, or the owner aborted and put back a version
+		 * we had already seen: not its commit, so not known. */
+		if (stm_orec_is_locked(other) || other <= before)
 			return;
 	}
 	other_from_commit(a, idx, other, word);
@@ -460,7 +462,8 @@ void rec_conflict_access(struct stm_tx *tx, int reason, uintptr_t addr, uintptr_
 	a->stack = rec_stack_here(tx);
 	a->address = addr;
 	a->orec = (uint32_t)orec;
-	other_side(a, other, (uint32_t)orec, addr & ~(uintptr_t)7, &tx->fast.orecs[orec]);
+	other_side(a, other, (uint32_t)orec, addr & ~(uintptr_t)7, &tx->fast.orecs[orec],
+	           tx->fast.end);
 }
 
 void rec_conflict_read(struct stm_tx *tx, int reason, const struct lucid_rentry_ *failed,
@@ -474,7 +477,12 @@ void rec_conflict_read(struct stm_tx *tx, int reason, const struct lucid_rentry_
 	a->stack = failed->site;
 	a->address = i < tx->rec->raddr_cap ? tx->rec->raddr[i] : 0;
 	a->orec = failed->orec;
-	other_side(a, other, failed->orec, a->address & ~(uint64_t)7, &tx->fast.orecs[failed->orec]);
+	/* We locked it ourselves since (a write after the read): what changed
+	 * it is the commit whose version we found when locking. */
+	if (stm_orec_is_locked(other) && stm_owns(tx, stm_orec_owner(other)))
+		other = stm_orec_owner(other)->version;
+	other_side(a, other, failed->orec, a->address & ~(uint64_t)7, &tx->fast.orecs[failed->orec],
+	           failed->seen);
 }
 
 void rec_plain_abort(struct stm_tx *tx, int reason)

@@ -1,0 +1,189 @@
+/* tests: the abort hook, lucid_debug_abort and lucid_record_start. */
+#include <errno.h>
+#include <stdbool.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <lucid.h>
+#include "tests/testutil.h"
+
+static long counter;
+static long hook_calls, hook_known, hook_bad;
+static const char *want_file;
+static int want_line;
+
+static void hook(const struct lucid_conflict *c, void *arg)
+{
+	bool bad = arg != &counter || !c->stack || c->stack_depth == 0 || c->tid <= 0 ||
+	           c->attempt == 0 || !c->file || strcmp(c->file, want_file) != 0 ||
+	           c->line != want_line || c->reason < 0 || c->reason >= LUCID_ABORT_REASONS;
+
+	__atomic_add_fetch(&hook_calls, 1, __ATOMIC_RELAXED);
+	if (c->flags & LUCID_CONFLICT_OTHER_KNOWN) {
+		__atomic_add_fetch(&hook_known, 1, __ATOMIC_RELAXED);
+		bad |= !c->other_stack || c->other_depth == 0 || c->other_tid <= 0 ||
+		       c->other_tid == c->tid || !c->other_file || c->other_line != want_line ||
+		       (c->address & ~(uintptr_t)7) != (uintptr_t)&counter ||
+		       c->other_address != (uintptr_t)&counter;
+	}
+	if (bad) {
+		__atomic_add_fetch(&hook_bad, 1, __ATOMIC_RELAXED);
+		fprintf(stderr, "wrong conflict: reason %d flags %#x depth %u/%u tid %d/%d "
+		        "block %s:%d/%s:%d address %#lx/%#lx\n", c->reason, c->flags, c->stack_depth,
+		        c->other_depth, c->tid, c->other_tid, c->file ? c->file : "-", c->line,
+		        c->other_file ? c->other_file : "-", c->other_line, (unsigned long)c->address,
+		        (unsigned long)c->other_address);
+	}
+}
+
+static int block_line;
+
+static void *bump(void *arg)
+{
+	long n = (long)(intptr_t)arg;
+
+	for (volatile long i = 0; i < n; i++) {
+		block_line = __LINE__ + 1;
+		LUCID_ATOMIC {
+			lucid_write(counter, lucid_read(counter) + 1);
+			if (i % 8 == 0)
+				sched_yield();   /* let the other thread meet our lock */
+		}
+	}
+	return NULL;
+}
+
+static void run_threads(long each)
+{
+	pthread_t t[2];
+
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, bump, (void *)(intptr_t)each), 0);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+}
+
+/* Every abort reaches the hook, in the aborting thread, with both sides. */
+START_TEST(test_hook_sees_every_abort)
+{
+	struct lucid_stats s0, s1;
+
+	want_file = __FILE__;
+	bump((void *)(intptr_t)1);   /* sets block_line */
+	want_line = block_line;
+	counter = 0;
+	lucid_set_abort_hook(hook, &counter);
+	lucid_stats_get(&s0);
+	run_threads(20000);
+	lucid_stats_get(&s1);
+	lucid_set_abort_hook(NULL, NULL);
+
+	ck_assert_int_eq(counter, 40000);
+	ck_assert_msg(s1.aborts > s0.aborts, "no aborts happened: the test proves nothing");
+	ck_assert_int_eq(hook_calls, (long)(s1.aborts - s0.aborts));
+	ck_assert_msg(hook_bad == 0, "%ld of %ld hook calls had wrong fields", hook_bad, hook_calls);
+	ck_assert_msg(hook_known * 10 >= hook_calls * 9,
+	              "the other side was known for only %ld of %ld conflicts", hook_known, hook_calls);
+
+	/* Removed: no more calls. */
+	long before = hook_calls;
+	lucid_stats_get(&s0);
+	run_threads(5000);
+	lucid_stats_get(&s1);
+	ck_assert_int_eq(hook_calls, before);
+}
+END_TEST
+
+static long debug_calls;
+
+/* lucid_debug_abort is a real function: calling it runs the hook. */
+static void count_hook(const struct lucid_conflict *c, void *arg)
+{
+	(void)c;
+	(void)arg;
+	debug_calls++;
+}
+
+START_TEST(test_debug_abort_runs_hook)
+{
+	struct lucid_conflict c = { .reason = LUCID_ABORT_EXPLICIT };
+
+	lucid_set_abort_hook(count_hook, NULL);
+	lucid_debug_abort(&c);
+	ck_assert_int_eq(debug_calls, 1);
+	/* An explicit abort is recorded too, with its stack. */
+	LUCID_ATOMIC {
+		lucid_write(counter, 1L);
+		lucid_abort();
+	}
+	ck_assert_int_eq(debug_calls, 2);
+	lucid_set_abort_hook(NULL, NULL);
+}
+END_TEST
+
+static char dir[] = "/tmp/lucid-hook-XXXXXX";
+
+START_TEST(test_record_start_errors)
+{
+	char path[256], notrec[256];
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(lucid_record_start(NULL, 0), -LUCID_EINVAL);
+
+	/* A file that is not a recording is never replaced. */
+	snprintf(notrec, sizeof(notrec), "%s/notes.txt", dir);
+	FILE *f = fopen(notrec, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("keep me\n", f);
+	fclose(f);
+	ck_assert_int_eq(lucid_record_start(notrec, LUCID_RECORD_REPLACE), -LUCID_EIO);
+	f = fopen(notrec, "r");
+	char line[32] = "";
+	ck_assert_ptr_nonnull(fgets(line, sizeof(line), f));
+	fclose(f);
+	ck_assert_str_eq(line, "keep me\n");
+
+	/* Created 0600; a second start is refused. */
+	snprintf(path, sizeof(path), "%s/rec.lucid", dir);
+	mode_t old = umask(0);
+	ck_assert_int_eq(lucid_record_start(path, 0), 0);
+	umask(old);
+	struct stat st;
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0600);
+	ck_assert_int_eq(lucid_record_start(path, LUCID_RECORD_REPLACE), -LUCID_EBUSY);
+
+	/* The file begins with the magic. */
+	int fd = open(path, O_RDONLY);
+	char magic[8];
+	ck_assert_int_eq(read(fd, magic, 8), 8);
+	close(fd);
+	ck_assert_int_eq(memcmp(magic, "LUCIDREC", 8), 0);
+	unlink(path);
+	unlink(notrec);
+	rmdir(dir);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("hook");
+	TCase *tc = tcase_create("hook_sees_every_abort");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_hook_sees_every_abort);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("debug_abort_runs_hook");
+	tcase_add_test(tc, test_debug_abort_runs_hook);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("record_start_errors");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_record_start_errors);
+	suite_add_tcase(s, tc);
+	return test_run_suite(s);
+}
