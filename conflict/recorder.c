@@ -244,10 +244,11 @@ static uint64_t tick_time_ns(uint64_t t)
 static struct rec_thread *thread_state(struct stm_tx *tx)
 {
 	if (stm_unlikely(!tx->rec)) {
-		struct rec_thread *r = mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE,
-		                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		/* calloc, not mmap: it holds pointers (raddr) that leak checkers
+		 * must see. */
+		struct rec_thread *r = calloc(1, sizeof(*r));
 
-		if (r == MAP_FAILED)
+		if (!r)
 			return NULL;
 		__atomic_store_n(&tx->rec, r, __ATOMIC_RELEASE);
 	}
@@ -788,11 +789,13 @@ static bool allocate_tables(void)
 	size_t slots = sizeof(uint32_t) << (DEPOT_BITS + 1);
 	size_t ids = sizeof(void *) << DEPOT_BITS;
 	size_t side = sizeof(struct side) << SIDE_BITS;
+	/* The table of stacks by id holds pointers: calloc, so that leak
+	 * checkers see them (large callocs are fresh zero pages anyway). */
 	void *a = mmap(NULL, slots, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	void *b = mmap(NULL, ids, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *b = calloc(1, ids);
 	void *c = mmap(NULL, side, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-	if (a == MAP_FAILED || b == MAP_FAILED || c == MAP_FAILED)
+	if (a == MAP_FAILED || !b || c == MAP_FAILED)
 		return false;
 	depot_slots = a;
 	depot_by_id = b;
@@ -949,7 +952,7 @@ void rec_thread_free(struct stm_tx *tx)
 		return;
 	tx->rec = NULL;
 	free(r->raddr);
-	munmap(r, sizeof(*r));
+	free(r);
 }
 
 void rec_fork_prepare(void)
