@@ -84,7 +84,11 @@ static uint32_t depot_put(const uint64_t *pcs, uint32_t depth)
 			struct depot_stack *s = __atomic_load_n(&depot_by_id[id], __ATOMIC_ACQUIRE);
 
 			if (s && same_stack(s, h, pcs, depth)) {
-				free(mine);   /* lost the race to an equal stack; its id is unused */
+				/* Lost the race to an equal stack: its id stays unused,
+				 * and must not lead to the memory freed here. */
+				if (mine)
+					__atomic_store_n(&depot_by_id[mine_id], NULL, __ATOMIC_RELEASE);
+				free(mine);
 				return id;
 			}
 			continue;
@@ -182,6 +186,7 @@ struct rec_thread {
 	struct rec_abort pending;
 	bool have_pending;
 	uint32_t site;              /* the current attempt's site (read by others) */
+	uint32_t seq;               /* attempts started, bumped after site (read by others) */
 	uint64_t t0;                /* the current attempt's start */
 	struct { const char *file, *function; int line; uint32_t id; } site_cache[SITE_CACHE];
 	uintptr_t *raddr;           /* address of each read-set entry */
@@ -297,6 +302,8 @@ void rec_attempt_start(struct stm_tx *tx)
 	if (r->raddr_cap < tx->r_cap)
 		rec_rset_resized(tx, tx->r_cap);
 	__atomic_store_n(&r->site, site_cached(r, &tx->open[0]), __ATOMIC_RELAXED);
+	/* After the site: whoever sees this attempt's number sees its site. */
+	__atomic_store_n(&r->seq, r->seq + 1, __ATOMIC_RELEASE);
 }
 
 void rec_rset_resized(struct stm_tx *tx, size_t cap)
@@ -314,6 +321,34 @@ void rec_rset_resized(struct stm_tx *tx, size_t cap)
 }
 
 /*
+ * Return addresses of the current stack. unw_backtrace is libunwind's fast
+ * path (a cache of unwind steps); under ThreadSanitizer its per-thread cache
+ * crashes at thread exit inside the sanitizer's interceptors, so those
+ * builds step the unwinder by hand.
+ */
+static int backtrace_here(void **buf, int max)
+{
+#ifndef LUCID_TSAN_
+	return unw_backtrace(buf, max);
+#else
+	unw_context_t uc;
+	unw_cursor_t cur;
+	int n = 0;
+
+	if (unw_getcontext(&uc) != 0 || unw_init_local(&cur, &uc) != 0)
+		return 0;
+	while (n < max && unw_step(&cur) > 0) {
+		unw_word_t ip;
+
+		if (unw_get_reg(&cur, UNW_REG_IP, &ip) != 0)
+			break;
+		buf[n++] = (void *)ip;
+	}
+	return n;
+#endif
+}
+
+/*
  * The stack from the user's call into Lucid (tx->rec_ra) outwards. Reads
  * and writes made from one frame (same return address, same stack position)
  * in one attempt share the first capture.
@@ -328,7 +363,7 @@ uint32_t rec_stack_here(struct stm_tx *tx)
 		return m->id;
 
 	void *buf[MAX_FRAMES];
-	int n = unw_backtrace(buf, MAX_FRAMES);
+	int n = backtrace_here(buf, MAX_FRAMES);
 	int first = 0;
 
 	/* Leave out Lucid's own frames: start at the user's call. */
@@ -370,7 +405,24 @@ void rec_read(struct stm_tx *tx, struct lucid_rentry_ *e, uintptr_t addr)
 static void other_from_lock(struct rec_abort *a, uintptr_t other, uintptr_t word, const uintptr_t *orec)
 {
 	const struct lucid_wentry_ *head = stm_orec_owner(other), *e = head, *found = NULL;
+	const struct stm_tx *owner =
+		(const struct stm_tx *)__atomic_load_n(&head->owner, __ATOMIC_RELAXED);
+	const struct rec_thread *ort = owner ? __atomic_load_n(&owner->rec, __ATOMIC_ACQUIRE) : NULL;
 
+	if (!ort)
+		return;
+	/*
+	 * Write-log entries are reused by the owner's next attempts, which may
+	 * lock this orec again from the same entry (the same lock value): the
+	 * entry and the site are read between two reads of the owner's attempt
+	 * number and of the orec, and kept only if neither changed. The first
+	 * orec read, after the attempt number, makes sure that attempt holds
+	 * the lock, so its entries are written.
+	 */
+	uint32_t seq = __atomic_load_n(&ort->seq, __ATOMIC_ACQUIRE);
+
+	if (__atomic_load_n(orec, __ATOMIC_ACQUIRE) != other)
+		return;
 	for (int hops = 0; e && hops < 1024; hops++) {
 		if (__atomic_load_n(&e->addr, __ATOMIC_RELAXED) == word) {
 			found = e;
@@ -379,18 +431,20 @@ static void other_from_lock(struct rec_abort *a, uintptr_t other, uintptr_t word
 		e = __atomic_load_n(&e->next, __ATOMIC_ACQUIRE);
 	}
 	e = found ? found : head;
-	uint32_t stack = __atomic_load_n(&e->stack, __ATOMIC_RELAXED);
-	uint64_t addr = __atomic_load_n(&e->addr, __ATOMIC_RELAXED);
-	const struct stm_tx *owner =
-		(const struct stm_tx *)__atomic_load_n(&head->owner, __ATOMIC_RELAXED);
-	const struct rec_thread *ort = owner ? __atomic_load_n(&owner->rec, __ATOMIC_ACQUIRE) : NULL;
+	/* Acquire: the checks below stay after these loads. */
+	uint32_t stack = __atomic_load_n(&e->stack, __ATOMIC_ACQUIRE);
+	uint64_t addr = __atomic_load_n(&e->addr, __ATOMIC_ACQUIRE);
+	uint32_t site = __atomic_load_n(&ort->site, __ATOMIC_ACQUIRE);
 
-	if (!owner || __atomic_load_n(orec, __ATOMIC_ACQUIRE) != other)
+	/* Entries are written only while their attempt runs: if the owner has
+	 * not started another attempt, what we read is that attempt's, even if
+	 * it has committed or rolled back meanwhile. */
+	if (__atomic_load_n(&ort->seq, __ATOMIC_ACQUIRE) != seq)
 		return;   /* it moved on: the other side is not known */
 	a->other_stack = stack;
 	a->other_address = addr;
 	a->other_tid = (uint32_t)owner->thread_id;
-	a->other_site = ort ? __atomic_load_n(&ort->site, __ATOMIC_RELAXED) : 0;
+	a->other_site = site;
 	a->flags |= REC_ABORT_OTHER_KNOWN;
 	if (!found)
 		a->flags |= REC_ABORT_FALSE_CONFLICT;
@@ -425,14 +479,38 @@ static void other_side(struct rec_abort *a, uintptr_t other, uint32_t idx, uintp
                        const uintptr_t *orec, uintptr_t before)
 {
 	if (stm_orec_is_locked(other)) {
-		other_from_lock(a, other, word, orec);
-		if (a->flags & REC_ABORT_OTHER_KNOWN)
+		uintptr_t lock = other;
+
+		/* The lock may change hands while we look: try the current
+		 * holder a few times (it is at the same word). */
+		for (int tries = 0; tries < 4; tries++) {
+			other_from_lock(a, other, word, orec);
+			if (a->flags & REC_ABORT_OTHER_KNOWN)
+				return;
+			other = __atomic_load_n(orec, __ATOMIC_ACQUIRE);
+			if (!stm_orec_is_locked(other))
+				break;
+		}
+		if (stm_orec_is_locked(other))
+			return;   /* locked again and again: not known */
+		/* A version we had already seen may be the owner's commit
+		 * (it took its time before our snapshot and released after
+		 * we met its lock) or the one it put back when it aborted:
+		 * only the former was written by the owner's thread. */
+		if (other <= before) {
+			const struct stm_tx *owner = (const struct stm_tx *)__atomic_load_n(
+				&stm_orec_owner(lock)->owner, __ATOMIC_RELAXED);
+
+			other_from_commit(a, idx, other, word);
+			if ((a->flags & REC_ABORT_OTHER_KNOWN) &&
+			    (!owner || a->other_tid != (uint32_t)owner->thread_id)) {
+				a->flags &= (uint8_t)~(REC_ABORT_OTHER_KNOWN | REC_ABORT_OTHER_COMMITTED |
+				                       REC_ABORT_FALSE_CONFLICT);
+				a->other_stack = a->other_tid = a->other_site = 0;
+				a->other_address = a->other_commit = 0;
+			}
 			return;
-		other = __atomic_load_n(orec, __ATOMIC_ACQUIRE);
-		/* Locked again, or the owner aborted and put back a version
-		 * we had already seen: not its commit, so not known. */
-		if (stm_orec_is_locked(other) || other <= before)
-			return;
+		}
 	}
 	other_from_commit(a, idx, other, word);
 }
@@ -460,11 +538,12 @@ void rec_conflict_access(struct stm_tx *tx, int reason, uintptr_t addr, uintptr_
 
 	if (!a)
 		return;
-	a->stack = rec_stack_here(tx);
 	a->address = addr;
 	a->orec = (uint32_t)orec;
+	/* The other side first: it moves on while we unwind our own stack. */
 	other_side(a, other, (uint32_t)orec, addr & ~(uintptr_t)7, &tx->fast.orecs[orec],
 	           tx->fast.end);
+	a->stack = rec_stack_here(tx);
 }
 
 void rec_conflict_read(struct stm_tx *tx, int reason, const struct lucid_rentry_ *failed,

@@ -38,8 +38,8 @@ void rec_sym_free(struct rec_symbolizer *s);
  * each inlined call's caller next (at the call's file:line), the function
  * that contains them last (inlined false). A PC nothing is known about
  * still gives one frame ("??"). With return_address, pc is a return
- * address (every frame of a stack but the first) and pc - 1 is looked up,
- * so that the line is the call's, not the next statement's. Stops when fn
+ * address (every frame of a recorded stack, the first included) and pc - 1
+ * is looked up, so that the line is the call's, not the next statement's. Stops when fn
  * returns nonzero and returns that value; otherwise returns 0, or -ENOMEM.
  */
 int rec_sym_lookup(struct rec_symbolizer *s, uint64_t pc, bool return_address,

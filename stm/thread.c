@@ -276,19 +276,22 @@ static void fork_parent(void)
 	rec_fork_parent();
 }
 
-/* In the child the other threads' descriptors become exited threads. */
+/* The child is a new process: its statistics (and its recording) count only
+ * its own transactions; the other threads' descriptors are gone with them. */
 static void fork_child(void)
 {
 	struct stm_tx *self = stm_self_if_any();
 
 	urcu_bp_after_fork_child();
 	urcu_bp_call_rcu_after_fork_child();
+	memset(&exited, 0, sizeof(exited));
+	exited_threads = 0;
+	if (self)
+		memset(&self->stats, 0, sizeof(self->stats));
 	for (struct stm_tx *tx = registry, *next; tx; tx = next) {
 		next = tx->next;
 		if (tx == self)
 			continue;
-		counters_add(&exited, &tx->stats);
-		exited_threads++;
 		if (tx->prev)
 			tx->prev->next = tx->next;
 		else
