@@ -387,6 +387,19 @@ uint32_t rec_stack_here(struct stm_tx *tx)
 	return id;
 }
 
+/* The tag: stack id (20 bits), site id (12 bits), word address / 8 (low 32
+ * bits). Ids too large for the tag leave it 0 (unknown). */
+_Static_assert(DEPOT_BITS <= 20 && MAX_SITES <= 4096, "entry tags hold the ids");
+
+uint64_t rec_entry_tag(struct stm_tx *tx, uint32_t stack, uintptr_t word)
+{
+	uint32_t site = tx->rec ? tx->rec->site : 0;
+
+	if (!stack)
+		return 0;
+	return (uint64_t)stack | (uint64_t)site << 20 | (uint64_t)(uint32_t)(word >> 3) << 32;
+}
+
 void rec_read(struct stm_tx *tx, struct lucid_rentry_ *e, uintptr_t addr)
 {
 	struct rec_thread *r = tx->rec;
@@ -411,6 +424,26 @@ static void other_from_lock(struct rec_abort *a, uintptr_t other, uintptr_t word
 
 	if (!ort)
 		return;
+	/*
+	 * The owner's entry for our word, from its tag: one atomic read gives
+	 * its stack and site together. The entry may have been reused by a
+	 * later attempt of the owner since it locked the orec; if that attempt
+	 * made it for the same word, it is still this thread writing this word.
+	 */
+	for (int hops = 0; e && hops < 1024; hops++) {
+		uint64_t tag = __atomic_load_n(&e->reserved, __ATOMIC_ACQUIRE);
+
+		if (tag && (uint32_t)(tag >> 32) == (uint32_t)(word >> 3)) {
+			a->other_stack = (uint32_t)(tag & 0xfffff);
+			a->other_site = (uint32_t)(tag >> 20) & 0xfff;
+			a->other_address = word;
+			a->other_tid = (uint32_t)owner->thread_id;
+			a->flags |= REC_ABORT_OTHER_KNOWN;
+			return;
+		}
+		e = __atomic_load_n(&e->next, __ATOMIC_ACQUIRE);
+	}
+	e = head;
 	/*
 	 * Write-log entries are reused by the owner's next attempts, which may
 	 * lock this orec again from the same entry (the same lock value): the

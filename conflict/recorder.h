@@ -26,6 +26,10 @@ void rec_attempt_start(struct stm_tx *tx);
 /* The current stack (from the user's call into Lucid, tx->rec_ra), as a
  * depot id; 0 if it could not be captured. */
 uint32_t rec_stack_here(struct stm_tx *tx);
+/* What a write-log entry tells other threads about itself, in one word (so
+ * that they read a consistent whole while the entry is being reused): its
+ * stack, its transaction's site, and the word it is for. */
+uint64_t rec_entry_tag(struct stm_tx *tx, uint32_t stack, uintptr_t word);
 /* A read was added to the read set at @p r: remember its stack and address. */
 void rec_read(struct stm_tx *tx, struct lucid_rentry_ *r, uintptr_t addr);
 /* The read set moved or grew to @p cap entries. */

@@ -191,6 +191,18 @@ static void rset_grow(struct stm_tx *tx)
 
 static struct lucid_wentry_ *wlog_next(struct stm_tx *tx);
 
+/* Where the write-log entry for @p word was made (only while recording). */
+static inline void note_entry(struct stm_tx *tx, struct lucid_wentry_ *e, uintptr_t word)
+{
+	uint32_t stack = 0;
+
+	if (stm_unlikely(tx->rec_on)) {
+		stack = rec_stack_here(tx);
+		__atomic_store_n(&e->reserved, rec_entry_tag(tx, stack, word), __ATOMIC_RELAXED);
+	}
+	__atomic_store_n(&e->stack, stack, __ATOMIC_RELAXED);
+}
+
 /* --------------------------------------------------------- the transaction */
 
 void stm_start(struct stm_tx *tx)
@@ -333,7 +345,7 @@ uint64_t stm_read(struct stm_tx *tx, uintptr_t addr, unsigned size)
 			e->mask = 0;
 			e->version = seen;
 			e->orec = (uint32_t)idx;
-			__atomic_store_n(&e->stack, tx->rec_on ? rec_stack_here(tx) : 0, __ATOMIC_RELAXED);
+			note_entry(tx, e, word);
 			__atomic_store_n(&e->next, NULL, __ATOMIC_RELAXED);
 			if (!__atomic_compare_exchange_n(orec, &seen, stm_orec_locked_by(e), false,
 			                                 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
@@ -404,7 +416,7 @@ void stm_write(struct stm_tx *tx, uintptr_t addr, unsigned size, uint64_t value)
 			e->mask = mask;
 			e->version = STM_NOT_HEAD;
 			e->orec = (uint32_t)idx;
-			__atomic_store_n(&e->stack, tx->rec_on ? rec_stack_here(tx) : 0, __ATOMIC_RELAXED);
+			note_entry(tx, e, word);
 			__atomic_store_n(&e->next, head->next, __ATOMIC_RELAXED);
 			__atomic_store_n(&head->next, e, __ATOMIC_RELEASE);
 			return;
@@ -417,7 +429,7 @@ void stm_write(struct stm_tx *tx, uintptr_t addr, unsigned size, uint64_t value)
 		e->mask = mask;
 		e->version = seen;
 		e->orec = (uint32_t)idx;
-		__atomic_store_n(&e->stack, tx->rec_on ? rec_stack_here(tx) : 0, __ATOMIC_RELAXED);
+		note_entry(tx, e, word);
 		__atomic_store_n(&e->next, NULL, __ATOMIC_RELAXED);
 		if (!__atomic_compare_exchange_n(orec, &seen, stm_orec_locked_by(e), false,
 		                                 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))

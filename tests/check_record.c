@@ -40,14 +40,15 @@
 /*
  * How many conflicts per thousand may have an unknown other side. Issue 4
  * asks for both stacks of every conflict between two transactions. The
- * recorder does not know the other side yet when the lock's owner rolled
- * back and started its next attempt before the recorder could read its
- * write-log entry (its entries are reused): 0.05% to 0.6% of the hotspot's
- * conflicts. Allowed knowingly, at most 1%, until the entries carry their
- * attempt number (see the issue's note); every other check stays exact.
+ * recorder reads the lock owner's write-log entry while the owner runs on;
+ * when the owner has already rolled back and reused that entry for another
+ * word, the other side is lost: 0.03% to 0.1% of the hotspot's conflicts.
+ * Allowed knowingly, at most 0.5% (the rate grows on a loaded machine),
+ * until entries are not reused while a recorder may look at them (see the
+ * issue's note); every other check stays exact.
  */
 #ifndef UNKNOWN_OTHER_PER_MILLE
-#define UNKNOWN_OTHER_PER_MILLE 10
+#define UNKNOWN_OTHER_PER_MILLE 5
 #endif
 
 /* enum lucid_abort_reason: the first five are conflicts between two
