@@ -203,6 +203,22 @@ static inline void note_entry(struct stm_tx *tx, struct lucid_wentry_ *e, uintpt
 	__atomic_store_n(&e->stack, stack, __ATOMIC_RELAXED);
 }
 
+/* Fills a write-log entry. addr, stack, the tag and next are read by other
+ * threads (the recorder), hence atomic; the entry is published by the lock
+ * (a head) or by the store to its head's next (a chained entry). */
+static inline void fill_entry(struct stm_tx *tx, struct lucid_wentry_ *e, uintptr_t word,
+                              uint64_t value, uint64_t mask, uintptr_t version, uintptr_t idx,
+                              struct lucid_wentry_ *next)
+{
+	__atomic_store_n(&e->addr, word, __ATOMIC_RELAXED);
+	e->value = value;
+	e->mask = mask;
+	e->version = version;
+	e->orec = (uint32_t)idx;
+	note_entry(tx, e, word);
+	__atomic_store_n(&e->next, next, __ATOMIC_RELAXED);
+}
+
 /* --------------------------------------------------------- the transaction */
 
 void stm_start(struct stm_tx *tx)
@@ -340,13 +356,7 @@ uint64_t stm_read(struct stm_tx *tx, uintptr_t addr, unsigned size)
 			 * writes nothing), so no commit can change it. */
 			struct lucid_wentry_ *e = wlog_next(tx);
 
-			__atomic_store_n(&e->addr, word, __ATOMIC_RELAXED);
-			e->value = 0;
-			e->mask = 0;
-			e->version = seen;
-			e->orec = (uint32_t)idx;
-			note_entry(tx, e, word);
-			__atomic_store_n(&e->next, NULL, __ATOMIC_RELAXED);
+			fill_entry(tx, e, word, 0, 0, seen, idx, NULL);
 			if (!__atomic_compare_exchange_n(orec, &seen, stm_orec_locked_by(e), false,
 			                                 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
 				continue;
@@ -408,29 +418,15 @@ void stm_write(struct stm_tx *tx, uintptr_t addr, unsigned size, uint64_t value)
 			/* Growing the log moved the head: find it again. */
 			head = stm_orec_owner(__atomic_load_n(orec, __ATOMIC_RELAXED));
 			tx->fast.w_top = e + 1;
-			/* addr, stack and next are read by other threads (the
-			 * recorder); the entry is published by the store to
-			 * head->next. */
-			__atomic_store_n(&e->addr, word, __ATOMIC_RELAXED);
-			e->value = lane;
-			e->mask = mask;
-			e->version = STM_NOT_HEAD;
-			e->orec = (uint32_t)idx;
-			note_entry(tx, e, word);
-			__atomic_store_n(&e->next, head->next, __ATOMIC_RELAXED);
+			/* Published by the store to head->next. */
+			fill_entry(tx, e, word, lane, mask, STM_NOT_HEAD, idx, head->next);
 			__atomic_store_n(&head->next, e, __ATOMIC_RELEASE);
 			return;
 		}
 
 		struct lucid_wentry_ *e = wlog_next(tx);
 
-		__atomic_store_n(&e->addr, word, __ATOMIC_RELAXED);
-		e->value = lane;
-		e->mask = mask;
-		e->version = seen;
-		e->orec = (uint32_t)idx;
-		note_entry(tx, e, word);
-		__atomic_store_n(&e->next, NULL, __ATOMIC_RELAXED);
+		fill_entry(tx, e, word, lane, mask, seen, idx, NULL);
 		if (!__atomic_compare_exchange_n(orec, &seen, stm_orec_locked_by(e), false,
 		                                 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
 			continue;
