@@ -29,7 +29,8 @@ static void *hook_arg;
 #define DEPOT_BITS 20           /* at most 2^20 - 1 distinct stacks */
 #define MAX_SITES 4096
 #define SITE_CACHE 16
-#define SIDE_BITS 18
+#define SIDE_BITS 16
+#define SIDE_WAYS 4              /* commits kept per (hashed) orec */
 #define DRAIN_NS 20000000ull    /* the writer drains every 20 ms, flushes every 100 ms */
 
 /* ----------------------------------------------------------- stack depot */
@@ -483,9 +484,19 @@ static void other_from_lock(struct rec_abort *a, uintptr_t other, uintptr_t word
 		a->flags |= REC_ABORT_FALSE_CONFLICT;
 }
 
+/* The side-table entry for a commit at time @p version to orec @p orec: each
+ * orec (hashed) keeps its last few commits, in ways chosen by commit time,
+ * so that a reader slower than the next commits still finds the one that
+ * invalidated it. */
+static struct side *side_slot(uint32_t orec, uint64_t version)
+{
+	return &side_table[(size_t)(orec & ((1u << SIDE_BITS) - 1)) * SIDE_WAYS +
+	                   (size_t)(version % SIDE_WAYS)];
+}
+
 static void other_from_commit(struct rec_abort *a, uint32_t orec, uintptr_t version, uintptr_t word)
 {
-	const struct side *s = &side_table[orec & ((1u << SIDE_BITS) - 1)];
+	const struct side *s = side_slot(orec, version);
 	uint64_t v = __atomic_load_n(&s->version, __ATOMIC_ACQUIRE);
 	uint32_t o = __atomic_load_n(&s->orec, __ATOMIC_RELAXED);
 	uint32_t stack = __atomic_load_n(&s->stack, __ATOMIC_RELAXED);
@@ -695,7 +706,7 @@ void rec_commit(struct stm_tx *tx, uintptr_t ts)
 	for (const struct lucid_wentry_ *e = tx->w_base; e < tx->fast.w_top; e++) {
 		if (!e->mask)
 			continue;
-		struct side *s = &side_table[e->orec & ((1u << SIDE_BITS) - 1)];
+		struct side *s = side_slot(e->orec, ts);
 
 		__atomic_store_n(&s->version, 0, __ATOMIC_RELAXED);   /* invalid while changing */
 		__atomic_store_n(&s->orec, e->orec, __ATOMIC_RELAXED);
@@ -900,7 +911,7 @@ static bool allocate_tables(void)
 {
 	size_t slots = sizeof(uint32_t) << (DEPOT_BITS + 1);
 	size_t ids = sizeof(void *) << DEPOT_BITS;
-	size_t side = sizeof(struct side) << SIDE_BITS;
+	size_t side = (sizeof(struct side) * SIDE_WAYS) << SIDE_BITS;
 	/* The table of stacks by id holds pointers: calloc, so that leak
 	 * checkers see them (large callocs are fresh zero pages anyway). */
 	void *a = mmap(NULL, slots, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
