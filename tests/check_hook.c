@@ -48,7 +48,7 @@ static void *bump(void *arg)
 	long n = (long)(intptr_t)arg;
 
 	for (volatile long i = 0; i < n; i++) {
-		block_line = __LINE__ + 1;
+		__atomic_store_n(&block_line, __LINE__ + 1, __ATOMIC_RELAXED);
 		LUCID_ATOMIC {
 			lucid_write(counter, lucid_read(counter) + 1);
 			if (i % 8 == 0)
@@ -75,7 +75,7 @@ START_TEST(test_hook_sees_every_abort)
 
 	want_file = __FILE__;
 	bump((void *)(intptr_t)1);   /* sets block_line */
-	want_line = block_line;
+	want_line = __atomic_load_n(&block_line, __ATOMIC_RELAXED);
 	counter = 0;
 	lucid_set_abort_hook(hook, &counter);
 	lucid_stats_get(&s0);
