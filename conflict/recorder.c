@@ -177,6 +177,121 @@ struct side {
 
 static struct side *side_table;
 
+static int backtrace_here(void **buf, int max);
+
+/* ------------------------------------------------------ allocation stacks */
+
+/*
+ * Blocks from lucid_malloc made while capturing, by start address, in an
+ * open-addressing table (claimed by CAS on the start; a freed block becomes
+ * a tombstone), so that a conflicting word inside one can name the stack
+ * that allocated it. A lookup tries the starts up to ALLOC_BACK bytes before
+ * the word (the typical node, list or tree, is small): blocks whose start is
+ * further away are not found. A full table just forgets new blocks.
+ */
+#define ALLOC_BITS 18
+#define ALLOC_BACK 4096
+#define ALLOC_GONE ((uintptr_t)1)
+
+struct alloc_slot {
+	uintptr_t start;            /* 0 free, ALLOC_GONE freed */
+	uint64_t size;
+	uint32_t stack;
+};
+
+static struct alloc_slot *alloc_table;
+
+static size_t alloc_hash(uintptr_t start)
+{
+	return (size_t)((start >> 4) * 0x9E3779B97F4A7C15ull >> (64 - ALLOC_BITS));
+}
+
+static struct alloc_slot *alloc_lookup(uintptr_t start)
+{
+	size_t mask = ((size_t)1 << ALLOC_BITS) - 1;
+
+	for (size_t i = alloc_hash(start), n = 0; n < 64; i = (i + 1) & mask, n++) {
+		uintptr_t s = __atomic_load_n(&alloc_table[i].start, __ATOMIC_ACQUIRE);
+
+		if (s == start)
+			return &alloc_table[i];
+		if (s == 0)
+			return NULL;
+	}
+	return NULL;
+}
+
+void rec_alloc(void *p, size_t size)
+{
+	struct stm_tx *tx = stm_self_if_any();
+	size_t mask = ((size_t)1 << ALLOC_BITS) - 1;
+	uintptr_t start = (uintptr_t)p;
+	void *buf[MAX_FRAMES];
+	uint64_t pcs[MAX_FRAMES];
+	uint32_t depth = 0;
+
+	if (!alloc_table || !p || !tx)
+		return;
+	/* Not memoized: allocations are fewer than accesses, and outside an
+	 * attempt there is no block context to key a memo with. */
+	int n = backtrace_here(buf, MAX_FRAMES), first = 0;
+
+	for (int i = 0; i < n; i++) {
+		if ((uintptr_t)buf[i] == (uintptr_t)tx->rec_ra) {
+			first = i;
+			break;
+		}
+	}
+	for (int i = first; i < n; i++)
+		pcs[depth++] = (uint64_t)(uintptr_t)buf[i];
+	uint32_t stack = depth ? depot_put(pcs, depth) : 0;
+
+	for (size_t i = alloc_hash(start), k = 0; k < 64; i = (i + 1) & mask, k++) {
+		uintptr_t expected = __atomic_load_n(&alloc_table[i].start, __ATOMIC_RELAXED);
+
+		if (expected != 0 && expected != ALLOC_GONE)
+			continue;
+		__atomic_store_n(&alloc_table[i].stack, 0, __ATOMIC_RELAXED);
+		if (!__atomic_compare_exchange_n(&alloc_table[i].start, &expected, start, false,
+		                                 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+			continue;
+		__atomic_store_n(&alloc_table[i].size, (uint64_t)size, __ATOMIC_RELAXED);
+		__atomic_store_n(&alloc_table[i].stack, stack, __ATOMIC_RELEASE);
+		return;
+	}
+}
+
+void rec_alloc_gone(void *p)
+{
+	struct alloc_slot *s;
+
+	if (!alloc_table || !p || !(s = alloc_lookup((uintptr_t)p)))
+		return;
+	__atomic_store_n(&s->stack, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->start, ALLOC_GONE, __ATOMIC_RELEASE);
+}
+
+/* The stack that allocated the block holding @p addr, or 0. */
+static uint32_t alloc_stack_of(uintptr_t addr)
+{
+	if (!alloc_table || !addr)
+		return 0;
+	for (uintptr_t start = addr & ~(uintptr_t)15, n = 0; n <= ALLOC_BACK / 16 && start;
+	     start -= 16, n++) {
+		struct alloc_slot *s = alloc_lookup(start);
+
+		if (!s)
+			continue;
+		uint64_t size = __atomic_load_n(&s->size, __ATOMIC_RELAXED);
+		uint32_t stack = __atomic_load_n(&s->stack, __ATOMIC_ACQUIRE);
+
+		if (stack && addr < start + size && __atomic_load_n(&s->start, __ATOMIC_ACQUIRE) == start)
+			return stack;
+		return 0;   /* the nearest block below does not hold it */
+	}
+	return 0;
+}
+
 /* --------------------------------------------------------- per thread */
 
 struct rec_thread {
@@ -652,7 +767,7 @@ static void announce(const struct rec_abort *a)
 	struct lucid_conflict c = {
 		.reason = a->reason,
 		.flags = a->flags & (LUCID_CONFLICT_OTHER_KNOWN | LUCID_CONFLICT_FALSE |
-		                     LUCID_CONFLICT_OTHER_COMMITTED),
+		                     LUCID_CONFLICT_OTHER_COMMITTED | LUCID_CONFLICT_ALLOC_STACK),
 		.attempt = a->attempt,
 		.wasted_ns = ticks_to_ns(a->wasted_ns),
 		.time_ns = tick_time_ns(a->mono_ns),
@@ -668,6 +783,7 @@ static void announce(const struct rec_abort *a)
 	site_into(a->other_site, &c.other_file, &c.other_line, &c.other_function);
 	stack_into(a->stack, &c.stack, &c.stack_depth);
 	stack_into(a->other_stack, &c.other_stack, &c.other_depth);
+	stack_into(a->alloc_stack, &c.alloc_stack, &c.alloc_depth);
 	lucid_debug_abort(&c);
 }
 
@@ -680,6 +796,8 @@ void rec_abort_done(struct stm_tx *tx, int reason)
 	if (!r->have_pending)
 		rec_plain_abort(tx, reason);
 	r->have_pending = false;
+	if (r->pending.address && (r->pending.alloc_stack = alloc_stack_of(r->pending.address)))
+		r->pending.flags |= REC_ABORT_ALLOC_STACK;
 	/* In ticks; the writer turns them into nanoseconds. */
 	r->pending.mono_ns = ticks();
 	r->pending.wasted_ns = r->pending.mono_ns - r->t0;
@@ -917,9 +1035,12 @@ static bool allocate_tables(void)
 	void *a = mmap(NULL, slots, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	void *b = calloc(1, ids);
 	void *c = mmap(NULL, side, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *d = mmap(NULL, sizeof(struct alloc_slot) << ALLOC_BITS, PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-	if (a == MAP_FAILED || !b || c == MAP_FAILED)
+	if (a == MAP_FAILED || !b || c == MAP_FAILED || d == MAP_FAILED)
 		return false;
+	alloc_table = d;
 	depot_slots = a;
 	depot_by_id = b;
 	side_table = c;

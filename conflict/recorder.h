@@ -3,6 +3,7 @@
 #define LUCID_CONFLICT_RECORDER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "conflict/format.h"
@@ -30,6 +31,10 @@ uint32_t rec_stack_here(struct stm_tx *tx);
  * that they read a consistent whole while the entry is being reused): its
  * stack, its transaction's site, and the word it is for. */
 uint64_t rec_entry_tag(struct stm_tx *tx, uint32_t stack, uintptr_t word);
+/* lucid_malloc made @p p (@p size bytes) while capturing: remember where;
+ * it was freed (rec_alloc_gone). */
+void rec_alloc(void *p, size_t size);
+void rec_alloc_gone(void *p);
 /* A read was added to the read set at @p r: remember its stack and address. */
 void rec_read(struct stm_tx *tx, struct lucid_rentry_ *r, uintptr_t addr);
 /* The read set moved or grew to @p cap entries. */

@@ -126,6 +126,78 @@ START_TEST(test_debug_abort_runs_hook)
 }
 END_TEST
 
+/* A conflict on a word inside a lucid_malloc'd block names the allocation. */
+struct node {
+	long v;
+	long pad;
+};
+static struct node *shared_node;
+static long node_conflicts, node_with_alloc, node_alloc_right;
+
+static __attribute__((noinline)) struct node *make_node(void)
+{
+	struct node *n = lucid_malloc(sizeof(struct node));
+
+	__asm__ __volatile__("" : : "r"(n) : "memory");   /* not a tail call */
+	return n;
+}
+
+static void node_hook(const struct lucid_conflict *c, void *arg)
+{
+	(void)arg;
+	if (!lucid_abort_reason_is_conflict(c->reason))
+		return;
+	__atomic_add_fetch(&node_conflicts, 1, __ATOMIC_RELAXED);
+	if (!(c->flags & LUCID_CONFLICT_ALLOC_STACK))
+		return;
+	__atomic_add_fetch(&node_with_alloc, 1, __ATOMIC_RELAXED);
+	/* Its innermost frame returns into make_node. */
+	if (c->alloc_depth && c->alloc_stack[0] > (uintptr_t)make_node &&
+	    c->alloc_stack[0] < (uintptr_t)make_node + 256)
+		__atomic_add_fetch(&node_alloc_right, 1, __ATOMIC_RELAXED);
+}
+
+static void *bump_node(void *arg)
+{
+	for (volatile long i = 0; i < (long)(intptr_t)arg; i++) {
+		LUCID_ATOMIC {
+			struct node *n = lucid_read(shared_node);
+
+			lucid_write(n->v, lucid_read(n->v) + 1);
+			if (i % 8 == 0)
+				sched_yield();
+		}
+	}
+	return NULL;
+}
+
+START_TEST(test_alloc_stack)
+{
+	pthread_t t[2];
+
+	lucid_set_abort_hook(node_hook, NULL);
+	LUCID_ATOMIC {
+		struct node *n = make_node();
+
+		lucid_write(n->v, 0L);
+		lucid_write(shared_node, n);
+	}
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, bump_node, (void *)(intptr_t)20000), 0);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	lucid_set_abort_hook(NULL, NULL);
+	ck_assert_int_eq(shared_node->v, 40000);
+	ck_assert_msg(node_conflicts > 0, "no conflicts happened: the test proves nothing");
+	ck_assert_msg(node_with_alloc == node_conflicts,
+	              "%ld of %ld conflicts on the node named its allocation", node_with_alloc,
+	              node_conflicts);
+	ck_assert_msg(node_alloc_right == node_with_alloc,
+	              "%ld of %ld allocation stacks start in make_node", node_alloc_right,
+	              node_with_alloc);
+}
+END_TEST
+
 static char dir[] = "/tmp/lucid-hook-XXXXXX";
 
 START_TEST(test_record_start_errors)
@@ -180,6 +252,10 @@ int main(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("debug_abort_runs_hook");
 	tcase_add_test(tc, test_debug_abort_runs_hook);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("alloc_stack");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_alloc_stack);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("record_start_errors");
 	tcase_set_timeout(tc, 60);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include <lucid/tx.h>
+#include "conflict/recorder.h"
 #include "stm/rcu.h"
 #include "stm/stm-internal.h"
 
@@ -27,6 +28,10 @@ void *lucid_malloc(size_t n)
 	struct stm_tx *tx = stm_self_if_any();
 	void *p = malloc(n);
 
+	if (p && tx && __atomic_load_n(&rec_capture, __ATOMIC_RELAXED)) {
+		tx->rec_ra = __builtin_return_address(0);
+		rec_alloc(p, n);
+	}
 	if (!p || !tx || tx->nesting == 0)
 		return p;
 	if (!ptrvec_push(&tx->allocs, p)) {
@@ -49,8 +54,10 @@ static void free_batch_cb(struct rcu_head *head)
 	struct free_batch *b = caa_container_of(head, struct free_batch, rcu);
 
 	STM_RCU_TSAN_ACQUIRE();
-	for (size_t i = 0; i < b->n; i++)
+	for (size_t i = 0; i < b->n; i++) {
+		rec_alloc_gone(b->ptrs[i]);
 		free(b->ptrs[i]);
+	}
 	free(b);
 }
 
@@ -62,8 +69,10 @@ static void defer_free_all(void **ptrs, size_t n)
 		/* No memory for the batch: wait for the grace period here. */
 		stm_rcu_synchronize();
 		STM_RCU_TSAN_ACQUIRE();
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n; i++) {
+			rec_alloc_gone(ptrs[i]);
 			free(ptrs[i]);
+		}
 		return;
 	}
 	b->n = n;
@@ -119,8 +128,10 @@ void tx_memory_commit(struct stm_tx *tx)
  * its frees never happened. */
 void tx_memory_abort(struct stm_tx *tx)
 {
-	for (size_t i = 0; i < tx->allocs.n; i++)
+	for (size_t i = 0; i < tx->allocs.n; i++) {
+		rec_alloc_gone(tx->allocs.v[i]);
 		free(tx->allocs.v[i]);
+	}
 	tx->allocs.n = 0;
 	tx->frees.n = 0;
 }

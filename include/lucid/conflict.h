@@ -14,6 +14,8 @@ extern "C" {
 #define LUCID_CONFLICT_FALSE 0x2u            /**< two different words that share an ownership
                                                   record: a false conflict */
 #define LUCID_CONFLICT_OTHER_COMMITTED 0x4u  /**< the other side had already committed */
+#define LUCID_CONFLICT_ALLOC_STACK 0x8u      /**< the word lies in a block from lucid_malloc,
+                                                  and alloc_stack says where it was made */
 
 /**
  * One aborted attempt, as the recorder saw it. For a conflict between two
@@ -44,6 +46,8 @@ struct lucid_conflict {
 	unsigned stack_depth;
 	const uintptr_t *other_stack; /**< the other side at its conflicting access */
 	unsigned other_depth;
+	const uintptr_t *alloc_stack; /**< where the word's lucid_malloc block was made */
+	unsigned alloc_depth;
 };
 
 /** lucid_record_start() flags */
