@@ -184,6 +184,14 @@ static inline void stm_stat_add(uint64_t *c, uint64_t n)
 	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
 }
 
+/* Notes where the user called into Lucid (for the recorder's stacks); used
+ * at the top of every exported entry point that may capture a stack. */
+#define STM_NOTE_CALLER(tx)                                        \
+	do {                                                       \
+		(tx)->rec_ra = __builtin_return_address(0);        \
+		(tx)->rec_frame = __builtin_frame_address(0);      \
+	} while (0)
+
 /* ------------------------------------------------ after an attempt (tx/) */
 void tx_after_commit(struct stm_tx *tx);
 void tx_after_abort(struct stm_tx *tx);

@@ -25,8 +25,7 @@ uint64_t lucid_load_slow_(const void *addr, unsigned size)
 	struct stm_tx *tx = in_tx("lucid_read");
 	uintptr_t a = (uintptr_t)addr;
 
-	tx->rec_ra = __builtin_return_address(0);
-	tx->rec_frame = __builtin_frame_address(0);
+	STM_NOTE_CALLER(tx);
 
 	if (stm_likely(aligned(a, size)))
 		return stm_read(tx, a, size);
@@ -48,8 +47,7 @@ void lucid_store_(void *addr, uint64_t value, unsigned size)
 	struct stm_tx *tx = in_tx("lucid_write");
 	uintptr_t a = (uintptr_t)addr;
 
-	tx->rec_ra = __builtin_return_address(0);
-	tx->rec_frame = __builtin_frame_address(0);
+	STM_NOTE_CALLER(tx);
 
 	if (stm_likely(aligned(a, size))) {
 		stm_write(tx, a, size, value);

@@ -146,41 +146,42 @@ static struct stm_tx *in_tx(const char *what)
 	return tx;
 }
 
+/* lucid_abort and lucid_retry roll back, which an irrevocable transaction
+ * cannot do. */
+static void refuse_if_irrevocable(struct stm_tx *tx, const char *what, const char *fix)
+{
+	char where[512];
+
+	if (tx->irrevocable)
+		lucid_misuse(fix, "%s() after lucid_irrevocable() in the transaction of %s: an "
+		             "irrevocable transaction cannot be rolled back", what,
+		             stm_describe_block(&tx->open[0], where, sizeof(where)));
+}
+
 void lucid_abort(void)
 {
 	struct stm_tx *tx = in_tx("lucid_abort");
 
-	tx->rec_ra = __builtin_return_address(0);
-	tx->rec_frame = __builtin_frame_address(0);
-	char what[512];
-
-	if (tx->irrevocable)
-		lucid_misuse("decide whether to abort before calling lucid_irrevocable()",
-		             "lucid_abort() after lucid_irrevocable() in the transaction of %s: an "
-		             "irrevocable transaction cannot be rolled back",
-		             stm_describe_block(&tx->open[0], what, sizeof(what)));
+	STM_NOTE_CALLER(tx);
+	refuse_if_irrevocable(tx, "lucid_abort", "decide whether to abort before calling "
+	                      "lucid_irrevocable()");
 	stm_abort(tx, LUCID_ABORT_EXPLICIT, 2);
 }
 
 void lucid_retry(void)
 {
 	struct stm_tx *tx = in_tx("lucid_retry");
+	char where[512];
 
-	tx->rec_ra = __builtin_return_address(0);
-	tx->rec_frame = __builtin_frame_address(0);
-	char what[512];
-
-	if (tx->irrevocable)
-		lucid_misuse("wait for the condition (lucid_retry()) before calling lucid_irrevocable()",
-		             "lucid_retry() after lucid_irrevocable() in the transaction of %s: an "
-		             "irrevocable transaction cannot be rolled back",
-		             stm_describe_block(&tx->open[0], what, sizeof(what)));
+	STM_NOTE_CALLER(tx);
+	refuse_if_irrevocable(tx, "lucid_retry", "wait for the condition (lucid_retry()) before "
+	                      "calling lucid_irrevocable()");
 	if (tx->fast.r_top == tx->r_base && !(tx->token && tx->fast.w_top > tx->w_base))
 		lucid_misuse("read the shared data the transaction waits on (with lucid_read) before "
 		             "calling lucid_retry()",
 		             "lucid_retry() in a transaction that has read nothing would wait forever "
 		             "(the transaction of %s)",
-		             stm_describe_block(&tx->open[0], what, sizeof(what)));
+		             stm_describe_block(&tx->open[0], where, sizeof(where)));
 	stm_retry(tx);
 }
 
@@ -188,8 +189,7 @@ void lucid_irrevocable(void)
 {
 	struct stm_tx *tx = in_tx("lucid_irrevocable");
 
-	tx->rec_ra = __builtin_return_address(0);
-	tx->rec_frame = __builtin_frame_address(0);
+	STM_NOTE_CALLER(tx);
 	stm_irrevocable(tx);
 }
 

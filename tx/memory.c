@@ -29,7 +29,7 @@ void *lucid_malloc(size_t n)
 	void *p = malloc(n);
 
 	if (p && tx && __atomic_load_n(&rec_capture, __ATOMIC_RELAXED)) {
-		tx->rec_ra = __builtin_return_address(0);
+		STM_NOTE_CALLER(tx);
 		rec_alloc(p, n);
 	}
 	if (!p || !tx || tx->nesting == 0)
