@@ -35,24 +35,12 @@ static char tmpdir[200];
 
 static void tmp_setup(void)
 {
-	const char *base = getenv("TMPDIR");
-
-	snprintf(tmpdir, sizeof(tmpdir), "%s/lucid-check-conflict-XXXXXX",
-		 base && *base ? base : "/tmp");
-	ck_assert_msg(mkdtemp(tmpdir) != NULL, "mkdtemp %s: %s", tmpdir, strerror(errno));
-}
-
-static int tmp_remove(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
+	test_tmpdir_make(tmpdir, sizeof(tmpdir), "check-conflict");
 }
 
 static void tmp_teardown(void)
 {
-	nftw(tmpdir, tmp_remove, 16, FTW_DEPTH | FTW_PHYS);
+	test_tmpdir_remove(tmpdir);
 }
 
 static const char *tpath(char *buf, const char *name)

@@ -3,6 +3,8 @@
 #define LUCID_TESTS_TESTUTIL_H
 
 #include <check.h>
+#include <errno.h>
+#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +33,30 @@ static inline int test_run_suite(Suite *s)
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/* Makes a fresh directory $TMPDIR/lucid-NAME-XXXXXX (or under /tmp) in dir. */
+static inline void test_tmpdir_make(char *dir, size_t size, const char *name)
+{
+	const char *base = getenv("TMPDIR");
+
+	snprintf(dir, size, "%s/lucid-%s-XXXXXX", base && *base ? base : "/tmp", name);
+	ck_assert_msg(mkdtemp(dir) != NULL, "mkdtemp %s: %s", dir, strerror(errno));
+}
+
+static inline int test_tmpdir_remove_one(const char *path, const struct stat *st, int flag,
+                                         struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* Removes the directory and everything in it. */
+static inline void test_tmpdir_remove(const char *dir)
+{
+	nftw(dir, test_tmpdir_remove_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* What a child process printed on stderr and how it ended. */
