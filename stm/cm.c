@@ -66,20 +66,12 @@ void stm_backoff(struct stm_tx *tx)
  * wait on.
  */
 static pthread_mutex_t serial_mutex = PTHREAD_MUTEX_INITIALIZER;
-static struct {
-	uintptr_t on;
-	char pad_[STM_ISOLATE - sizeof(uintptr_t)];
-} serial_flag __attribute__((aligned(STM_ISOLATE)));
-
-bool stm_serial_pending(void)
-{
-	return __atomic_load_n(&serial_flag.on, __ATOMIC_RELAXED) != 0;
-}
+struct stm_flag stm_serial_flag __attribute__((aligned(STM_ISOLATE)));
 
 void stm_serial_enter(struct stm_tx *tx)
 {
 	pthread_mutex_lock(&serial_mutex);
-	__atomic_store_n(&serial_flag.on, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&stm_serial_flag.on, 1, __ATOMIC_SEQ_CST);
 	stm_rcu_synchronize();
 	tx->serial = true;
 	stm_stat_add(&tx->stats.serial, 1);
@@ -88,7 +80,7 @@ void stm_serial_enter(struct stm_tx *tx)
 void stm_serial_exit(struct stm_tx *tx)
 {
 	tx->serial = false;
-	__atomic_store_n(&serial_flag.on, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&stm_serial_flag.on, 0, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&serial_mutex);
 }
 
@@ -144,12 +136,12 @@ void stm_fork_block(void)
 {
 	pthread_mutex_lock(&token_mutex);
 	pthread_mutex_lock(&serial_mutex);
-	__atomic_store_n(&serial_flag.on, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&stm_serial_flag.on, 1, __ATOMIC_SEQ_CST);
 }
 
 void stm_fork_unblock(void)
 {
-	__atomic_store_n(&serial_flag.on, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&stm_serial_flag.on, 0, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&serial_mutex);
 	pthread_mutex_unlock(&token_mutex);
 }

@@ -14,16 +14,7 @@ uintptr_t stm_orec_mask;
 char stm_rcu_tsan_sync;
 #endif
 
-/* The global version clock, alone on its lines: every update commit bumps it. */
-static struct {
-	uintptr_t now;
-	char pad_[STM_ISOLATE - sizeof(uintptr_t)];
-} stm_clock __attribute__((aligned(STM_ISOLATE)));
-
-uintptr_t stm_clock_now(void)
-{
-	return __atomic_load_n(&stm_clock.now, __ATOMIC_ACQUIRE);
-}
+struct stm_clock stm_clock __attribute__((aligned(STM_ISOLATE)));
 
 uintptr_t stm_clock_tick(void)
 {
@@ -221,7 +212,7 @@ static inline void fill_entry(struct stm_tx *tx, struct lucid_wentry_ *e, uintpt
 
 /* --------------------------------------------------------- the transaction */
 
-void stm_start(struct stm_tx *tx)
+void stm_start_slow(struct stm_tx *tx)
 {
 	if (stm_unlikely(tx->want_serial))
 		stm_serial_enter(tx);
@@ -454,7 +445,7 @@ void stm_rollback(struct stm_tx *tx)
 /* Leaves the attempt: not in a transaction until the next stm_start, and no
  * longer serial or holding the token (a transaction in either mode aborts
  * only to leave: lucid_abort or lucid_retry). */
-static void attempt_end(struct stm_tx *tx)
+static inline __attribute__((always_inline)) void attempt_end(struct stm_tx *tx)
 {
 	tx->fast.r_top = tx->fast.r_end = tx->r_base;
 	tx->fast.w_top = tx->fast.w_end = tx->w_base;
@@ -490,7 +481,8 @@ void stm_commit(struct stm_tx *tx)
 		tx->retries = 0;
 		tx->want_serial = false;
 		tx->want_irrevocable = false;
-		tx_after_commit(tx);
+		if (tx_after_commit_pending(tx))
+			tx_after_commit(tx);
 		return;
 	}
 
@@ -524,7 +516,8 @@ void stm_commit(struct stm_tx *tx)
 	tx->retries = 0;
 	tx->want_serial = false;
 	tx->want_irrevocable = false;
-	tx_after_commit(tx);
+	if (tx_after_commit_pending(tx))
+		tx_after_commit(tx);
 }
 
 /*

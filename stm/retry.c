@@ -17,26 +17,17 @@
  * re-runs its transaction or sleeps again. A thread that waits uses no CPU
  * while nothing commits.
  */
-static struct {
-	unsigned waiters;
-	unsigned generation;
-	char pad_[STM_ISOLATE - 2 * sizeof(unsigned)];
-} retry __attribute__((aligned(STM_ISOLATE)));
-
-bool stm_retry_waiters(void)
-{
-	return __atomic_load_n(&retry.waiters, __ATOMIC_SEQ_CST) != 0;
-}
+struct stm_retry_line stm_retry_state __attribute__((aligned(STM_ISOLATE)));
 
 void stm_retry_wake(void)
 {
-	__atomic_add_fetch(&retry.generation, 1, __ATOMIC_SEQ_CST);
-	syscall(SYS_futex, &retry.generation, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+	__atomic_add_fetch(&stm_retry_state.generation, 1, __ATOMIC_SEQ_CST);
+	syscall(SYS_futex, &stm_retry_state.generation, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }
 
 void stm_retry_reset_after_fork(void)
 {
-	__atomic_store_n(&retry.waiters, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&stm_retry_state.waiters, 0, __ATOMIC_RELAXED);
 }
 
 /* Whether any saved read has changed: its orec no longer holds the version
@@ -57,16 +48,16 @@ static bool read_set_changed(const struct stm_tx *tx)
  */
 void stm_retry_wait(struct stm_tx *tx)
 {
-	__atomic_add_fetch(&retry.waiters, 1, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&stm_retry_state.waiters, 1, __ATOMIC_SEQ_CST);
 	for (;;) {
-		unsigned gen = __atomic_load_n(&retry.generation, __ATOMIC_SEQ_CST);
+		unsigned gen = __atomic_load_n(&stm_retry_state.generation, __ATOMIC_SEQ_CST);
 
 		if (read_set_changed(tx))
 			break;
 		stm_stat_add(&tx->stats.retry_waits, 1);
-		if (syscall(SYS_futex, &retry.generation, FUTEX_WAIT_PRIVATE, gen, NULL, NULL, 0) != 0 &&
+		if (syscall(SYS_futex, &stm_retry_state.generation, FUTEX_WAIT_PRIVATE, gen, NULL, NULL, 0) != 0 &&
 		    errno != EAGAIN && errno != EINTR)
 			lucid_fatal("futex wait failed in lucid_retry()");
 	}
-	__atomic_sub_fetch(&retry.waiters, 1, __ATOMIC_SEQ_CST);
+	__atomic_sub_fetch(&stm_retry_state.waiters, 1, __ATOMIC_SEQ_CST);
 }

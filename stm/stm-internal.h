@@ -10,6 +10,7 @@
 #include <lucid/stats.h>
 #include <lucid/static/tx-inline.h>
 #include "stm/orec.h"
+#include "stm/rcu.h"
 
 #define STM_CACHELINE 64
 /* Adjacent-line prefetchers pull pairs of lines: keep hot shared words 128 apart. */
@@ -129,7 +130,14 @@ extern struct stm_config stm_config;
 extern uintptr_t *stm_orecs;
 extern uintptr_t stm_orec_mask;
 
-uintptr_t stm_clock_now(void);
+/* The global version clock, alone on its lines: every update commit bumps it. */
+struct stm_clock { uintptr_t now; char pad_[STM_ISOLATE - sizeof(uintptr_t)]; };
+extern struct stm_clock stm_clock;
+
+static inline uintptr_t stm_clock_now(void)
+{
+	return __atomic_load_n(&stm_clock.now, __ATOMIC_ACQUIRE);
+}
 uintptr_t stm_clock_tick(void);
 
 /* ----------------------------------------------------------- descriptor (thread.c) */
@@ -164,7 +172,7 @@ void stm_defer_free(void *p);           /* free(p) after an RCU grace period */
 void stm_rcu_synchronize(void);         /* a grace period, fork-safe */
 
 /* ------------------------------------------------------------- engine (engine.c) */
-void stm_start(struct stm_tx *tx);
+void stm_start_slow(struct stm_tx *tx);
 void stm_commit(struct stm_tx *tx);     /* returns committed, or aborts (longjmp) */
 __attribute__((noreturn)) void stm_abort(struct stm_tx *tx, int reason, int jump_value);
 void stm_rollback(struct stm_tx *tx);
@@ -194,6 +202,11 @@ static inline void stm_stat_add(uint64_t *c, uint64_t n)
 
 /* ------------------------------------------------ after an attempt (tx/) */
 void tx_after_commit(struct stm_tx *tx);
+/* Whether tx_after_commit has anything to do (most transactions: no). */
+static inline bool tx_after_commit_pending(const struct stm_tx *tx)
+{
+	return (tx->allocs.n | tx->frees.n | tx->on_commit.n | tx->on_abort.n) != 0;
+}
 void tx_after_abort(struct stm_tx *tx);
 void tx_memory_commit(struct stm_tx *tx);
 void tx_memory_abort(struct stm_tx *tx);
@@ -201,7 +214,20 @@ void tx_memory_abort(struct stm_tx *tx);
 /* --------------------------------------------------- blocking retry (retry.c) */
 void stm_retry_wait(struct stm_tx *tx);
 void stm_retry_wake(void);
-bool stm_retry_waiters(void);
+/* Threads sleeping in lucid_retry() and the generation they wait on, alone
+ * on their lines (retry.c). */
+struct stm_retry_line {
+	unsigned waiters;
+	unsigned generation;
+	char pad_[STM_ISOLATE - 2 * sizeof(unsigned)];
+};
+extern struct stm_retry_line stm_retry_state;
+
+/* Whether anyone waits in lucid_retry(): asked by every update commit. */
+static inline bool stm_retry_waiters(void)
+{
+	return __atomic_load_n(&stm_retry_state.waiters, __ATOMIC_SEQ_CST) != 0;
+}
 void stm_retry_reset_after_fork(void);
 
 /* ----------------------------------------------------- contention (cm.c) */
@@ -209,7 +235,14 @@ void stm_backoff(struct stm_tx *tx);
 void stm_serial_enter(struct stm_tx *tx);
 void stm_serial_exit(struct stm_tx *tx);
 void stm_serial_wait(void);
-bool stm_serial_pending(void);
+/* Set while a transaction waits to run alone (see cm.c), on its own lines. */
+struct stm_flag { uintptr_t on; char pad_[STM_ISOLATE - sizeof(uintptr_t)]; };
+extern struct stm_flag stm_serial_flag;
+
+static inline bool stm_serial_pending(void)
+{
+	return __atomic_load_n(&stm_serial_flag.on, __ATOMIC_RELAXED) != 0;
+}
 void stm_token_acquire(struct stm_tx *tx);
 void stm_token_release(struct stm_tx *tx);
 void stm_token_wait(void);
@@ -218,6 +251,38 @@ void stm_fork_block(void);
 void stm_fork_unblock(void);
 uint64_t stm_random(struct stm_tx *tx);
 unsigned stm_backoff_limit(unsigned retries);
+
+/* ------------------------------------------------ starting an attempt */
+/*
+ * Starts an attempt of the outermost block: an RCU read-side critical
+ * section (see cm.c and memory.c for why), a snapshot of the clock, empty
+ * logs. Inline, because every transaction pays for it; anything unusual
+ * (serial mode wanted or pending, the token, recording) goes to
+ * stm_start_slow, which starts over.
+ */
+static inline void stm_start(struct stm_tx *tx)
+{
+	extern bool rec_capture;
+
+	if (stm_likely(!tx->want_serial && !tx->want_irrevocable)) {
+		/* in_cs lets fork() wait out this window (see stm_fork_prepare). */
+		__atomic_store_n(&tx->in_cs, 1, __ATOMIC_RELAXED);
+		urcu_bp_read_lock();
+		if (stm_likely(!stm_serial_pending() &&
+		               !__atomic_load_n(&rec_capture, __ATOMIC_RELAXED))) {
+			tx->rec_on = false;
+			tx->fast.r_top = tx->r_base;
+			tx->fast.w_top = tx->w_base;
+			tx->fast.end = stm_clock_now();
+			tx->fast.r_end = tx->r_base + tx->r_cap;
+			tx->fast.w_end = tx->w_base + tx->w_cap;
+			return;
+		}
+		urcu_bp_read_unlock();
+		__atomic_store_n(&tx->in_cs, 0, __ATOMIC_RELEASE);
+	}
+	stm_start_slow(tx);
+}
 
 /* ------------------------------------------------------- diagnostics (tx/diag.c) */
 /* "the LUCID_ATOMIC block at f.c:12 (in fn())", or "a function run by lucid_run()". */
