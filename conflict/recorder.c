@@ -720,8 +720,10 @@ void rec_conflict_read(struct stm_tx *tx, int reason, const struct lucid_rentry_
 	 * it is the commit whose version we found when locking. */
 	if (stm_orec_is_locked(other) && stm_owns(tx, stm_orec_owner(other)))
 		other = stm_orec_owner(other)->version;
+	/* Commits that came after the read: newer than the snapshot's end (an
+	 * older one would have failed the last validation that moved end). */
 	other_side(a, other, failed->orec, a->address & ~(uint64_t)7, &tx->fast.orecs[failed->orec],
-	           failed->seen);
+	           tx->fast.end);
 }
 
 void rec_plain_abort(struct stm_tx *tx, int reason)

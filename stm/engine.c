@@ -255,22 +255,27 @@ void stm_start_slow(struct stm_tx *tx)
 }
 
 /*
- * Whether every read is still valid: its orec holds the version it had, or
- * we have locked it since and had found that same version then.
+ * Whether every read is still valid. Each was of a version at most the
+ * snapshot's end, and a commit after it would have installed a newer one
+ * (its time is taken after the read, from a clock already past end): so a
+ * read is valid while its orec holds a version at most end, or we have
+ * locked it since and found such a version then. Locked values are above
+ * every version, so one comparison covers the common case.
  */
 bool stm_validate(struct stm_tx *tx)
 {
 	const uintptr_t *orecs = tx->fast.orecs;
+	uintptr_t end = tx->fast.end;
 
 	for (const struct lucid_rentry_ *r = tx->r_base; r < tx->fast.r_top; r++) {
 		uintptr_t cur = __atomic_load_n(&orecs[r->orec], __ATOMIC_RELAXED);
 
-		if (stm_likely(cur == r->seen))
+		if (stm_likely(cur <= end))
 			continue;
 		if (stm_orec_is_locked(cur)) {
 			const struct lucid_wentry_ *w = stm_orec_owner(cur);
 
-			if (stm_owns(tx, w) && w->version == r->seen)
+			if (stm_owns(tx, w) && w->version <= end)
 				continue;
 		}
 		tx->invalid_seen = cur;
@@ -296,12 +301,11 @@ bool stm_extend(struct stm_tx *tx)
 	return true;
 }
 
-static void rset_add(struct stm_tx *tx, uintptr_t seen, uintptr_t idx, uintptr_t addr)
+static void rset_add(struct stm_tx *tx, uintptr_t idx, uintptr_t addr)
 {
 	if (stm_unlikely(tx->fast.r_top == tx->r_base + tx->r_cap))
 		rset_grow(tx);
 	struct lucid_rentry_ *r = tx->fast.r_top++;
-	r->seen = seen;
 	r->orec = (uint32_t)idx;
 	r->site = 0;
 	if (stm_unlikely(tx->rec_on))
@@ -364,7 +368,7 @@ uint64_t stm_read(struct stm_tx *tx, uintptr_t addr, unsigned size)
 		LUCID_READ_FENCE_();
 		if (__atomic_load_n(orec, __ATOMIC_RELAXED) != seen)
 			continue;
-		rset_add(tx, seen, idx, addr);
+		rset_add(tx, idx, addr);
 		return v;
 	}
 }
@@ -575,7 +579,7 @@ void stm_retry(struct stm_tx *tx)
 	size_t n = nr + nw;
 
 	if (n > tx->wait_cap) {
-		struct lucid_rentry_ *w = realloc(tx->wait_set, n * sizeof(*w));
+		struct stm_wait_entry *w = realloc(tx->wait_set, n * sizeof(*w));
 
 		if (!w)
 			lucid_fatal("out of memory saving the read set of a transaction that called "
@@ -583,14 +587,26 @@ void stm_retry(struct stm_tx *tx)
 		tx->wait_set = w;
 		tx->wait_cap = n;
 	}
-	memcpy(tx->wait_set, tx->r_base, nr * sizeof(*tx->wait_set));
-	tx->wait_n = nr;
+	/* The versions read are the ones still there (or, for words we have
+	 * locked since, found when locking); one already changed means there
+	 * is no need to sleep, which a value no orec can hold says. */
+	tx->wait_n = 0;
+	for (size_t i = 0; i < nr; i++) {
+		uint32_t idx = tx->r_base[i].orec;
+		uintptr_t cur = __atomic_load_n(&tx->fast.orecs[idx], __ATOMIC_RELAXED);
+
+		if (stm_orec_is_locked(cur) && stm_owns(tx, stm_orec_owner(cur)))
+			cur = stm_orec_owner(cur)->version;
+		if (cur > tx->fast.end)
+			cur = STM_WAIT_CHANGED;
+		tx->wait_set[tx->wait_n++] = (struct stm_wait_entry){ .seen = cur, .orec = idx };
+	}
 	for (size_t i = 0; i < nw; i++) {
 		const struct lucid_wentry_ *e = &tx->w_base[i];
 
 		if (e->version != STM_NOT_HEAD)
-			tx->wait_set[tx->wait_n++] = (struct lucid_rentry_){ .seen = e->version,
-			                                                    .orec = e->orec };
+			tx->wait_set[tx->wait_n++] = (struct stm_wait_entry){ .seen = e->version,
+			                                                     .orec = e->orec };
 	}
 	stm_rollback(tx);
 	attempt_end(tx);

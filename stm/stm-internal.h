@@ -29,6 +29,8 @@
  * is re-pointed; the old log is freed after an RCU grace period.
  */
 #define STM_NOT_HEAD STM_OREC_LOCKED
+/* A wait-set version no orec holds (locks point to 64-byte aligned entries). */
+#define STM_WAIT_CHANGED (STM_OREC_LOCKED | 1)
 
 _Static_assert(sizeof(struct lucid_wentry_) == 64, "write-log entries are one cache line");
 
@@ -102,7 +104,7 @@ struct stm_tx {
 	struct stm_open_block open[STM_TRACK_DEPTH];
 
 	/* what lucid_retry() waits on: the orecs read and the values seen */
-	struct lucid_rentry_ *wait_set;
+	struct stm_wait_entry { uintptr_t seen; uint32_t orec; } *wait_set;
 	size_t wait_n, wait_cap;
 
 	/* per attempt: lucid_malloc'd blocks, lucid_free'd blocks, handlers */

@@ -58,7 +58,7 @@ static void run(struct stm_tx *tx, struct stm_handlers *list)
 	bool want_serial = tx->want_serial, want_irrevocable = tx->want_irrevocable;
 	sigjmp_buf *env = tx->env;
 	struct stm_open_block outer = tx->open[0];
-	struct lucid_rentry_ *wait_set = tx->wait_set;
+	struct stm_wait_entry *wait_set = tx->wait_set;
 	size_t wait_n = tx->wait_n, wait_cap = tx->wait_cap;
 
 	*list = (struct stm_handlers){ 0 };

@@ -61,9 +61,12 @@ extern "C" {
  * consecutive orecs, so arrays do not collide below the table size. */
 #define LUCID_WORD_SHIFT_ 3
 
-/** A read-set entry: which orec was read and what it held. */
+/**
+ * A read-set entry: which orec was read. The version it held need not be
+ * kept: it was at most the snapshot's end, and any later commit to it gets
+ * a newer time, so "still at most end" is "unchanged".
+ */
 struct lucid_rentry_ {
-	uintptr_t seen;   /* orec value when read (an unlocked version) */
 	uint32_t orec;    /* index in the orec table */
 	uint32_t site;    /* call-site/stack id while recording, else 0 */
 };
@@ -139,7 +142,6 @@ lucid_load_(const void *addr, unsigned size)
 			if (LUCID_LIKELY_(__atomic_load_n(orec, __ATOMIC_RELAXED) == seen)) {
 				struct lucid_rentry_ *r = tx->r_top;
 
-				r->seen = seen;
 				r->orec = (uint32_t)idx;
 				r->site = 0;
 				tx->r_top = r + 1;
