@@ -305,8 +305,6 @@ struct rec_thread {
 	uint32_t seq;               /* attempts started, bumped after site (read by others) */
 	uint64_t t0;                /* the current attempt's start */
 	struct { const char *file, *function; int line; uint32_t id; } site_cache[SITE_CACHE];
-	uintptr_t *raddr;           /* address of each read-set entry */
-	size_t raddr_cap;
 	uint64_t commits[MAX_SITES];
 };
 
@@ -415,7 +413,8 @@ void rec_attempt_start(struct stm_tx *tx)
 		return;
 	r->t0 = ticks();
 	tx->rec_ctx = attempt_context(tx);
-	if (r->raddr_cap < tx->r_cap)
+	tx->rec_last.id = 0;
+	if (tx->rec_raddr_cap < tx->r_cap)
 		rec_rset_resized(tx, tx->r_cap);
 	__atomic_store_n(&r->site, site_cached(r, &tx->open[0]), __ATOMIC_RELAXED);
 	/* After the site: whoever sees this attempt's number sees its site. */
@@ -426,14 +425,14 @@ void rec_rset_resized(struct stm_tx *tx, size_t cap)
 {
 	struct rec_thread *r = tx->rec;
 
-	if (!r || r->raddr_cap >= cap)
+	if (!r || tx->rec_raddr_cap >= cap)
 		return;
-	uintptr_t *a = realloc(r->raddr, cap * sizeof(*a));
+	uintptr_t *a = realloc(tx->rec_raddr, cap * sizeof(*a));
 
 	if (!a)
 		return;   /* addresses of reads past the old capacity are reported as 0 */
-	r->raddr = a;
-	r->raddr_cap = cap;
+	tx->rec_raddr = a;
+	tx->rec_raddr_cap = cap;
 }
 
 /*
@@ -475,8 +474,10 @@ uint32_t rec_stack_here(struct stm_tx *tx)
 	unsigned slot = (unsigned)((ra >> 2) ^ (frame >> 4) ^ (tx->rec_ctx >> 3)) % STM_REC_MEMO;
 	struct stm_rec_memo *m = &tx->rec_memo[slot];
 
-	if (m->ra == ra && m->frame == frame && m->ctx == tx->rec_ctx && m->id)
+	if (m->ra == ra && m->frame == frame && m->ctx == tx->rec_ctx && m->id) {
+		tx->rec_last = *m;
 		return m->id;
+	}
 
 	void *buf[MAX_FRAMES];
 	int n = backtrace_here(buf, MAX_FRAMES);
@@ -500,7 +501,18 @@ uint32_t rec_stack_here(struct stm_tx *tx)
 	m->frame = frame;
 	m->id = id;
 	m->ctx = tx->rec_ctx;
+	tx->rec_last = *m;
 	return id;
+}
+
+/* Accesses in a loop come from one frame again and again: the last answer
+ * is checked first. */
+uint32_t rec_stack_memo(struct stm_tx *tx)
+{
+	if (stm_likely(tx->rec_last.ra == (uintptr_t)tx->rec_ra &&
+	               tx->rec_last.frame == (uintptr_t)tx->rec_frame && tx->rec_last.id))
+		return tx->rec_last.id;
+	return rec_stack_here(tx);
 }
 
 /* The tag: stack id (20 bits), site id (12 bits), word address / 8 (low 32
@@ -516,16 +528,9 @@ uint64_t rec_entry_tag(struct stm_tx *tx, uint32_t stack, uintptr_t word)
 	return (uint64_t)stack | (uint64_t)site << 20 | (uint64_t)(uint32_t)(word >> 3) << 32;
 }
 
-void rec_read(struct stm_tx *tx, struct lucid_rentry_ *e, uintptr_t addr)
+uint32_t rec_read_site(struct stm_tx *tx)
 {
-	struct rec_thread *r = tx->rec;
-	size_t i = (size_t)(e - tx->r_base);
-
-	if (!r)
-		return;
-	e->site = rec_stack_here(tx);
-	if (i < r->raddr_cap)
-		r->raddr[i] = addr;
+	return tx->rec ? rec_stack_memo(tx) : 0;
 }
 
 /* Fills the other side from a lock: the owner's entry for @p word (or its
@@ -714,7 +719,7 @@ void rec_conflict_read(struct stm_tx *tx, int reason, const struct lucid_rentry_
 	if (!a)
 		return;
 	a->stack = failed->site;
-	a->address = i < tx->rec->raddr_cap ? tx->rec->raddr[i] : 0;
+	a->address = i < tx->rec_raddr_cap ? tx->rec_raddr[i] : 0;
 	a->orec = failed->orec;
 	/* We locked it ourselves since (a write after the read): what changed
 	 * it is the commit whose version we found when locking. */
@@ -1197,7 +1202,9 @@ void rec_thread_free(struct stm_tx *tx)
 	if (!r)
 		return;
 	tx->rec = NULL;
-	free(r->raddr);
+	free(tx->rec_raddr);
+	tx->rec_raddr = NULL;
+	tx->rec_raddr_cap = 0;
 	free(r);
 }
 

@@ -27,6 +27,8 @@ void rec_attempt_start(struct stm_tx *tx);
 /* The current stack (from the user's call into Lucid, tx->rec_ra), as a
  * depot id; 0 if it could not be captured. */
 uint32_t rec_stack_here(struct stm_tx *tx);
+/* The same, checking first whether the last access came from the same place. */
+uint32_t rec_stack_memo(struct stm_tx *tx);
 /* What a write-log entry tells other threads about itself, in one word (so
  * that they read a consistent whole while the entry is being reused): its
  * stack, its transaction's site, and the word it is for. */
@@ -35,8 +37,10 @@ uint64_t rec_entry_tag(struct stm_tx *tx, uint32_t stack, uintptr_t word);
  * it was freed (rec_alloc_gone). */
 void rec_alloc(void *p, size_t size);
 void rec_alloc_gone(void *p);
-/* A read was added to the read set at @p r: remember its stack and address. */
-void rec_read(struct stm_tx *tx, struct lucid_rentry_ *r, uintptr_t addr);
+/* The stack id to keep in the read-set entry of a read being made (0 when
+ * the thread has no recorder state); the engine keeps its address in
+ * tx->rec_raddr. */
+uint32_t rec_read_site(struct stm_tx *tx);
 /* The read set moved or grew to @p cap entries. */
 void rec_rset_resized(struct stm_tx *tx, size_t cap);
 

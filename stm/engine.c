@@ -44,7 +44,7 @@ uint64_t stm_byte_mask(uintptr_t addr, unsigned size)
 	return size_bits(size) << lane_shift((unsigned)(addr & 7), size);
 }
 
-static uint64_t load_sized(uintptr_t addr, unsigned size)
+static inline uint64_t load_sized(uintptr_t addr, unsigned size)
 {
 	switch (size) {
 	case 1: return __atomic_load_n((const uint8_t *)addr, LUCID_DATA_LOAD_ORDER_);
@@ -188,7 +188,7 @@ static inline void note_entry(struct stm_tx *tx, struct lucid_wentry_ *e, uintpt
 	uint32_t stack = 0;
 
 	if (stm_unlikely(tx->rec_on)) {
-		stack = rec_stack_here(tx);
+		stack = rec_stack_memo(tx);
 		__atomic_store_n(&e->reserved, rec_entry_tag(tx, stack, word), __ATOMIC_RELAXED);
 	}
 	__atomic_store_n(&e->stack, stack, __ATOMIC_RELAXED);
@@ -301,19 +301,55 @@ bool stm_extend(struct stm_tx *tx)
 	return true;
 }
 
-static void rset_add(struct stm_tx *tx, uintptr_t idx, uintptr_t addr)
+/* Adds a read to the read set; while recording, with where it was made
+ * (reads in a loop come from one frame: the memo's last answer first). */
+static inline __attribute__((always_inline)) void rset_add(struct stm_tx *tx, uintptr_t idx,
+                                                           uintptr_t addr)
 {
 	if (stm_unlikely(tx->fast.r_top == tx->r_base + tx->r_cap))
 		rset_grow(tx);
 	struct lucid_rentry_ *r = tx->fast.r_top++;
+	uint32_t site = 0;
+
+	if (stm_unlikely(tx->rec_on)) {
+		size_t i = (size_t)(r - tx->r_base);
+
+		if (stm_likely(tx->rec_last.ra == (uintptr_t)tx->rec_ra &&
+		               tx->rec_last.frame == (uintptr_t)tx->rec_frame && tx->rec_last.id))
+			site = tx->rec_last.id;
+		else
+			site = rec_read_site(tx);
+		if (stm_likely(i < tx->rec_raddr_cap))
+			tx->rec_raddr[i] = addr;
+	}
 	r->orec = (uint32_t)idx;
-	r->site = 0;
-	if (stm_unlikely(tx->rec_on))
-		rec_read(tx, r, addr);
+	r->site = site;
 }
 
-/* Reads an aligned @p size-byte value that lies inside one word. */
+static uint64_t read_general(struct stm_tx *tx, uintptr_t addr, unsigned size);
+
+/* Reads an aligned @p size-byte value that lies inside one word. The
+ * common case first (what the inline path does, taken here while
+ * recording); locks, newer versions and irrevocability in read_general. */
 uint64_t stm_read(struct stm_tx *tx, uintptr_t addr, unsigned size)
+{
+	uintptr_t idx = stm_orec_index(addr & ~(uintptr_t)7, tx->fast.orec_mask);
+	uintptr_t *orec = &tx->fast.orecs[idx];
+	uintptr_t seen = __atomic_load_n(orec, __ATOMIC_ACQUIRE);
+
+	if (stm_likely(seen <= tx->fast.end && !tx->token)) {
+		uint64_t v = load_sized(addr, size);
+
+		LUCID_READ_FENCE_();
+		if (stm_likely(__atomic_load_n(orec, __ATOMIC_RELAXED) == seen)) {
+			rset_add(tx, idx, addr);
+			return v;
+		}
+	}
+	return read_general(tx, addr, size);
+}
+
+static uint64_t read_general(struct stm_tx *tx, uintptr_t addr, unsigned size)
 {
 	uintptr_t word = addr & ~(uintptr_t)7;
 	uintptr_t idx = stm_orec_index(word, tx->fast.orec_mask);

@@ -99,6 +99,9 @@ struct stm_tx {
 	struct rec_thread *rec;    /* the recorder's per-thread state (read by others) */
 	uintptr_t rec_ctx;         /* this attempt's block context (see recorder.c) */
 	struct stm_rec_memo { uintptr_t ra, frame, ctx; uint32_t id; } rec_memo[STM_REC_MEMO];
+	struct stm_rec_memo rec_last;   /* the memo's last answer in this attempt */
+	uintptr_t *rec_raddr;      /* the address of each read-set entry (recorder.c) */
+	size_t rec_raddr_cap;
 	unsigned in_cs;            /* between RCU read lock and unlock (for fork) */
 	uint64_t rng;              /* xorshift state for back-off */
 	struct stm_open_block open[STM_TRACK_DEPTH];

@@ -20,16 +20,10 @@ static inline bool aligned(uintptr_t addr, unsigned size)
 	return (addr & (size - 1)) == 0;
 }
 
-uint64_t lucid_load_slow_(const void *addr, unsigned size)
+/* Packed or misaligned: byte by byte, each byte under its word's orec. */
+static __attribute__((noinline)) uint64_t load_misaligned(struct stm_tx *tx, uintptr_t a,
+                                                          unsigned size)
 {
-	struct stm_tx *tx = in_tx("lucid_read");
-	uintptr_t a = (uintptr_t)addr;
-
-	STM_NOTE_CALLER(tx);
-
-	if (stm_likely(aligned(a, size)))
-		return stm_read(tx, a, size);
-	/* Packed or misaligned: byte by byte, each byte under its word's orec. */
 	uint8_t bytes[8];
 	uint64_t v = 0;
 
@@ -40,6 +34,17 @@ uint64_t lucid_load_slow_(const void *addr, unsigned size)
 	v >>= (8 - size) * 8;
 #endif
 	return v;
+}
+
+uint64_t lucid_load_slow_(const void *addr, unsigned size)
+{
+	struct stm_tx *tx = in_tx("lucid_read");
+	uintptr_t a = (uintptr_t)addr;
+
+	STM_NOTE_CALLER(tx);
+	if (stm_likely(aligned(a, size)))
+		return stm_read(tx, a, size);
+	return load_misaligned(tx, a, size);
 }
 
 void lucid_store_(void *addr, uint64_t value, unsigned size)
