@@ -80,10 +80,10 @@ enum tui_update {
 enum tui_update tui_model_update(struct tui_model *m);
 
 /*
- * Warnings, one per line, or NULL: damage or a record cut short (from the
- * reader; a record cut short at the end of a live file is normal and is
- * not reported while tui_model_finished() is false), and symbolization
- * problems met so far (a missing file, a build-id mismatch).
+ * Warnings, one per line, or NULL: damage, a read error, or a record cut
+ * short at the end of the file as of the last update (which a live file
+ * may show for a moment, while a record is being written), and the
+ * symbolization problems met so far (a missing file, a build-id mismatch).
  */
 const char *tui_model_warning(struct tui_model *m);
 
