@@ -1,0 +1,1625 @@
+/* tui: the report model: loading a recording incrementally, symbolizing stacks lazily, grouping aborts into rows. */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conflict/reader.h"
+#include "conflict/symbolize.h"
+#include "tui/model.h"
+
+/* ------------------------------------------------------------ hash map */
+
+/*
+ * Open addressing from a 128-bit key to a nonzero 32-bit value (0 marks an
+ * empty slot). Used for record ids, thread ids, interned locations and the
+ * groups of a view, so every lookup is one probe sequence.
+ */
+struct tui_slot {
+	uint64_t k1, k2;
+	uint32_t val;
+};
+
+struct tui_map {
+	struct tui_slot *s;
+	size_t cap, n;             /* cap: a power of two, or 0 */
+};
+
+static uint64_t tui_hash(uint64_t k1, uint64_t k2)
+{
+	uint64_t h = k1 * 0x9e3779b97f4a7c15ull ^ (k2 + 0x632be59bd9b4e019ull) * 0xc2b2ae3d27d4eb4full;
+
+	return h ^ h >> 29;
+}
+
+static size_t tui_map_find(const struct tui_map *m, uint64_t k1, uint64_t k2)
+{
+	size_t i = (size_t)tui_hash(k1, k2) & (m->cap - 1);
+
+	while (m->s[i].val && (m->s[i].k1 != k1 || m->s[i].k2 != k2))
+		i = (i + 1) & (m->cap - 1);
+	return i;
+}
+
+static uint32_t tui_map_get(const struct tui_map *m, uint64_t k1, uint64_t k2)
+{
+	return m->cap ? m->s[tui_map_find(m, k1, k2)].val : 0;
+}
+
+static int tui_map_grow(struct tui_map *m)
+{
+	size_t cap = m->cap ? 2 * m->cap : 64;
+	struct tui_map g = { calloc(cap, sizeof(struct tui_slot)), cap, m->n };
+
+	if (!g.s)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->s[i].val)
+			g.s[tui_map_find(&g, m->s[i].k1, m->s[i].k2)] = m->s[i];
+	free(m->s);
+	*m = g;
+	return 0;
+}
+
+/* Sets key -> val (nonzero), replacing; 0 or -ENOMEM. */
+static int tui_map_put(struct tui_map *m, uint64_t k1, uint64_t k2, uint32_t val)
+{
+	size_t i;
+
+	if ((m->n + 1) * 4 > m->cap * 3 && tui_map_grow(m) < 0)
+		return -ENOMEM;
+	i = tui_map_find(m, k1, k2);
+	if (!m->s[i].val)
+		m->n++;
+	m->s[i] = (struct tui_slot){ k1, k2, val };
+	return 0;
+}
+
+/* The slot for key, inserted with value 0 marked by *fresh when absent,
+ * so that the caller can fill it in place; NULL on out of memory. */
+static struct tui_slot *tui_map_slot(struct tui_map *m, uint64_t k1, uint64_t k2, bool *fresh)
+{
+	size_t i;
+
+	if ((m->n + 1) * 4 > m->cap * 3 && tui_map_grow(m) < 0)
+		return NULL;
+	i = tui_map_find(m, k1, k2);
+	*fresh = !m->s[i].val;
+	if (*fresh) {
+		m->n++;
+		m->s[i].k1 = k1;
+		m->s[i].k2 = k2;
+	}
+	return &m->s[i];
+}
+
+static void tui_map_free(struct tui_map *m)
+{
+	free(m->s);
+	m->s = NULL;
+	m->cap = m->n = 0;
+}
+
+/* Grows a vector of elements of size sz to hold at least n; 0 or -ENOMEM. */
+static int tui_reserve(void **v, size_t *cap, size_t n, size_t sz)
+{
+	size_t c = *cap ? *cap : 16;
+	void *p;
+
+	if (n <= *cap)
+		return 0;
+	while (c < n)
+		c *= 2;
+	p = realloc(*v, c * sz);
+	if (!p)
+		return -ENOMEM;
+	*v = p;
+	*cap = c;
+	return 0;
+}
+
+/* ------------------------------------------------------------ strings */
+
+/* An arena of blocks (strings, frames) that live as long as their owner.
+ * Sizes are rounded up to 8 bytes, so every block is aligned for a frame. */
+struct tui_chunk {
+	struct tui_chunk *next;
+	size_t used, cap;
+	uint64_t data[];
+};
+
+static void *tui_arena_alloc(struct tui_chunk **chunks, size_t n)
+{
+	struct tui_chunk *c = *chunks;
+
+	n = (n + 7) & ~(size_t)7;
+	if (!c || c->cap - c->used < n) {
+		size_t cap = n > 16384 ? n : 16384;
+
+		c = malloc(sizeof(*c) + cap);
+		if (!c)
+			return NULL;
+		c->next = *chunks;
+		c->used = 0;
+		c->cap = cap;
+		*chunks = c;
+	}
+	c->used += n;
+	return (char *)c->data + c->used - n;
+}
+
+static void tui_arena_free(struct tui_chunk **chunks)
+{
+	while (*chunks) {
+		struct tui_chunk *c = *chunks;
+
+		*chunks = c->next;
+		free(c);
+	}
+}
+
+/* A set of distinct strings: one copy of each, numbered from 1. */
+struct tui_strings {
+	struct tui_chunk *chunks;
+	const char **all;          /* [k - 1]: string k */
+	uint64_t *hash;            /* [k - 1]: its hash */
+	size_t n, cap;
+	uint32_t *slots;           /* open addressing: string numbers, 0 empty */
+	size_t nslots;
+};
+
+static uint64_t tui_strhash(const char *s, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
+	return h ^ n;
+}
+
+static int tui_strings_grow(struct tui_strings *t)
+{
+	size_t ns = t->nslots ? 2 * t->nslots : 256;
+	uint32_t *sl = calloc(ns, sizeof(*sl));
+
+	if (!sl)
+		return -ENOMEM;
+	for (size_t k = 0; k < t->n; k++) {
+		size_t i = (size_t)t->hash[k] & (ns - 1);
+
+		while (sl[i])
+			i = (i + 1) & (ns - 1);
+		sl[i] = (uint32_t)k + 1;
+	}
+	free(t->slots);
+	t->slots = sl;
+	t->nslots = ns;
+	return 0;
+}
+
+/* The number of the one copy of s (n bytes, already escaped), or 0 on out
+ * of memory. */
+static uint32_t tui_intern_num(struct tui_strings *t, const char *s, size_t n)
+{
+	uint64_t h = tui_strhash(s, n);
+	size_t i;
+	char *copy;
+
+	if ((t->n + 1) * 2 > t->nslots && tui_strings_grow(t) < 0)
+		return 0;
+	for (i = (size_t)h & (t->nslots - 1); t->slots[i]; i = (i + 1) & (t->nslots - 1)) {
+		uint32_t k = t->slots[i] - 1;
+
+		if (t->hash[k] == h && strncmp(t->all[k], s, n) == 0 && t->all[k][n] == '\0')
+			return k + 1;
+	}
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? 2 * t->cap : 256;
+		const char **a = realloc(t->all, cap * sizeof(*a));
+		uint64_t *hs;
+
+		if (!a)
+			return 0;
+		t->all = a;
+		hs = realloc(t->hash, cap * sizeof(*hs));
+		if (!hs)
+			return 0;
+		t->hash = hs;
+		t->cap = cap;
+	}
+	copy = tui_arena_alloc(&t->chunks, n + 1);
+	if (!copy)
+		return 0;
+	memcpy(copy, s, n);
+	copy[n] = '\0';
+	t->all[t->n] = copy;
+	t->hash[t->n] = h;
+	t->slots[i] = (uint32_t)++t->n;
+	return (uint32_t)t->n;
+}
+
+static const char *tui_intern(struct tui_strings *t, const char *s, size_t n)
+{
+	uint32_t k = tui_intern_num(t, s, n);
+
+	return k ? t->all[k - 1] : NULL;
+}
+
+/* Escapes raw (NULL: "") for a terminal, then interns it; 0 on out of memory. */
+static uint32_t tui_intern_escaped_num(struct tui_strings *t, const char *raw)
+{
+	char small[512], *buf = small;
+	size_t len = raw ? strlen(raw) : 0, need;
+	uint32_t k;
+
+	need = rec_escape(small, sizeof(small), raw ? raw : "", len);
+	if (need >= sizeof(small)) {
+		buf = malloc(need + 1);
+		if (!buf)
+			return 0;
+		rec_escape(buf, need + 1, raw, len);
+	}
+	k = tui_intern_num(t, buf, need);
+	if (buf != small)
+		free(buf);
+	return k;
+}
+
+static const char *tui_intern_escaped(struct tui_strings *t, const char *raw)
+{
+	uint32_t k = tui_intern_escaped_num(t, raw);
+
+	return k ? t->all[k - 1] : NULL;
+}
+
+static void tui_strings_free(struct tui_strings *t)
+{
+	tui_arena_free(&t->chunks);
+	free(t->all);
+	free(t->hash);
+	free(t->slots);
+}
+
+/* ------------------------------------------------------------ the model */
+
+/* A distinct stack. */
+struct tui_stk {
+	const uint64_t *pcs;       /* the reader's copy (lives as long as the reader) */
+	uint32_t depth;
+	bool top_done, frames_done;
+	uint32_t loc;              /* interned location of the top user frame (0: none) */
+	const struct tui_frame *top;
+	struct tui_frame *frames;
+	size_t nframes;
+};
+
+/* The top user frame of a stack, compared for the pair grouping. */
+struct tui_locinfo {
+	const char *function, *file;
+	unsigned line;
+};
+
+struct tui_thr {
+	uint32_t tid;
+	uint64_t aborts, wasted_ns, caused;
+};
+
+struct tui_model {
+	struct rec_reader *r;
+	struct rec_symbolizer *sym;
+	struct tui_strings str;
+	struct tui_map raw_strings; /* a symbolizer string's address -> interned index */
+
+	struct tui_abort *ab;
+	size_t nab, capab;
+
+	struct tui_stk *stk;       /* [0] unused: handle 0 is "none" */
+	size_t nstk, capstk;
+	struct tui_map stack_ids;  /* recorded id -> handle */
+
+	struct tui_block *blk;     /* [0] unused */
+	size_t nblk, capblk;
+	struct tui_map site_ids;
+	bool commits_seen;
+
+	struct tui_thr *thr;
+	size_t nthr, capthr;
+	struct tui_map tids;       /* tid -> index + 1 */
+	struct tui_thread *threads_out;
+
+	struct tui_locinfo *locs;  /* [0] unused */
+	size_t nlocs, caplocs;
+	struct tui_map loc_ids;
+
+	struct tui_summary sum;
+	bool have_header;
+	uint64_t stats_commits;
+	bool last_cut;             /* the last read ended inside a record */
+	bool damaged, oom;
+	char reader_warning[600];
+	char *warnings;            /* what tui_model_warning returns */
+	struct tui_chunk *frames_arena;
+};
+
+static const char *const tui_kind_names[] = {
+	/* enum lucid_abort_reason, as lucid_abort_reason_name() names them
+	 * (tests/check_model.c compares the two). */
+	"rw", "ww", "read-invalid", "write-invalid", "commit-invalid",
+	"abort", "retry", "capacity", "irrevocable",
+};
+
+const char *tui_kind_name(int reason)
+{
+	if (reason < 0 || (size_t)reason >= sizeof(tui_kind_names) / sizeof(tui_kind_names[0]))
+		return "unknown";
+	return tui_kind_names[reason];
+}
+
+bool tui_kind_is_conflict(int reason)
+{
+	return reason >= 0 && reason <= 4;
+}
+
+/* Handle for a recorded id (0 when unknown). */
+static uint32_t tui_handle(const struct tui_map *ids, uint32_t id)
+{
+	return id ? tui_map_get(ids, id, 0) : 0;
+}
+
+static int tui_on_header(struct tui_model *m, const struct rec_header *h)
+{
+	size_t len = 0;
+	char *cmd, *p;
+
+	if (m->have_header)
+		return 0;
+	m->have_header = true;
+	m->sum.program = tui_intern_escaped(&m->str, h->program);
+	m->sum.pid = h->pid;
+	m->sum.start_realtime_ns = h->start_realtime_ns;
+	m->sum.start_mono_ns = h->start_mono_ns;
+	if (m->sum.end_mono_ns < h->start_mono_ns)
+		m->sum.end_mono_ns = h->start_mono_ns;
+	for (uint32_t i = 0; i < h->argc; i++)
+		len += strlen(h->argv[i]) + 1;
+	cmd = p = malloc(len + 1);
+	if (!cmd)
+		return -ENOMEM;
+	*p = '\0';
+	for (uint32_t i = 0; i < h->argc; i++)
+		p += sprintf(p, "%s%s", i ? " " : "", h->argv[i]);
+	m->sum.cmdline = tui_intern_escaped(&m->str, cmd);
+	free(cmd);
+	return m->sum.program && m->sum.cmdline ? 0 : -ENOMEM;
+}
+
+static int tui_on_stack(struct tui_model *m, const struct rec_stack *s)
+{
+	if (tui_reserve((void **)&m->stk, &m->capstk, m->nstk + 1, sizeof(*m->stk)) < 0)
+		return -ENOMEM;
+	m->stk[m->nstk] = (struct tui_stk){ .pcs = s->pcs, .depth = s->depth };
+	if (tui_map_put(&m->stack_ids, s->id, 0, (uint32_t)m->nstk) < 0)
+		return -ENOMEM;
+	m->nstk++;
+	m->sum.stacks = (unsigned)(m->nstk - 1);
+	return 0;
+}
+
+static int tui_on_site(struct tui_model *m, const struct rec_site *s)
+{
+	struct tui_block *b;
+
+	if (tui_reserve((void **)&m->blk, &m->capblk, m->nblk + 1, sizeof(*m->blk)) < 0)
+		return -ENOMEM;
+	b = &m->blk[m->nblk];
+	*b = (struct tui_block){
+		.function = tui_intern_escaped(&m->str, s->function),
+		.file = tui_intern_escaped(&m->str, s->file),
+		.line = s->line,
+		.abort_rate = -1,
+	};
+	if (!b->function || !b->file || tui_map_put(&m->site_ids, s->id, 0, (uint32_t)m->nblk) < 0)
+		return -ENOMEM;
+	m->nblk++;
+	m->sum.blocks = (unsigned)(m->nblk - 1);
+	return 0;
+}
+
+/* The index of tid's entry, added when new; -1 on out of memory. */
+static long tui_thread_index(struct tui_model *m, uint32_t tid)
+{
+	uint32_t v = tui_map_get(&m->tids, tid, 0);
+
+	if (v)
+		return (long)v - 1;
+	if (tui_reserve((void **)&m->thr, &m->capthr, m->nthr + 1, sizeof(*m->thr)) < 0 ||
+	    tui_map_put(&m->tids, tid, 0, (uint32_t)m->nthr + 1) < 0)
+		return -1;
+	m->thr[m->nthr] = (struct tui_thr){ .tid = tid };
+	return (long)m->nthr++;
+}
+
+static int tui_on_abort(struct tui_model *m, const struct rec_abort *a)
+{
+	struct tui_abort *t;
+	long ti;
+
+	if (tui_reserve((void **)&m->ab, &m->capab, m->nab + 1, sizeof(*m->ab)) < 0)
+		return -ENOMEM;
+	t = &m->ab[m->nab];
+	*t = (struct tui_abort){
+		.mono_ns = a->mono_ns,
+		.wasted_ns = a->wasted_ns,
+		.address = a->address,
+		.other_address = a->other_address,
+		.stack = tui_handle(&m->stack_ids, a->stack),
+		.alloc_stack = a->flags & REC_ABORT_ALLOC_STACK ? tui_handle(&m->stack_ids, a->alloc_stack) : 0,
+		.block = tui_handle(&m->site_ids, a->site),
+		.tid = a->tid,
+		.attempt = a->attempt > UINT16_MAX ? UINT16_MAX : (uint16_t)a->attempt,
+		.reason = a->reason,
+		.flags = a->flags,
+	};
+	if (a->flags & REC_ABORT_OTHER_KNOWN) {
+		t->other_stack = tui_handle(&m->stack_ids, a->other_stack);
+		t->other_block = tui_handle(&m->site_ids, a->other_site);
+		t->other_tid = a->other_tid;
+	}
+	ti = tui_thread_index(m, a->tid);
+	if (ti < 0)
+		return -ENOMEM;
+	m->thr[ti].aborts++;
+	m->thr[ti].wasted_ns += a->wasted_ns;
+	if (t->other_tid) {
+		ti = tui_thread_index(m, t->other_tid);
+		if (ti < 0)
+			return -ENOMEM;
+		m->thr[ti].caused++;
+	}
+	if (t->block) {
+		m->blk[t->block].aborts++;
+		m->blk[t->block].wasted_ns += a->wasted_ns;
+	}
+	m->sum.aborts++;
+	if (tui_kind_is_conflict(a->reason))
+		m->sum.conflicts++;
+	m->sum.wasted_ns += a->wasted_ns;
+	if (a->mono_ns > m->sum.end_mono_ns)
+		m->sum.end_mono_ns = a->mono_ns;
+	m->nab++;
+	return 0;
+}
+
+static void tui_on_commits(struct tui_model *m, const struct rec_commits *c)
+{
+	m->commits_seen = true;
+	for (uint32_t i = 0; i < c->count; i++) {
+		uint32_t b = tui_handle(&m->site_ids, c->pairs[i].site);
+
+		if (b)
+			m->blk[b].commits = c->pairs[i].commits;
+	}
+}
+
+static int tui_on_record(struct tui_model *m, const struct rec_record *r)
+{
+	switch (r->type) {
+	case REC_TYPE_HEADER:
+		return tui_on_header(m, &r->header);
+	case REC_TYPE_STACK:
+		return tui_on_stack(m, &r->stack);
+	case REC_TYPE_SITE:
+		return tui_on_site(m, &r->site);
+	case REC_TYPE_ABORT:
+		return tui_on_abort(m, &r->abort);
+	case REC_TYPE_COMMITS:
+		tui_on_commits(m, &r->commits);
+		return 0;
+	case REC_TYPE_DROPS:
+		m->sum.dropped = r->drops.dropped;
+		return 0;
+	case REC_TYPE_STATS:
+		m->sum.finished = true;
+		m->stats_commits = r->stats.commits;
+		m->sum.process_aborts = r->stats.aborts;
+		return 0;
+	}
+	return 0; /* MODULE: the reader keeps the map */
+}
+
+static void tui_note_reader(struct tui_model *m)
+{
+	const char *w = rec_reader_warning(m->r);
+
+	snprintf(m->reader_warning, sizeof(m->reader_warning), "%s", w ? w : "");
+}
+
+enum tui_update tui_model_update(struct tui_model *m)
+{
+	bool any = false;
+
+	if (m->damaged)
+		return TUI_UPDATE_DAMAGED;
+	for (;;) {
+		struct rec_event ev;
+		int st = rec_reader_next(m->r, &ev);
+
+		if (st == REC_OK) {
+			if (tui_on_record(m, &ev.r) < 0) {
+				snprintf(m->reader_warning, sizeof(m->reader_warning),
+					 "%s: out of memory at offset %" PRIu64 "; the report shows what "
+					 "came before", m->sum.path, ev.offset);
+				m->oom = true;
+				return TUI_UPDATE_ERROR;
+			}
+			any = true;
+			continue;
+		}
+		m->last_cut = st == REC_AGAIN;
+		if (st == REC_DAMAGED) {
+			m->damaged = true;
+			tui_note_reader(m);
+			return TUI_UPDATE_DAMAGED;
+		}
+		if (st == REC_ERROR) {
+			tui_note_reader(m);
+			return TUI_UPDATE_ERROR;
+		}
+		/* REC_EOF or REC_AGAIN: the end of what is there now. */
+		if (st == REC_AGAIN)
+			tui_note_reader(m);
+		else if (!m->oom)
+			m->reader_warning[0] = '\0';
+		break;
+	}
+	return any ? TUI_UPDATE_NEW : TUI_UPDATE_NONE;
+}
+
+struct tui_model *tui_model_open(const char *path, char *err, size_t errlen)
+{
+	struct tui_model *m = calloc(1, sizeof(*m));
+
+	if (!m) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	m->r = rec_reader_open(path, err, errlen);
+	if (!m->r) {
+		free(m);
+		return NULL;
+	}
+	m->sym = rec_sym_new(m->r);
+	/* Handle 0 of stacks, blocks and locations means "none". */
+	m->nstk = m->nblk = m->nlocs = 1;
+	if (!m->sym ||
+	    tui_reserve((void **)&m->stk, &m->capstk, 1, sizeof(*m->stk)) < 0 ||
+	    tui_reserve((void **)&m->blk, &m->capblk, 1, sizeof(*m->blk)) < 0 ||
+	    tui_reserve((void **)&m->locs, &m->caplocs, 1, sizeof(*m->locs)) < 0 ||
+	    !(m->sum.path = tui_intern_escaped(&m->str, path)) ||
+	    !(m->sum.program = m->sum.cmdline = tui_intern_escaped(&m->str, ""))) {
+		snprintf(err, errlen, "out of memory");
+		tui_model_free(m);
+		return NULL;
+	}
+	memset(&m->stk[0], 0, sizeof(m->stk[0]));
+	memset(&m->blk[0], 0, sizeof(m->blk[0]));
+	memset(&m->locs[0], 0, sizeof(m->locs[0]));
+	tui_model_update(m);
+	return m;
+}
+
+void tui_model_free(struct tui_model *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 1; i < m->nstk; i++)
+		free(m->stk[i].frames);
+	free(m->stk);
+	free(m->ab);
+	free(m->blk);
+	free(m->thr);
+	free(m->threads_out);
+	free(m->locs);
+	free(m->warnings);
+	tui_map_free(&m->stack_ids);
+	tui_map_free(&m->site_ids);
+	tui_map_free(&m->tids);
+	tui_map_free(&m->loc_ids);
+	tui_map_free(&m->raw_strings);
+	tui_strings_free(&m->str);
+	tui_arena_free(&m->frames_arena);
+	rec_sym_free(m->sym);
+	rec_reader_close(m->r);
+	free(m);
+}
+
+const char *tui_model_warning(struct tui_model *m)
+{
+	const char *sw = m->sym ? rec_sym_warning(m->sym) : NULL;
+	size_t a = strlen(m->reader_warning), b = sw ? strlen(sw) : 0;
+	char *w;
+
+	if (!a && !b)
+		return NULL;
+	w = realloc(m->warnings, a + b + 2);
+	if (!w)
+		return m->reader_warning[0] ? m->reader_warning : sw;
+	m->warnings = w;
+	/* The symbolizer's lines end with a newline; the reader's does not. */
+	snprintf(w, a + b + 2, "%s%s%s", m->reader_warning, a && b ? "\n" : "", sw ? sw : "");
+	if (a + b && w[strlen(w) - 1] == '\n')
+		w[strlen(w) - 1] = '\0';
+	return w;
+}
+
+bool tui_model_finished(const struct tui_model *m)
+{
+	return m->sum.finished;
+}
+
+void tui_model_summary(const struct tui_model *m, struct tui_summary *s)
+{
+	*s = m->sum;
+	if (s->end_mono_ns < s->start_mono_ns)
+		s->end_mono_ns = s->start_mono_ns;
+	s->duration_ns = s->end_mono_ns - s->start_mono_ns;
+	if (m->sum.finished) {
+		s->commits = m->stats_commits;
+	} else {
+		s->commits = 0;
+		for (size_t i = 1; i < m->nblk; i++)
+			s->commits += m->blk[i].commits;
+	}
+	s->threads = (unsigned)m->nthr;
+	s->wasted_share = s->duration_ns && s->threads
+		? (double)s->wasted_ns / ((double)s->duration_ns * s->threads) : 0;
+}
+
+uint64_t tui_model_aborts(const struct tui_model *m)
+{
+	return m->nab;
+}
+
+bool tui_model_abort(const struct tui_model *m, uint64_t i, struct tui_abort *out)
+{
+	if (i >= m->nab)
+		return false;
+	*out = m->ab[i];
+	return true;
+}
+
+const struct tui_block *tui_model_block(const struct tui_model *m, uint32_t b)
+{
+	struct tui_block *k;
+
+	if (!b || b >= m->nblk)
+		return NULL;
+	k = &m->blk[b];
+	if (!m->commits_seen)
+		k->abort_rate = -1;
+	else
+		k->abort_rate = k->aborts + k->commits
+			? (double)k->aborts / (double)(k->aborts + k->commits) : 0;
+	return k;
+}
+
+/* ------------------------------------------------------------ frames */
+
+struct tui_rawframes {
+	struct rec_frame *v;
+	size_t n, cap;
+	bool oom;
+};
+
+static int tui_collect(const struct rec_frame *f, void *arg)
+{
+	struct tui_rawframes *fr = arg;
+
+	if (tui_reserve((void **)&fr->v, &fr->cap, fr->n + 1, sizeof(*fr->v)) < 0) {
+		fr->oom = true;
+		return 1;
+	}
+	fr->v[fr->n++] = *f;
+	return 0;
+}
+
+/* Lucid's own frames, which reports leave out (see model.h). */
+static bool tui_lucid_frame(const struct rec_frame *f)
+{
+	const char *base;
+
+	if (f->inlined && f->file && strstr(f->file, "include/lucid/"))
+		return true;
+	if (f->function && strncmp(f->function, "lucid_", 6) == 0)
+		return true;
+	if (f->module) {
+		base = strrchr(f->module, '/');
+		base = base ? base + 1 : f->module;
+		if (strncmp(base, "liblucid.", 9) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The interned, escaped copy of a symbolizer string, found by address
+ * first (the symbolizer's strings stay put), so that escaping runs once
+ * per distinct string. */
+static const char *tui_sym_string(struct tui_model *m, const char *raw)
+{
+	uint32_t k = tui_map_get(&m->raw_strings, (uintptr_t)raw, 0);
+
+	if (!k) {
+		k = tui_intern_escaped_num(&m->str, raw);
+		if (!k || tui_map_put(&m->raw_strings, (uintptr_t)raw, 0, k) < 0)
+			return NULL;
+	}
+	return m->str.all[k - 1];
+}
+
+/* Appends the user frames at one PC; -ENOMEM on failure. */
+static int tui_frames_at(struct tui_model *m, uint64_t pc, struct tui_frame **v, size_t *n,
+			 size_t *cap)
+{
+	struct tui_rawframes fr = { NULL, 0, 0, false };
+	int rc = rec_sym_lookup(m->sym, pc, true, tui_collect, &fr);
+
+	if (rc < 0 || fr.oom) {
+		free(fr.v);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < fr.n; i++) {
+		const struct rec_frame *f = &fr.v[i];
+		struct tui_frame t = { .line = f->line, .pc = pc, .inlined = f->inlined };
+		char hex[24];
+
+		if (tui_lucid_frame(f))
+			continue;
+		if (!f->function || strcmp(f->function, "??") == 0) {
+			snprintf(hex, sizeof(hex), "0x%" PRIx64, pc);
+			t.function = tui_intern(&m->str, hex, strlen(hex));
+		} else {
+			t.function = tui_sym_string(m, f->function);
+		}
+		t.file = tui_sym_string(m, f->file ? f->file : "??");
+		t.module = tui_sym_string(m, f->module ? f->module : "??");
+		if (!t.function || !t.file || !t.module ||
+		    tui_reserve((void **)v, cap, *n + 1, sizeof(**v)) < 0) {
+			free(fr.v);
+			return -ENOMEM;
+		}
+		(*v)[(*n)++] = t;
+	}
+	free(fr.v);
+	return 0;
+}
+
+const struct tui_frame *tui_model_frames(struct tui_model *m, uint32_t stack, size_t *n)
+{
+	struct tui_stk *s;
+	struct tui_frame *v = NULL;
+	size_t nv = 0, cap = 0;
+
+	*n = 0;
+	if (!stack || stack >= m->nstk)
+		return NULL;
+	s = &m->stk[stack];
+	if (!s->frames_done) {
+		for (uint32_t i = 0; i < s->depth; i++)
+			if (tui_frames_at(m, s->pcs[i], &v, &nv, &cap) < 0) {
+				free(v);
+				return NULL;
+			}
+		s->frames = v;
+		s->nframes = nv;
+		s->frames_done = true;
+	}
+	*n = s->nframes;
+	return s->frames;
+}
+
+/* Interns the location of a top frame; 0 on out of memory. Strings are
+ * interned, so (function, file, line) compare as pointers; unsymbolized
+ * frames differ by their function, the PC in hex. */
+static uint32_t tui_loc_of(struct tui_model *m, const struct tui_frame *f)
+{
+	/* User-space pointers fit in 48 bits; the line takes the rest. */
+	uint64_t k1 = (uintptr_t)f->function;
+	uint64_t k2 = (uintptr_t)f->file | (uint64_t)(f->line < 0xffff ? f->line : 0xffff) << 48;
+	uint32_t v = tui_map_get(&m->loc_ids, k1, k2);
+
+	if (v && m->locs[v].line == f->line)
+		return v;
+	if (!v) {
+		/* Only a line beyond 65534 can share a key: look for it. */
+		for (size_t i = 1; f->line >= 0xffff && i < m->nlocs; i++)
+			if (m->locs[i].function == f->function && m->locs[i].file == f->file &&
+			    m->locs[i].line == f->line)
+				return (uint32_t)i;
+	}
+	if (tui_reserve((void **)&m->locs, &m->caplocs, m->nlocs + 1, sizeof(*m->locs)) < 0)
+		return 0;
+	m->locs[m->nlocs] = (struct tui_locinfo){ f->function, f->file, f->line };
+	if (!v && tui_map_put(&m->loc_ids, k1, k2, (uint32_t)m->nlocs) < 0)
+		return 0;
+	return (uint32_t)m->nlocs++;
+}
+
+/* Computes the stack's top user frame and its location, symbolizing only
+ * as many PCs as needed. */
+static void tui_stack_top(struct tui_model *m, uint32_t stack)
+{
+	struct tui_stk *s = &m->stk[stack];
+
+	if (s->top_done)
+		return;
+	if (s->frames_done) {
+		s->top = s->nframes ? &s->frames[0] : NULL;
+	} else {
+		for (uint32_t i = 0; i < s->depth && !s->top; i++) {
+			struct tui_frame *v = NULL;
+			size_t nv = 0, cap = 0;
+
+			if (tui_frames_at(m, s->pcs[i], &v, &nv, &cap) < 0) {
+				free(v);
+				return; /* out of memory: try again next time */
+			}
+			if (nv) {
+				struct tui_frame *keep = tui_arena_alloc(&m->frames_arena, sizeof(*keep));
+
+				if (!keep) {
+					free(v);
+					return;
+				}
+				*keep = v[0];
+				s->top = keep;
+			}
+			free(v);
+		}
+	}
+	s->loc = s->top ? tui_loc_of(m, s->top) : 0;
+	s->top_done = !s->top || s->loc;
+}
+
+const struct tui_frame *tui_model_top_frame(struct tui_model *m, uint32_t stack)
+{
+	if (!stack || stack >= m->nstk)
+		return NULL;
+	tui_stack_top(m, stack);
+	return m->stk[stack].top;
+}
+
+/* ------------------------------------------------------------ threads */
+
+static int tui_thread_cmp(const void *a, const void *b)
+{
+	const struct tui_thread *x = a, *y = b;
+
+	if (x->wasted_ns != y->wasted_ns)
+		return x->wasted_ns > y->wasted_ns ? -1 : 1;
+	return x->tid < y->tid ? -1 : x->tid > y->tid;
+}
+
+const struct tui_thread *tui_model_threads(struct tui_model *m, size_t *n)
+{
+	struct tui_summary s;
+	struct tui_thread *t;
+
+	*n = 0;
+	if (!m->nthr)
+		return NULL;
+	t = realloc(m->threads_out, m->nthr * sizeof(*t));
+	if (!t)
+		return NULL;
+	m->threads_out = t;
+	tui_model_summary(m, &s);
+	for (size_t i = 0; i < m->nthr; i++)
+		t[i] = (struct tui_thread){
+			.tid = m->thr[i].tid,
+			.aborts = m->thr[i].aborts,
+			.wasted_ns = m->thr[i].wasted_ns,
+			.wasted_share = s.duration_ns ? (double)m->thr[i].wasted_ns / (double)s.duration_ns : 0,
+			.caused = m->thr[i].caused,
+		};
+	if (m->nthr > 1)
+		qsort(t, m->nthr, sizeof(*t), tui_thread_cmp);
+	*n = m->nthr;
+	return t;
+}
+
+/* ------------------------------------------------------------ names */
+
+static const char *const tui_group_names[TUI_GROUPS] = {
+	"pair", "block", "address", "function", "thread", "stacks",
+};
+static const char *const tui_sort_names[TUI_SORTS] = { "wasted", "aborts", "rate" };
+
+const char *tui_group_name(enum tui_group g)
+{
+	return (unsigned)g < TUI_GROUPS ? tui_group_names[g] : "unknown";
+}
+
+int tui_group_parse(const char *name)
+{
+	for (int i = 0; i < TUI_GROUPS; i++)
+		if (strcmp(name, tui_group_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+const char *tui_sort_name(enum tui_sort s)
+{
+	return (unsigned)s < TUI_SORTS ? tui_sort_names[s] : "unknown";
+}
+
+int tui_sort_parse(const char *name)
+{
+	for (int i = 0; i < TUI_SORTS; i++)
+		if (strcmp(name, tui_sort_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* ------------------------------------------------------------ views */
+
+/* A group while a view is computed. */
+struct tui_grp {
+	struct tui_row row;
+	uint64_t k1, k2;
+	uint64_t start;            /* its first member in members[] */
+	uint32_t block_count;      /* aborts that ran row.block, while counting */
+};
+
+struct tui_view {
+	struct tui_model *m;
+	struct tui_query q;
+	char *filter;
+	struct tui_grp *g;         /* groups, in sort order after the refresh */
+	size_t ng, capg;
+	size_t nrows;              /* after the limit */
+	uint64_t *members;         /* abort indices, by group */
+	size_t capmembers;
+	uint64_t nmembers;
+	struct tui_view_totals tot;
+	uint64_t start_ns, end_ns; /* the run, for histograms */
+	struct tui_chunk *labels;
+	uint8_t *match;            /* per stack: 0 unknown, 1 no, 2 yes */
+	size_t capmatch;
+};
+
+static uint32_t tui_stack_loc(struct tui_model *m, uint32_t stack)
+{
+	if (!stack)
+		return 0;
+	tui_stack_top(m, stack);
+	return m->stk[stack].loc;
+}
+
+/* The group key of abort a under grouping g. */
+static void tui_key(struct tui_model *m, enum tui_group g, const struct tui_abort *a, uint64_t *k1,
+		    uint64_t *k2)
+{
+	const struct tui_frame *top;
+
+	switch (g) {
+	case TUI_GROUP_PAIR:
+		*k1 = a->reason;
+		*k2 = (uint64_t)tui_stack_loc(m, a->stack) << 32 | tui_stack_loc(m, a->other_stack);
+		return;
+	case TUI_GROUP_BLOCK:
+		*k1 = 0;
+		*k2 = a->block;
+		return;
+	case TUI_GROUP_ADDRESS:
+		*k1 = 0;
+		*k2 = a->address;
+		return;
+	case TUI_GROUP_FUNCTION:
+		top = a->stack ? tui_model_top_frame(m, a->stack) : NULL;
+		*k1 = 0;
+		*k2 = top ? (uintptr_t)top->function : 0;
+		return;
+	case TUI_GROUP_THREAD:
+		*k1 = 0;
+		*k2 = a->tid;
+		return;
+	case TUI_GROUP_STACKS:
+	default:
+		*k1 = a->reason;
+		*k2 = (uint64_t)a->stack << 32 | a->other_stack;
+		return;
+	}
+}
+
+/* Whether a stack has a frame whose function or file contains the filter. */
+static bool tui_stack_matches(struct tui_view *v, uint32_t stack)
+{
+	const struct tui_frame *f;
+	size_t n;
+
+	if (!stack)
+		return false;
+	if (v->match[stack])
+		return v->match[stack] == 2;
+	f = tui_model_frames(v->m, stack, &n);
+	v->match[stack] = 1;
+	for (size_t i = 0; i < n; i++)
+		if (strcasestr(f[i].function, v->filter) || strcasestr(f[i].file, v->filter)) {
+			v->match[stack] = 2;
+			break;
+		}
+	return v->match[stack] == 2;
+}
+
+static const char *tui_label_dup(struct tui_view *v, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p = tui_arena_alloc(&v->labels, n);
+
+	if (p)
+		memcpy(p, s, n);
+	return p;
+}
+
+static void tui_loc_fill(struct tui_model *m, struct tui_loc *l, uint32_t stack)
+{
+	const struct tui_frame *f = stack ? tui_model_top_frame(m, stack) : NULL;
+
+	l->stack = stack;
+	l->function = f ? f->function : "?";
+	l->file = f ? f->file : "?";
+	l->line = f ? f->line : 0;
+}
+
+static void tui_loc_text(char *buf, size_t len, const struct tui_loc *l)
+{
+	const char *base = strrchr(l->file, '/');
+
+	base = base ? base + 1 : l->file;
+	if (l->line)
+		snprintf(buf, len, "%s %s:%u", l->function, base, l->line);
+	else if (strcmp(l->file, "??") && strcmp(l->file, "?"))
+		snprintf(buf, len, "%s %s", l->function, base);
+	else
+		snprintf(buf, len, "%s", l->function);
+}
+
+/* The row's label, by grouping; NULL on out of memory. */
+static const char *tui_label(struct tui_view *v, struct tui_grp *g)
+{
+	char buf[1200], a[560], o[560];
+	const struct tui_block *b;
+	const struct tui_frame *top;
+	const struct tui_abort *first = &v->m->ab[g->row.first_abort];
+
+	switch (v->q.group) {
+	case TUI_GROUP_PAIR:
+	case TUI_GROUP_STACKS:
+		tui_loc_text(a, sizeof(a), &g->row.aborted);
+		if (g->row.other.stack) {
+			tui_loc_text(o, sizeof(o), &g->row.other);
+			snprintf(buf, sizeof(buf), "%s -> %s", a, o);
+		} else {
+			snprintf(buf, sizeof(buf), "%s", a);
+		}
+		break;
+	case TUI_GROUP_BLOCK:
+		b = tui_model_block(v->m, first->block);
+		if (!b)
+			snprintf(buf, sizeof(buf), "(unknown block)");
+		else if (b->line)
+			snprintf(buf, sizeof(buf), "%s %s:%u", b->function, b->file, b->line);
+		else
+			snprintf(buf, sizeof(buf), "%s %s (lucid_run)", b->function, b->file);
+		break;
+	case TUI_GROUP_ADDRESS:
+		if (g->row.address)
+			snprintf(buf, sizeof(buf), "0x%" PRIx64, g->row.address);
+		else
+			snprintf(buf, sizeof(buf), "none");
+		break;
+	case TUI_GROUP_FUNCTION:
+		top = first->stack ? tui_model_top_frame(v->m, first->stack) : NULL;
+		snprintf(buf, sizeof(buf), "%s", top ? top->function : "(no stack)");
+		break;
+	case TUI_GROUP_THREAD:
+	default:
+		snprintf(buf, sizeof(buf), "tid %" PRIu32, g->row.tid);
+		break;
+	}
+	return tui_label_dup(v, buf);
+}
+
+static int tui_row_cmp_sort(const struct tui_row *x, const struct tui_row *y, enum tui_sort s)
+{
+	switch (s) {
+	case TUI_SORT_ABORTS:
+		if (x->aborts != y->aborts)
+			return x->aborts > y->aborts ? -1 : 1;
+		break;
+	case TUI_SORT_RATE:
+		if (x->abort_rate != y->abort_rate)
+			return x->abort_rate > y->abort_rate ? -1 : 1;
+		break;
+	case TUI_SORT_WASTED:
+	default:
+		if (x->wasted_ns != y->wasted_ns)
+			return x->wasted_ns > y->wasted_ns ? -1 : 1;
+		break;
+	}
+	if (x->aborts != y->aborts)
+		return x->aborts > y->aborts ? -1 : 1;
+	if (x->wasted_ns != y->wasted_ns)
+		return x->wasted_ns > y->wasted_ns ? -1 : 1;
+	return 0;
+}
+
+static int tui_grp_cmp(const void *a, const void *b, void *arg)
+{
+	const struct tui_grp *x = a, *y = b;
+	int c = tui_row_cmp_sort(&x->row, &y->row, *(const enum tui_sort *)arg);
+
+	if (c)
+		return c;
+	c = strcmp(x->row.label, y->row.label);
+	if (c)
+		return c;
+	return x->row.first_abort < y->row.first_abort ? -1 : x->row.first_abort > y->row.first_abort;
+}
+
+/* Fills in the representative stack pair of a row whose grouping does not
+ * fix it: its most frequent one. */
+static int tui_row_locs(struct tui_view *v, size_t i)
+{
+	struct tui_stack_pair best;
+	struct tui_grp *g = &v->g[i];
+
+	if (v->q.group == TUI_GROUP_PAIR || v->q.group == TUI_GROUP_STACKS) {
+		const struct tui_abort *a = &v->m->ab[g->row.first_abort];
+
+		tui_loc_fill(v->m, &g->row.aborted, a->stack);
+		tui_loc_fill(v->m, &g->row.other, a->other_stack);
+		return 0;
+	}
+	if (!tui_view_stack_pairs(v, i, &best, 1))
+		return -ENOMEM;
+	tui_loc_fill(v->m, &g->row.aborted, best.stack);
+	tui_loc_fill(v->m, &g->row.other, best.other_stack);
+	return 0;
+}
+
+static void tui_view_empty(struct tui_view *v)
+{
+	v->ng = v->nrows = 0;
+	v->nmembers = 0;
+	memset(&v->tot, 0, sizeof(v->tot));
+	tui_arena_free(&v->labels);
+}
+
+int tui_view_refresh(struct tui_view *v)
+{
+	struct tui_model *m = v->m;
+	struct tui_summary s;
+	struct tui_map groups = { NULL, 0, 0 }, blocks = { NULL, 0, 0 };
+	uint32_t *gid = NULL;
+	uint64_t *pos = NULL;
+	uint32_t *bcount = NULL;
+	size_t nb = 0, capb = 0;
+	int rc = -ENOMEM;
+
+	tui_view_empty(v);
+	tui_model_summary(m, &s);
+	v->start_ns = s.start_mono_ns;
+	v->end_ns = s.end_mono_ns;
+	if (v->filter && tui_reserve((void **)&v->match, &v->capmatch, m->nstk, 1) < 0)
+		goto out;
+	if (v->filter)
+		memset(v->match, 0, m->nstk);
+	if (m->nab && !(gid = malloc(m->nab * sizeof(*gid))))
+		goto out;
+
+	/* One pass: each kept abort into its group. */
+	for (size_t i = 0; i < m->nab; i++) {
+		const struct tui_abort *a = &m->ab[i];
+		struct tui_slot *sl;
+		struct tui_grp *g;
+		uint64_t k1, k2;
+		bool fresh;
+
+		if (v->filter && !tui_stack_matches(v, a->stack) && !tui_stack_matches(v, a->other_stack)) {
+			gid[i] = 0;
+			continue;
+		}
+		tui_key(m, v->q.group, a, &k1, &k2);
+		sl = tui_map_slot(&groups, k1, k2, &fresh);
+		if (!sl)
+			goto out;
+		if (fresh) {
+			if (tui_reserve((void **)&v->g, &v->capg, v->ng + 1, sizeof(*v->g)) < 0)
+				goto out;
+			sl->val = (uint32_t)++v->ng;
+			g = &v->g[v->ng - 1];
+			*g = (struct tui_grp){ .k1 = k1, .k2 = k2 };
+			g->row.kind = a->reason;
+			g->row.block = a->block;
+			g->row.first_abort = i;
+			g->row.first_ns = a->mono_ns;
+			g->row.tid = a->tid;
+			g->row.address = a->address;
+		}
+		g = &v->g[sl->val - 1];
+		gid[i] = sl->val;
+		g->row.aborts++;
+		g->row.wasted_ns += a->wasted_ns;
+		if (a->flags & REC_ABORT_FALSE_CONFLICT)
+			g->row.false_conflicts++;
+		if (g->row.kind != a->reason)
+			g->row.kind = -1;
+		if (a->mono_ns < g->row.first_ns)
+			g->row.first_ns = a->mono_ns;
+		if (a->mono_ns > g->row.last_ns)
+			g->row.last_ns = a->mono_ns;
+		if (a->block == g->row.block) {
+			g->block_count++;
+		} else {
+			/* The group mixes blocks: count the others aside, to
+			 * find the one most of its aborts ran. */
+			struct tui_slot *bs = tui_map_slot(&blocks, sl->val, a->block, &fresh);
+
+			if (!bs)
+				goto out;
+			if (fresh) {
+				if (tui_reserve((void **)&bcount, &capb, nb + 1, sizeof(*bcount)) < 0)
+					goto out;
+				bcount[nb] = 0;
+				bs->val = (uint32_t)++nb;
+			}
+			bcount[bs->val - 1]++;
+		}
+		v->tot.aborts++;
+		v->tot.wasted_ns += a->wasted_ns;
+	}
+	for (size_t k = 0; k < blocks.cap; k++) {
+		const struct tui_slot *bs = &blocks.s[k];
+
+		if (bs->val) {
+			struct tui_grp *g = &v->g[bs->k1 - 1];
+
+			if (bcount[bs->val - 1] > g->block_count ||
+			    (bcount[bs->val - 1] == g->block_count && bs->k2 < g->row.block)) {
+				g->block_count = bcount[bs->val - 1];
+				g->row.block = (uint32_t)bs->k2;
+			}
+		}
+	}
+
+	/* Members by group (a counting sort), in file order within each. */
+	if (tui_reserve((void **)&v->members, &v->capmembers, v->tot.aborts ? v->tot.aborts : 1,
+			sizeof(*v->members)) < 0 ||
+	    !(pos = calloc(v->ng + 1, sizeof(*pos))))
+		goto out;
+	for (size_t i = 0; i < m->nab; i++)
+		if (gid[i])
+			pos[gid[i]]++;
+	for (size_t k = 0, at = 0; k < v->ng; k++) {
+		v->g[k].start = at;
+		at += pos[k + 1];
+		pos[k + 1] = v->g[k].start;
+	}
+	for (size_t i = 0; i < m->nab; i++)
+		if (gid[i])
+			v->members[pos[gid[i]]++] = i;
+	v->nmembers = v->tot.aborts;
+
+	for (size_t k = 0; k < v->ng; k++) {
+		struct tui_grp *g = &v->g[k];
+		const struct tui_block *b = tui_model_block(m, g->row.block);
+
+		g->row.share = s.wasted_ns ? (double)g->row.wasted_ns / (double)s.wasted_ns : 0;
+		g->row.abort_rate = b ? b->abort_rate : -1;
+		/* Pair and exact-stack rows show their key's frames; labels of
+		 * other groupings do not need them. */
+		if ((v->q.group == TUI_GROUP_PAIR || v->q.group == TUI_GROUP_STACKS) && tui_row_locs(v, k) < 0)
+			goto out;
+		if (!(g->row.label = tui_label(v, g)))
+			goto out;
+	}
+	if (v->ng > 1)
+		qsort_r(v->g, v->ng, sizeof(*v->g), tui_grp_cmp, &v->q.sort);
+	v->tot.groups = v->ng;
+	v->nrows = v->q.limit && v->q.limit < v->ng ? v->q.limit : v->ng;
+	for (size_t k = 0; k < v->nrows; k++)
+		if (v->q.group != TUI_GROUP_PAIR && v->q.group != TUI_GROUP_STACKS && tui_row_locs(v, k) < 0)
+			goto out;
+	rc = 0;
+out:
+	if (rc < 0)
+		tui_view_empty(v);
+	tui_map_free(&groups);
+	tui_map_free(&blocks);
+	free(bcount);
+	free(gid);
+	free(pos);
+	return rc;
+}
+
+int tui_view_set_query(struct tui_view *v, const struct tui_query *q)
+{
+	char *f = NULL;
+
+	if (q->filter && q->filter[0] && !(f = strdup(q->filter))) {
+		tui_view_empty(v);
+		return -ENOMEM;
+	}
+	free(v->filter);
+	v->filter = f;
+	v->q = *q;
+	v->q.filter = f;
+	return tui_view_refresh(v);
+}
+
+struct tui_view *tui_view_new(struct tui_model *m, const struct tui_query *q)
+{
+	struct tui_view *v = calloc(1, sizeof(*v));
+
+	if (!v)
+		return NULL;
+	v->m = m;
+	if (tui_view_set_query(v, q) < 0) {
+		tui_view_free(v);
+		return NULL;
+	}
+	return v;
+}
+
+void tui_view_free(struct tui_view *v)
+{
+	if (!v)
+		return;
+	tui_arena_free(&v->labels);
+	free(v->g);
+	free(v->members);
+	free(v->match);
+	free(v->filter);
+	free(v);
+}
+
+const struct tui_query *tui_view_query(const struct tui_view *v)
+{
+	return &v->q;
+}
+
+size_t tui_view_rows(const struct tui_view *v)
+{
+	return v->nrows;
+}
+
+const struct tui_row *tui_view_row(const struct tui_view *v, size_t i)
+{
+	return i < v->nrows ? &v->g[i].row : NULL;
+}
+
+void tui_view_totals(const struct tui_view *v, struct tui_view_totals *t)
+{
+	*t = v->tot;
+}
+
+const uint64_t *tui_view_members(const struct tui_view *v, size_t i, size_t *n)
+{
+	if (i >= v->nrows) {
+		*n = 0;
+		return NULL;
+	}
+	*n = v->g[i].row.aborts;
+	return v->members + v->g[i].start;
+}
+
+uint64_t tui_view_histogram(const struct tui_view *v, size_t i, uint64_t *counts, size_t nbuckets)
+{
+	const uint64_t *mem;
+	uint64_t span = v->end_ns > v->start_ns ? v->end_ns - v->start_ns : 0, max = 0;
+	size_t n;
+
+	if (!nbuckets)
+		return 0;
+	memset(counts, 0, nbuckets * sizeof(*counts));
+	mem = tui_view_members(v, i, &n);
+	for (size_t k = 0; k < n; k++) {
+		uint64_t t = v->m->ab[mem[k]].mono_ns, b = 0;
+
+		if (t > v->start_ns && span) {
+			t = t - v->start_ns;
+			/* t * nbuckets / (span + 1), without overflowing. */
+			b = (uint64_t)((unsigned __int128)t * nbuckets / ((unsigned __int128)span + 1));
+		}
+		if (b >= nbuckets)
+			b = nbuckets - 1;
+		if (++counts[b] > max)
+			max = counts[b];
+	}
+	return max;
+}
+
+char *tui_sparkline(const uint64_t *counts, size_t nbuckets, bool utf8, char *buf, size_t buflen)
+{
+	static const char ascii[] = "_.-=+*#@";
+	uint64_t max = 0;
+	size_t out = 0;
+
+	if (!buflen)
+		return buf;
+	for (size_t i = 0; i < nbuckets; i++)
+		if (counts[i] > max)
+			max = counts[i];
+	for (size_t i = 0; i < nbuckets; i++) {
+		/* Level 0..7; any nonzero count shows at least the lowest. */
+		unsigned lvl = max ? (unsigned)((counts[i] * 8 - 1) / max) : 0;
+		char c[4];
+		size_t k;
+
+		if (lvl > 7)
+			lvl = 7;
+		if (!counts[i]) {
+			c[0] = ' ';
+			k = 1;
+		} else if (utf8) {
+			c[0] = (char)0xe2;
+			c[1] = (char)0x96;
+			c[2] = (char)(0x81 + lvl);
+			k = 3;
+		} else {
+			c[0] = ascii[lvl];
+			k = 1;
+		}
+		if (out + k >= buflen)
+			break;
+		memcpy(buf + out, c, k);
+		out += k;
+	}
+	buf[out] = '\0';
+	return buf;
+}
+
+static int tui_pair_cmp(const void *a, const void *b)
+{
+	const struct tui_stack_pair *x = a, *y = b;
+
+	if (x->aborts != y->aborts)
+		return x->aborts > y->aborts ? -1 : 1;
+	return x->example < y->example ? -1 : x->example > y->example;
+}
+
+size_t tui_view_stack_pairs(const struct tui_view *v, size_t i, struct tui_stack_pair *out, size_t max)
+{
+	struct tui_map seen = { NULL, 0, 0 };
+	struct tui_stack_pair *all = NULL;
+	size_t n, nall = 0, cap = 0;
+	const uint64_t *mem = tui_view_members(v, i, &n);
+
+	for (size_t k = 0; k < n; k++) {
+		const struct tui_abort *a = &v->m->ab[mem[k]];
+		struct tui_slot *sl;
+		bool fresh;
+
+		sl = tui_map_slot(&seen, a->stack, a->other_stack, &fresh);
+		if (!sl || (fresh && tui_reserve((void **)&all, &cap, nall + 1, sizeof(*all)) < 0))
+			goto oom;
+		if (fresh) {
+			all[nall] = (struct tui_stack_pair){ a->stack, a->other_stack, 0, 0, mem[k] };
+			sl->val = (uint32_t)++nall;
+		}
+		all[sl->val - 1].aborts++;
+		all[sl->val - 1].wasted_ns += a->wasted_ns;
+	}
+	if (nall > 1)
+		qsort(all, nall, sizeof(*all), tui_pair_cmp);
+	if (nall && max)
+		memcpy(out, all, (nall < max ? nall : max) * sizeof(*out));
+	tui_map_free(&seen);
+	free(all);
+	return nall;
+oom:
+	tui_map_free(&seen);
+	free(all);
+	errno = ENOMEM;
+	return 0;
+}
+
+static int tui_addr_cmp(const void *a, const void *b)
+{
+	const struct tui_address *x = a, *y = b;
+
+	if (x->aborts != y->aborts)
+		return x->aborts > y->aborts ? -1 : 1;
+	if (x->address != y->address)
+		return x->address < y->address ? -1 : 1;
+	return x->other_address < y->other_address ? -1 : x->other_address > y->other_address;
+}
+
+size_t tui_view_addresses(const struct tui_view *v, size_t i, struct tui_address *out, size_t max)
+{
+	struct tui_map seen = { NULL, 0, 0 };
+	struct tui_address *all = NULL;
+	size_t n, nall = 0, cap = 0;
+	const uint64_t *mem = tui_view_members(v, i, &n);
+
+	for (size_t k = 0; k < n; k++) {
+		const struct tui_abort *a = &v->m->ab[mem[k]];
+		struct tui_address *e;
+		struct tui_slot *sl;
+		bool fresh;
+
+		sl = tui_map_slot(&seen, a->address, a->other_address, &fresh);
+		if (!sl || (fresh && tui_reserve((void **)&all, &cap, nall + 1, sizeof(*all)) < 0))
+			goto oom;
+		if (fresh) {
+			all[nall] = (struct tui_address){ a->address, a->other_address, 0, false, 0 };
+			sl->val = (uint32_t)++nall;
+		}
+		e = &all[sl->val - 1];
+		e->aborts++;
+		if (a->flags & REC_ABORT_FALSE_CONFLICT)
+			e->false_conflict = true;
+		if (!e->alloc_stack && a->alloc_stack)
+			e->alloc_stack = a->alloc_stack;
+	}
+	if (nall > 1)
+		qsort(all, nall, sizeof(*all), tui_addr_cmp);
+	if (nall && max)
+		memcpy(out, all, (nall < max ? nall : max) * sizeof(*out));
+	tui_map_free(&seen);
+	free(all);
+	return nall;
+oom:
+	tui_map_free(&seen);
+	free(all);
+	errno = ENOMEM;
+	return 0;
+}
+
+static int tui_u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+size_t tui_view_threads(const struct tui_view *v, size_t i, bool other, uint32_t *out, size_t max)
+{
+	struct tui_map seen = { NULL, 0, 0 };
+	uint32_t *all = NULL;
+	size_t n, nall = 0, cap = 0;
+	const uint64_t *mem = tui_view_members(v, i, &n);
+
+	for (size_t k = 0; k < n; k++) {
+		const struct tui_abort *a = &v->m->ab[mem[k]];
+		uint32_t tid = other ? a->other_tid : a->tid;
+		struct tui_slot *sl;
+		bool fresh;
+
+		if (other && !tid)
+			continue;
+		sl = tui_map_slot(&seen, tid, 0, &fresh);
+		if (!sl || (fresh && tui_reserve((void **)&all, &cap, nall + 1, sizeof(*all)) < 0))
+			goto oom;
+		if (fresh) {
+			all[nall] = tid;
+			sl->val = (uint32_t)++nall;
+		}
+	}
+	if (nall > 1)
+		qsort(all, nall, sizeof(*all), tui_u32_cmp);
+	if (nall && max)
+		memcpy(out, all, (nall < max ? nall : max) * sizeof(*out));
+	tui_map_free(&seen);
+	free(all);
+	return nall;
+oom:
+	tui_map_free(&seen);
+	free(all);
+	errno = ENOMEM;
+	return 0;
+}
