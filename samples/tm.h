@@ -1,26 +1,47 @@
-/* samples: one source, several synchronization variants (Lucid, sequential, global mutex). */
+/* samples: one source, four synchronization variants (Lucid, sequential, global mutex, GCC TM). */
 #ifndef LUCID_SAMPLES_TM_H
 #define LUCID_SAMPLES_TM_H
 
+#include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /*
  * TM_ATOMIC { ... }   a transaction (or critical section)
  * TM_READ(lv)         read shared data inside it
  * TM_WRITE(lv, v)     write shared data inside it
+ * TM_MALLOC(n)        allocate inside it (released again if the attempt aborts)
+ * TM_FREE(p)          free inside it (takes effect when it commits, and the
+ *                     memory is reused only once no other transaction can read it)
+ * TM_SAFE             marks functions called inside a transaction: GCC TM
+ *                     must know they can be instrumented
+ * TM_PURE             marks a function called inside a transaction that must
+ *                     run as is, uninstrumented (it reports an impossible state)
+ * TM_RESULT           qualifies a local set inside a block and read after it:
+ *                     volatile for Lucid (its blocks restart with siglongjmp),
+ *                     nothing for GCC TM (which forbids volatile there and
+ *                     restores such locals itself) and the others
  * TM_VARIANT          the variant's name, printed in results
- * Build with -DTM_SEQUENTIAL for uninstrumented code that only one thread
- * may run, or -DTM_MUTEX for one global lock; Lucid is the default.
+ * TM_MAX_THREADS      how many threads the variant may run
+ *
+ * Lucid is the default. Build with -DTM_SEQUENTIAL for uninstrumented code
+ * that only one thread may run, -DTM_MUTEX for one global lock, or
+ * -DTM_GNU (with -fgnu-tm) for GCC's __transaction_atomic over libitm.
+ * Data written inside a new node before it is published (linked in by a
+ * TM_WRITE) may be initialized with plain stores, as in TinySTM's benchmarks.
  */
 #if defined(TM_SEQUENTIAL)
 #define TM_VARIANT "sequential"
 #define TM_ATOMIC if (1)
 #define TM_READ(lv) (lv)
 #define TM_WRITE(lv, v) ((lv) = (v))
+#define TM_MALLOC(n) malloc(n)
+#define TM_FREE(p) free(p)
 #define TM_MAX_THREADS 1
-#define TM_STATS_GET(s) memset((s), 0, sizeof(*(s)))
 #elif defined(TM_MUTEX)
 extern pthread_mutex_t tm_global_lock;
 #define TM_VARIANT "mutex"
@@ -29,15 +50,30 @@ extern pthread_mutex_t tm_global_lock;
 	     tm_once_ = (pthread_mutex_unlock(&tm_global_lock), 0))
 #define TM_READ(lv) (lv)
 #define TM_WRITE(lv, v) ((lv) = (v))
-#define TM_STATS_GET(s) memset((s), 0, sizeof(*(s)))
+#define TM_MALLOC(n) malloc(n)
+#define TM_FREE(p) free(p)
 #define TM_DEFINE_GLOBALS pthread_mutex_t tm_global_lock = PTHREAD_MUTEX_INITIALIZER;
+#elif defined(TM_GNU)
+/* GCC instruments every access inside the block itself (-fgnu-tm); malloc
+ * and free there are undone or deferred by libitm. */
+#define TM_VARIANT "libitm"
+#define TM_ATOMIC __transaction_atomic
+#define TM_READ(lv) (lv)
+#define TM_WRITE(lv, v) ((lv) = (v))
+#define TM_MALLOC(n) malloc(n)
+#define TM_FREE(p) free(p)
+#define TM_SAFE __attribute__((transaction_safe))
+#define TM_PURE __attribute__((transaction_pure))
 #else
 #include <lucid.h>
+#define TM_LUCID 1
 #define TM_VARIANT "lucid"
 #define TM_ATOMIC LUCID_ATOMIC
 #define TM_READ(lv) lucid_read(lv)
 #define TM_WRITE(lv, v) lucid_write(lv, v)
-#define TM_STATS_GET(s) lucid_stats_get(s)
+#define TM_MALLOC(n) lucid_malloc(n)
+#define TM_FREE(p) lucid_free(p)
+#define TM_RESULT volatile
 #endif
 
 #ifndef TM_MAX_THREADS
@@ -46,24 +82,87 @@ extern pthread_mutex_t tm_global_lock;
 #ifndef TM_DEFINE_GLOBALS
 #define TM_DEFINE_GLOBALS
 #endif
+#ifndef TM_SAFE
+#define TM_SAFE
+#endif
+#ifndef TM_PURE
+#define TM_PURE
+#endif
+#ifndef TM_RESULT
+#define TM_RESULT
+#endif
 
-#if defined(TM_SEQUENTIAL) || defined(TM_MUTEX)
-/* The same statistics layout as Lucid's, all zero, so results print alike. */
+#ifndef TM_LUCID
+/* The same statistics layout as Lucid's, so results print alike. */
 #define LUCID_ABORT_REASONS_MAX 16
 struct lucid_stats {
 	uint64_t commits, commits_ro, aborts, max_retries, serial, extensions, threads;
 	uint64_t reserved[9];
 	uint64_t aborts_by_reason[LUCID_ABORT_REASONS_MAX];
 };
-#define TM_REASONS 0
-static inline const char *tm_reason_name(int r) { (void)r; return ""; }
-#else
-#define TM_REASONS LUCID_ABORT_REASONS
-#define tm_reason_name lucid_abort_reason_name
 #endif
 
+/* The variant's statistics so far (all zero where the variant keeps none). */
+static inline void tm_stats_get(struct lucid_stats *s)
+{
+#ifdef TM_LUCID
+	lucid_stats_get(s);
+#else
+	memset(s, 0, sizeof(*s));
+#endif
+}
+
+/*
+ * Prints " commits=N aborts=N <reason>=N... serial=N max_retries=N" for the
+ * transactions run since @p before was taken; @p txs is how many the
+ * program ran. The sequential and mutex variants never abort; libitm keeps
+ * no statistics that a program can read, so its aborts are "unknown".
+ */
+static inline void tm_stats_print(FILE *f, const struct lucid_stats *before, uint64_t txs)
+{
+#ifdef TM_LUCID
+	struct lucid_stats st;
+
+	lucid_stats_get(&st);
+	fprintf(f, " commits=%" PRIu64 " aborts=%" PRIu64, st.commits - before->commits,
+	        st.aborts - before->aborts);
+	for (int r = 0; r < LUCID_ABORT_REASONS; r++)
+		fprintf(f, " %s=%" PRIu64, lucid_abort_reason_name(r),
+		        st.aborts_by_reason[r] - before->aborts_by_reason[r]);
+	fprintf(f, " serial=%" PRIu64 " max_retries=%" PRIu64, st.serial - before->serial,
+	        st.max_retries);
+#elif defined(TM_GNU)
+	(void)before;
+	fprintf(f, " commits=%" PRIu64 " aborts=unknown max_retries=unknown", txs);
+#else
+	(void)before;
+	fprintf(f, " commits=%" PRIu64 " aborts=0 max_retries=0", txs);
+#endif
+}
+
+/*
+ * Inconsistent states seen inside transactions. Thanks to opacity no
+ * attempt, not even one that later aborts, may see one; the counter lives
+ * outside the transactional memory so that a rolled-back attempt's sighting
+ * still counts.
+ */
+static unsigned long tm_violations;
+
+static inline TM_PURE void tm_violation(const char *program, const char *what, long seen,
+                                        long expected)
+{
+	if (__atomic_fetch_add(&tm_violations, 1, __ATOMIC_RELAXED) == 0)
+		fprintf(stderr, "%s: a transaction saw %s %ld instead of %ld\n", program, what, seen,
+		        expected);
+}
+
+static inline unsigned long tm_violations_seen(void)
+{
+	return __atomic_load_n(&tm_violations, __ATOMIC_RELAXED);
+}
+
 /* xorshift64*: each thread its own, seeded from -s and its index. */
-static inline uint64_t tm_rand(uint64_t *s)
+static inline TM_SAFE uint64_t tm_rand(uint64_t *s)
 {
 	uint64_t x = *s;
 
@@ -72,6 +171,28 @@ static inline uint64_t tm_rand(uint64_t *s)
 	x ^= x >> 27;
 	*s = x;
 	return x * 0x2545F4914F6CDD1DULL;
+}
+
+/* A per-thread seed from the run's seed and the thread's index. */
+static inline uint64_t tm_seed(long seed, long index)
+{
+	return ((uint64_t)seed + 1) * 0x9E3779B97F4A7C15ULL + (uint64_t)index * 7919 + 1;
+}
+
+/* Parses option -@p opt's argument as a number from @p lo to @p hi, or exits with status 2. */
+static inline long tm_parse(const char *program, int opt, const char *s, long lo, long hi)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi) {
+		fprintf(stderr, "%s: -%c must be a number from %ld to %ld, not \"%s\"\n", program, opt,
+		        lo, hi, s);
+		exit(2);
+	}
+	return v;
 }
 
 #endif /* LUCID_SAMPLES_TM_H */
