@@ -413,10 +413,14 @@ void rec_attempt_start(struct stm_tx *tx)
 		return;
 	r->t0 = ticks();
 	tx->rec_ctx = attempt_context(tx);
-	tx->rec_last.id = 0;
+	tx->recfast.id = 0;
 	if (tx->rec_raddr_cap < tx->r_cap)
 		rec_rset_resized(tx, tx->r_cap);
-	__atomic_store_n(&r->site, site_cached(r, &tx->open[0]), __ATOMIC_RELAXED);
+	tx->recfast.raddr_delta = (uintptr_t)tx->rec_raddr - (uintptr_t)tx->r_base;
+	uint32_t site = site_cached(r, &tx->open[0]);
+
+	tx->recfast.tag_site = (uint64_t)site << 20;
+	__atomic_store_n(&r->site, site, __ATOMIC_RELAXED);
 	/* After the site: whoever sees this attempt's number sees its site. */
 	__atomic_store_n(&r->seq, r->seq + 1, __ATOMIC_RELEASE);
 }
@@ -430,9 +434,10 @@ void rec_rset_resized(struct stm_tx *tx, size_t cap)
 	uintptr_t *a = realloc(tx->rec_raddr, cap * sizeof(*a));
 
 	if (!a)
-		return;   /* addresses of reads past the old capacity are reported as 0 */
+		return;   /* the engine reads out of line, noting addresses that fit */
 	tx->rec_raddr = a;
 	tx->rec_raddr_cap = cap;
+	tx->recfast.raddr_delta = (uintptr_t)a - (uintptr_t)tx->r_base;
 }
 
 /*
@@ -464,18 +469,26 @@ static int backtrace_here(void **buf, int max)
 }
 
 /*
- * The stack from the user's call into Lucid (tx->rec_ra) outwards. Reads
- * and writes made from one frame (same return address, same stack position)
- * in one attempt share the first capture.
+ * The stack of the access at place (key, pos) in this attempt's block
+ * context, captured from user PC @p ra outwards the first time. The keys
+ * are the user's return address and our frame for accesses that come
+ * through the library's entry points, the site constant and the stack
+ * pointer for those made by the inline paths: they cannot collide (code
+ * addresses against read-only data).
  */
-uint32_t rec_stack_here(struct stm_tx *tx)
+static uint32_t memo_stack(struct stm_tx *tx, uintptr_t key, uintptr_t pos, uintptr_t ra)
 {
-	uintptr_t ra = (uintptr_t)tx->rec_ra, frame = (uintptr_t)tx->rec_frame;
-	unsigned slot = (unsigned)((ra >> 2) ^ (frame >> 4) ^ (tx->rec_ctx >> 3)) % STM_REC_MEMO;
+	/* Site constants are a byte apart, stack positions a few words:
+	 * multiply, so that neighbours spread over the memo. */
+	uint64_t h = ((uint64_t)key * 0x9e3779b97f4a7c15u) ^ ((uint64_t)pos * 0xc2b2ae3d27d4eb4fu) ^
+	             tx->rec_ctx;
+	unsigned slot = (unsigned)((h * 0x9e3779b97f4a7c15u) >> 58) % STM_REC_MEMO;
 	struct stm_rec_memo *m = &tx->rec_memo[slot];
 
-	if (m->ra == ra && m->frame == frame && m->ctx == tx->rec_ctx && m->id) {
-		tx->rec_last = *m;
+	if (m->ra == key && m->frame == pos && m->ctx == tx->rec_ctx && m->id) {
+		tx->recfast.site = (const void *)key;
+		tx->recfast.sp = pos;
+		tx->recfast.id = m->id;
 		return m->id;
 	}
 
@@ -497,22 +510,45 @@ uint32_t rec_stack_here(struct stm_tx *tx)
 		pcs[depth++] = (uint64_t)(uintptr_t)buf[i];
 	uint32_t id = depth ? depot_put(pcs, depth) : 0;
 
-	m->ra = ra;
-	m->frame = frame;
+	m->ra = key;
+	m->frame = pos;
 	m->id = id;
 	m->ctx = tx->rec_ctx;
-	tx->rec_last = *m;
+	tx->recfast.site = (const void *)key;
+	tx->recfast.sp = pos;
+	tx->recfast.id = id;
 	return id;
+}
+
+/*
+ * The stack from the user's call into Lucid (tx->rec_ra) outwards. Reads
+ * and writes made from one frame (same return address, same stack position)
+ * in one attempt share the first capture.
+ */
+uint32_t rec_stack_here(struct stm_tx *tx)
+{
+	return memo_stack(tx, (uintptr_t)tx->rec_ra, (uintptr_t)tx->rec_frame,
+	                  (uintptr_t)tx->rec_ra);
 }
 
 /* Accesses in a loop come from one frame again and again: the last answer
  * is checked first. */
 uint32_t rec_stack_memo(struct stm_tx *tx)
 {
-	if (stm_likely(tx->rec_last.ra == (uintptr_t)tx->rec_ra &&
-	               tx->rec_last.frame == (uintptr_t)tx->rec_frame && tx->rec_last.id))
-		return tx->rec_last.id;
+	if (stm_likely(tx->recfast.site == tx->rec_ra &&
+	               tx->recfast.sp == (uintptr_t)tx->rec_frame && tx->recfast.id))
+		return tx->recfast.id;
 	return rec_stack_here(tx);
+}
+
+/* The inline paths' question (see lucid_recfast_): where is this access? */
+uint32_t lucid_rec_site_(const void *site, uintptr_t sp)
+{
+	struct stm_tx *tx = stm_self_if_any();
+
+	if (!tx || !tx->rec_on || !tx->rec)
+		return 0;
+	return memo_stack(tx, (uintptr_t)site, sp, (uintptr_t)__builtin_return_address(0));
 }
 
 /* The tag: stack id (20 bits), site id (12 bits), word address / 8 (low 32

@@ -156,11 +156,12 @@ struct lucid_wentry_ *stm_wlog_find(struct stm_tx *tx, struct lucid_wentry_ *hea
 	return NULL;
 }
 
-/* Whether the inline paths may run: not while holding the token (reads
- * lock) nor while recording (every access notes where it came from). */
-static inline bool inline_ok(const struct stm_tx *tx)
+/* Whether the inline read path may run: not while holding the token
+ * (reads lock), nor while recording without room to note each read's
+ * address (the out-of-line path notes what fits). */
+static inline bool read_inline_ok(const struct stm_tx *tx)
 {
-	return !tx->token && !tx->rec_on;
+	return !tx->token && (!tx->rec_on || tx->rec_raddr_cap >= tx->r_cap);
 }
 
 static void rset_grow(struct stm_tx *tx)
@@ -175,9 +176,11 @@ static void rset_grow(struct stm_tx *tx)
 	tx->r_base = r;
 	tx->r_cap = cap;
 	tx->fast.r_top = r + used;
-	tx->fast.r_end = inline_ok(tx) ? r + cap : r;
-	if (tx->rec_on)
+	if (tx->rec_on) {
 		rec_rset_resized(tx, cap);
+		tx->recfast.raddr_delta = (uintptr_t)tx->rec_raddr - (uintptr_t)r;
+	}
+	tx->fast.r_end = read_inline_ok(tx) ? r + cap : r;
 }
 
 static struct lucid_wentry_ *wlog_next(struct stm_tx *tx);
@@ -231,18 +234,22 @@ void stm_start_slow(struct stm_tx *tx)
 	tx->fast.r_top = tx->r_base;
 	tx->fast.w_top = tx->w_base;
 	tx->rec_on = __atomic_load_n(&rec_capture, __ATOMIC_RELAXED);
+	tx->fast.rec = NULL;
 	if (stm_likely(!tx->rec_on && !tx->token)) {
 		tx->fast.end = stm_clock_now();
 		tx->fast.r_end = tx->r_base + tx->r_cap;
 		tx->fast.w_end = tx->w_base + tx->w_cap;
 		return;
 	}
-	/* Recording: every access takes the checked path, which notes where
-	 * it came from. Irrevocable: reads do (they lock). */
-	if (tx->rec_on)
+	/* Recording: the inline paths note where each access came from.
+	 * Irrevocable: reads go out of line (they lock). */
+	if (tx->rec_on) {
 		rec_attempt_start(tx);
-	tx->fast.w_end = tx->rec_on ? tx->w_base : tx->w_base + tx->w_cap;
-	tx->fast.r_end = tx->r_base;
+		if (tx->rec)
+			tx->fast.rec = &tx->recfast;
+	}
+	tx->fast.w_end = tx->w_base + tx->w_cap;
+	tx->fast.r_end = read_inline_ok(tx) ? tx->r_base + tx->r_cap : tx->r_base;
 	if (stm_likely(!tx->token)) {
 		tx->fast.end = stm_clock_now();
 	} else {
@@ -314,9 +321,9 @@ static inline __attribute__((always_inline)) void rset_add(struct stm_tx *tx, ui
 	if (stm_unlikely(tx->rec_on)) {
 		size_t i = (size_t)(r - tx->r_base);
 
-		if (stm_likely(tx->rec_last.ra == (uintptr_t)tx->rec_ra &&
-		               tx->rec_last.frame == (uintptr_t)tx->rec_frame && tx->rec_last.id))
-			site = tx->rec_last.id;
+		if (stm_likely(tx->recfast.site == tx->rec_ra &&
+		               tx->recfast.sp == (uintptr_t)tx->rec_frame && tx->recfast.id))
+			site = tx->recfast.id;
 		else
 			site = rec_read_site(tx);
 		if (stm_likely(i < tx->rec_raddr_cap))
@@ -721,7 +728,7 @@ void stm_wlog_grow(struct stm_tx *tx)
 	tx->w_base = w;
 	tx->w_cap = cap;
 	tx->fast.w_top = w + used;
-	tx->fast.w_end = inline_ok(tx) ? w + cap : w;
+	tx->fast.w_end = w + cap;
 	o->log = old;
 	STM_RCU_TSAN_RELEASE();   /* o, handed over through liburcu */
 	urcu_bp_call_rcu(&o->rcu, old_log_free);

@@ -99,7 +99,7 @@ struct stm_tx {
 	struct rec_thread *rec;    /* the recorder's per-thread state (read by others) */
 	uintptr_t rec_ctx;         /* this attempt's block context (see recorder.c) */
 	struct stm_rec_memo { uintptr_t ra, frame, ctx; uint32_t id; } rec_memo[STM_REC_MEMO];
-	struct stm_rec_memo rec_last;   /* the memo's last answer in this attempt */
+	struct lucid_recfast_ recfast; /* the memo's last answer, for the inline paths */
 	uintptr_t *rec_raddr;      /* the address of each read-set entry (recorder.c) */
 	size_t rec_raddr_cap;
 	unsigned in_cs;            /* between RCU read lock and unlock (for fork) */
@@ -276,6 +276,7 @@ static inline void stm_start(struct stm_tx *tx)
 		if (stm_likely(!stm_serial_pending() &&
 		               !__atomic_load_n(&rec_capture, __ATOMIC_RELAXED))) {
 			tx->rec_on = false;
+			tx->fast.rec = NULL;
 			tx->fast.r_top = tx->r_base;
 			tx->fast.w_top = tx->w_base;
 			tx->fast.end = stm_clock_now();

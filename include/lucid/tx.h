@@ -175,7 +175,8 @@ LUCID_API void lucid_on_abort(void (*fn)(void *arg), void *arg);
 #define lucid_read(lv) __extension__ ({                                     \
 	LUCID_SIZE_CHECK_(lv, "lucid_read");                                \
 	const void *lucid_ra_ = (const void *)&(lv);                        \
-	uint64_t lucid_rw_ = lucid_load_(lucid_ra_, sizeof(lv));            \
+	static const char lucid_rs_ = 0;    /* this read's site */            \
+	uint64_t lucid_rw_ = lucid_load_(lucid_ra_, sizeof(lv), &lucid_rs_); \
 	LUCID_UNQUAL_(lv) lucid_rv_;                                        \
 	lucid_copy_out_(&lucid_rv_, lucid_rw_, sizeof(lv));                 \
 	lucid_rv_; })
@@ -191,8 +192,9 @@ LUCID_API void lucid_on_abort(void (*fn)(void *arg), void *arg);
 	(void)sizeof((lv) = (value));   /* assignable: not const */         \
 	void *lucid_wa_ = (void *)&(lv);                                    \
 	LUCID_UNQUAL_(lv) lucid_wv_ = (value);                              \
+	static const char lucid_ws_ = 0;    /* this write's site */           \
 	lucid_store_fast_(lucid_wa_, lucid_copy_in_(&lucid_wv_, sizeof(lv)), \
-	                  sizeof(lv));                                      \
+	                  sizeof(lv), &lucid_ws_);                          \
 	(void)0; })
 
 static inline __attribute__((always_inline)) void

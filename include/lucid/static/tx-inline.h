@@ -74,6 +74,24 @@ struct lucid_rentry_ {
 struct lucid_txfast_;
 
 /**
+ * While an attempt records (LUCID_RECORD, an abort hook or LUCID_BREAK),
+ * the inline paths note where each access was made: the access's site (a
+ * constant per lucid_read/lucid_write in the source) and stack position,
+ * and the id of the stack captured there. Accesses in a loop come from one
+ * place again and again, so the last answer is checked inline and the
+ * library is asked only when the place changes.
+ */
+struct lucid_recfast_ {
+	const void *site;               /* the last access's site */
+	uintptr_t sp;                   /* and stack position */
+	uint32_t id;                    /* the stack captured there; 0: ask the library */
+	uint32_t pad_;
+	uintptr_t raddr_delta;          /* byte distance from the read set to the
+	                                   array of read addresses */
+	uint64_t tag_site;              /* the attempt's block site, placed for entry tags */
+};
+
+/**
  * A write-log entry: one word the transaction will write at commit (64 bytes).
  * A locked orec points to the transaction's first ("head") entry for it,
  * which holds the orec's value from before the lock; other words under the
@@ -105,6 +123,7 @@ struct lucid_txfast_ {
 	uintptr_t orec_mask;            /* table size - 1 */
 	struct lucid_wentry_ *w_top;    /* next free write-log entry */
 	struct lucid_wentry_ *w_end;    /* end of the write log's storage */
+	struct lucid_recfast_ *rec;     /* non-NULL while this attempt records */
 };
 
 /* The calling thread's descriptor; never NULL (a shared empty one until the
@@ -114,11 +133,39 @@ LUCID_API extern __thread struct lucid_txfast_ *lucid_tls_tx_
 
 LUCID_API uint64_t lucid_load_slow_(const void *addr, unsigned size);
 LUCID_API void lucid_store_(void *addr, uint64_t value, unsigned size);
+LUCID_API uint32_t lucid_rec_site_(const void *site, uintptr_t sp);
+
+/* The stack position at an access: with the site, it tells apart the same
+ * source line reached through different frames (recursion). */
+static inline __attribute__((always_inline)) uintptr_t lucid_sp_(void)
+{
+	uintptr_t sp;
+#if defined(__x86_64__)
+	__asm__("mov %%rsp, %0" : "=r"(sp));
+#elif defined(__aarch64__)
+	__asm__("mov %0, sp" : "=r"(sp));
+#else
+	sp = (uintptr_t)__builtin_frame_address(0);
+#endif
+	return sp;
+}
+
+/* The stack id of the access being made at @p site (see lucid_recfast_). */
+static inline __attribute__((always_inline)) uint32_t
+lucid_rec_id_(struct lucid_recfast_ *rec, const void *site)
+{
+	uintptr_t sp = lucid_sp_();
+
+	if (LUCID_LIKELY_(rec->site == site && rec->sp == sp && rec->id))
+		return rec->id;
+	return lucid_rec_site_(site, sp);
+}
 
 /* Transactional load of an aligned 1, 2, 4 or 8-byte scalar; the value comes
- * back zero-extended in a uint64_t. @p size must be a constant. */
+ * back zero-extended in a uint64_t. @p size must be a constant; @p site is
+ * this access's site (a distinct constant per place in the source). */
 static inline __attribute__((always_inline)) uint64_t
-lucid_load_(const void *addr, unsigned size)
+lucid_load_(const void *addr, unsigned size, const void *site)
 {
 	struct lucid_txfast_ *tx = lucid_tls_tx_;
 	uintptr_t a = (uintptr_t)addr;
@@ -141,9 +188,15 @@ lucid_load_(const void *addr, unsigned size)
 			LUCID_READ_FENCE_();
 			if (LUCID_LIKELY_(__atomic_load_n(orec, __ATOMIC_RELAXED) == seen)) {
 				struct lucid_rentry_ *r = tx->r_top;
+				struct lucid_recfast_ *rec = tx->rec;
+				uint32_t id = 0;
 
+				if (LUCID_UNLIKELY_(rec != 0)) {
+					*(uintptr_t *)((uintptr_t)r + rec->raddr_delta) = a;
+					id = lucid_rec_id_(rec, site);
+				}
 				r->orec = (uint32_t)idx;
-				r->site = 0;
+				r->site = id;
 				tx->r_top = r + 1;
 				return v;
 			}
@@ -170,7 +223,7 @@ lucid_lane_shift_(uintptr_t addr, unsigned size)
  * that is not newer than the snapshot) locks it here; everything else goes
  * to lucid_store_. @p size must be a constant. */
 static inline __attribute__((always_inline)) void
-lucid_store_fast_(void *addr, uint64_t value, unsigned size)
+lucid_store_fast_(void *addr, uint64_t value, unsigned size, const void *site)
 {
 	struct lucid_txfast_ *tx = lucid_tls_tx_;
 	uintptr_t a = (uintptr_t)addr;
@@ -182,8 +235,20 @@ lucid_store_fast_(void *addr, uint64_t value, unsigned size)
 
 		if (LUCID_LIKELY_(seen <= tx->end)) {
 			struct lucid_wentry_ *e = tx->w_top;
+			struct lucid_recfast_ *rec = tx->rec;
 			unsigned sh = lucid_lane_shift_(a, size);
 			uint64_t bits = size == 8 ? ~(uint64_t)0 : (((uint64_t)1 << (size * 8)) - 1);
+			uint32_t id = 0;
+			uint64_t tag = 0;
+
+			/* While recording: where this write was made, for the
+			 * other side of a conflict; the tag gives it in one word
+			 * (stack, block site, word). */
+			if (LUCID_UNLIKELY_(rec != 0)) {
+				id = lucid_rec_id_(rec, site);
+				if (id)
+					tag = id | rec->tag_site | (uint64_t)(uint32_t)(a >> 3) << 32;
+			}
 
 			/* addr, next and stack may be read by other threads. */
 			__atomic_store_n(&e->addr, a & ~(uintptr_t)7, __ATOMIC_RELAXED);
@@ -192,7 +257,8 @@ lucid_store_fast_(void *addr, uint64_t value, unsigned size)
 			e->version = seen;
 			__atomic_store_n(&e->next, (struct lucid_wentry_ *)0, __ATOMIC_RELAXED);
 			e->orec = (uint32_t)idx;
-			__atomic_store_n(&e->stack, 0u, __ATOMIC_RELAXED);
+			__atomic_store_n(&e->stack, id, __ATOMIC_RELAXED);
+			__atomic_store_n(&e->reserved, tag, __ATOMIC_RELAXED);
 			if (LUCID_LIKELY_(__atomic_compare_exchange_n(orec, &seen,
 			                                              (uintptr_t)e | LUCID_OREC_LOCKED_, 0,
 			                                              __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))) {
