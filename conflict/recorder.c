@@ -304,6 +304,12 @@ struct rec_thread {
 	uint32_t site;              /* the current attempt's site (read by others) */
 	uint32_t seq;               /* attempts started, bumped after site (read by others) */
 	uint64_t t0;                /* the current attempt's start */
+	/* the last block an attempt started in (its place, frame and line),
+	 * with its context and site */
+	void *last_pc, *last_frame, *last_caller;
+	int last_line;
+	uintptr_t last_ctx;
+	uint32_t last_site;
 	struct { const char *file, *function; int line; uint32_t id; } site_cache[SITE_CACHE];
 	uint64_t commits[MAX_SITES];
 };
@@ -363,8 +369,8 @@ static uint64_t tick_time_ns(uint64_t t)
 static struct rec_thread *thread_state(struct stm_tx *tx)
 {
 	if (stm_unlikely(!tx->rec)) {
-		/* calloc, not mmap: it holds pointers (raddr) that leak checkers
-		 * must see. */
+		/* calloc, not mmap: it holds pointers (the site cache) that
+		 * leak checkers must see. */
 		struct rec_thread *r = calloc(1, sizeof(*r));
 
 		if (!r)
@@ -411,13 +417,28 @@ void rec_attempt_start(struct stm_tx *tx)
 
 	if (!r)
 		return;
+	const struct stm_open_block *o = &tx->open[0];
+
 	r->t0 = ticks();
-	tx->rec_ctx = attempt_context(tx);
+	/* A thread runs the same block again and again: its context and site
+	 * are worked out again only when the block or its frame changes. */
+	void *caller = o->frame ? ((void *const *)o->frame)[1] : NULL;
+
+	if (o->pc != r->last_pc || o->frame != r->last_frame || caller != r->last_caller ||
+	    o->line != r->last_line) {
+		r->last_pc = o->pc;
+		r->last_frame = o->frame;
+		r->last_caller = caller;
+		r->last_line = o->line;
+		r->last_ctx = attempt_context(tx);
+		r->last_site = site_cached(r, o);
+	}
+	tx->rec_ctx = r->last_ctx;
 	tx->recfast.id = 0;
 	if (tx->rec_raddr_cap < tx->r_cap)
 		rec_rset_resized(tx, tx->r_cap);
 	tx->recfast.raddr_delta = (uintptr_t)tx->rec_raddr - (uintptr_t)tx->r_base;
-	uint32_t site = site_cached(r, &tx->open[0]);
+	uint32_t site = r->last_site;
 
 	tx->recfast.tag_site = (uint64_t)site << 20;
 	__atomic_store_n(&r->site, site, __ATOMIC_RELAXED);
