@@ -1489,15 +1489,23 @@ const uint64_t *tui_view_members(const struct tui_view *v, size_t i, size_t *n)
 
 uint64_t tui_view_histogram(const struct tui_view *v, size_t i, uint64_t *counts, size_t nbuckets)
 {
+	return tui_view_histogram_sample(v, i, counts, nbuckets, 0);
+}
+
+uint64_t tui_view_histogram_sample(const struct tui_view *v, size_t i, uint64_t *counts, size_t nbuckets,
+				   size_t max_samples)
+{
 	const uint64_t *mem;
 	uint64_t span = v->end_ns > v->start_ns ? v->end_ns - v->start_ns : 0, max = 0;
-	size_t n;
+	size_t n, step = 1;
 
 	if (!nbuckets)
 		return 0;
 	memset(counts, 0, nbuckets * sizeof(*counts));
 	mem = tui_view_members(v, i, &n);
-	for (size_t k = 0; k < n; k++) {
+	if (max_samples && n > max_samples)
+		step = (n + max_samples - 1) / max_samples;
+	for (size_t k = 0; k < n; k += step) {
 		uint64_t t = v->m->ab[mem[k]].mono_ns, b = 0;
 
 		if (t > v->start_ns && span) {

@@ -359,6 +359,16 @@ const uint64_t *tui_view_members(const struct tui_view *v, size_t i, size_t *n);
 uint64_t tui_view_histogram(const struct tui_view *v, size_t i, uint64_t *counts, size_t nbuckets);
 
 /*
+ * The same from an even sample of at most max_samples of the row's aborts
+ * (every k-th in file order; all of them when there are fewer, or when
+ * max_samples is 0): counts are of the sample. For a sparkline, whose
+ * shape is all it shows, on rows of many aborts: the browser redraws one
+ * per visible row, and a row of half a million aborts costs milliseconds.
+ */
+uint64_t tui_view_histogram_sample(const struct tui_view *v, size_t i, uint64_t *counts, size_t nbuckets,
+				   size_t max_samples);
+
+/*
  * Writes a sparkline of counts into buf (NUL-terminated, cut to fit):
  * one character per bucket, scaled to the largest count, empty buckets as
  * a space; with utf8, the eight block characters U+2581..U+2588, else the
