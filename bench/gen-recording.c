@@ -1,20 +1,22 @@
 /* bench: writes a synthetic recording (any number of aborts, skewed like a real hot spot) for report benchmarks and golden tests. */
 /*
- * Usage: gen-recording -o FILE [-n aborts] [-k stacks] [-d depth] [-b blocks]
- *                      [-t threads] [-s seed] [-S]
+ * Usage: gen-recording -o FILE [-n aborts] [-k stacks] [-c clusters] [-d depth]
+ *                      [-b blocks] [-t threads] [-s seed] [-S]
  *
  * The same options always write the same bytes (nothing is taken from the
  * machine), except with -S: then the stacks' PCs lie in this program's own
  * code and a MODULE record describes it, so that reports symbolize them
  * with libdw as they would a real program's.
  *
- * The shape: -k distinct stacks of -d frames, whose innermost frames come
- * from -k/4 access sites (so that several stacks share a conflict pair);
- * aborts pick their (aborted, other) stack pair with a skewed distribution,
- * so that a few pairs take most of the wasted time, as in a real hot spot;
- * 5% are explicit aborts with no other side, 2% of conflicts are false
- * ones. The run lasts 10 s; COMMITS, DROPS and a final STATS are written as
- * the recorder writes them.
+ * The shape, modelled on real hot spots: -k distinct stacks of -d frames
+ * fall into -c clusters (default 50, at most k/4), each a piece of shared
+ * data with the code that touches it: the stacks of a cluster conflict
+ * with each other only, their innermost frames come from the cluster's 4
+ * access sites, and its words lie together. Aborts pick a cluster, then the
+ * aborted and the other stack in it, each with a skewed distribution, so
+ * that a few pairs take most of the wasted time. 5% are explicit aborts
+ * with no other side, 2% of conflicts are false ones. The run lasts 10 s;
+ * COMMITS, DROPS and a final STATS are written as the recorder writes them.
  */
 #include "config.h"
 
@@ -121,7 +123,7 @@ static long opt_num(const char *name, const char *s, long lo, long hi)
 
 int main(int argc, char **argv)
 {
-	long n = 1000000, nstacks = 1000, depth = 12, nblocks = 20, nthreads = 16, seed = 1;
+	long n = 1000000, nstacks = 1000, nclusters = 50, depth = 12, nblocks = 20, nthreads = 16, seed = 1;
 	bool self = false;
 	const char *path = NULL;
 	struct text text = { 0 };
@@ -129,19 +131,20 @@ int main(int argc, char **argv)
 	uint32_t *stack_block;
 	int c;
 
-	while ((c = getopt(argc, argv, "o:n:k:d:b:t:s:Sh")) != -1) {
+	while ((c = getopt(argc, argv, "o:n:k:c:d:b:t:s:Sh")) != -1) {
 		switch (c) {
 		case 'o': path = optarg; break;
 		case 'n': n = opt_num("n", optarg, 0, 1L << 40); break;
 		case 'k': nstacks = opt_num("k", optarg, 4, 1L << 20); break;
+		case 'c': nclusters = opt_num("c", optarg, 1, 1L << 20); break;
 		case 'd': depth = opt_num("d", optarg, 1, REC_MAX_DEPTH); break;
 		case 'b': nblocks = opt_num("b", optarg, 1, 1L << 16); break;
 		case 't': nthreads = opt_num("t", optarg, 2, 1L << 20); break;
 		case 's': seed = opt_num("s", optarg, 0, LONG_MAX); break;
 		case 'S': self = true; break;
 		default:
-			fprintf(stderr, "usage: gen-recording -o FILE [-n aborts] [-k stacks] [-d depth] "
-				"[-b blocks] [-t threads] [-s seed] [-S]\n");
+			fprintf(stderr, "usage: gen-recording -o FILE [-n aborts] [-k stacks] [-c clusters] "
+				"[-d depth] [-b blocks] [-t threads] [-s seed] [-S]\n");
 			return c == 'h' ? 0 : 2;
 		}
 	}
@@ -149,6 +152,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "gen-recording: -o FILE is required\n");
 		return 2;
 	}
+	if (nclusters > nstacks / 4)
+		nclusters = nstacks / 4;
 	rng_state = ((uint64_t)seed + 1) * 0x9E3779B97F4A7C15ull;
 	out = fopen(path, "wb");
 	if (!out) {
@@ -185,13 +190,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "gen-recording: out of memory\n");
 		return 1;
 	}
+	/* Stack s is in cluster (s - 1) % nclusters; its innermost frame is
+	 * one of the cluster's 4 access sites. */
 	for (long s = 1; s <= nstacks; s++) {
-		long sites = nstacks / 4 > 0 ? nstacks / 4 : 1;
+		long sites = 4 * nclusters;
 
 		for (long d = 0; d < depth; d++) {
 			/* Frame d comes from a pool that shrinks outwards. */
-			uint64_t pool = d == 0 ? (uint64_t)sites : (uint64_t)(sites >> (d < 8 ? d : 8)) + 1;
-			uint64_t pick = d == 0 ? (uint64_t)(s - 1) % (uint64_t)sites : rnd_below(pool);
+			uint64_t pool = (uint64_t)(sites >> (d < 8 ? d : 8)) + 1;
+			uint64_t pick = d == 0 ? (uint64_t)((s - 1) % nclusters * 4 + (s - 1) / nclusters % 4)
+				       : rnd_below(pool);
 			uint64_t off = 0x1000 + (uint64_t)d * 0x10000 + pick * 0x40 + 5;
 
 			if (self)
@@ -206,11 +214,14 @@ int main(int argc, char **argv)
 	}
 
 	for (long i = 0; i < n; i++) {
-		uint32_t s = (uint32_t)(1 + rnd_skewed((uint64_t)nstacks));
-		uint32_t o = (uint32_t)(1 + rnd_skewed((uint64_t)nstacks));
+		/* A cluster, then two of its stacks (it has at least 4). */
+		uint64_t cl = rnd_skewed((uint64_t)nclusters);
+		uint64_t members = (uint64_t)(nstacks - 1 - (long)cl) / (uint64_t)nclusters + 1;
+		uint32_t s = (uint32_t)(1 + cl + rnd_skewed(members) * (uint64_t)nclusters);
+		uint32_t o = (uint32_t)(1 + cl + rnd_skewed(members) * (uint64_t)nclusters);
 		uint32_t tid = (uint32_t)(1000 + rnd_below((uint64_t)nthreads));
 		uint32_t otid = (uint32_t)(1000 + rnd_below((uint64_t)nthreads - 1));
-		uint64_t r = rnd_below(100), addr = 0x7f0000001000ull + rnd_skewed(64) * 8;
+		uint64_t r = rnd_below(100), addr = 0x7f0000001000ull + cl * 0x1000 + rnd_skewed(8) * 8;
 		struct rec_abort a = {
 			.mono_ns = start_mono + (uint64_t)((double)dur * (double)i / (double)(n ? n : 1)),
 			.wasted_ns = 500 + rnd_skewed(100000),

@@ -537,6 +537,15 @@ START_TEST(test_histogram)
 	ck_assert_uint_eq(c[9], 1);
 	ck_assert_str_eq(tui_sparkline(c, 10, false, buf, sizeof(buf)), "   @     -");
 	ck_assert_str_eq(tui_sparkline(c, 10, true, buf, sizeof(buf)), "   \u2588     \u2583");
+	/* A sample of at most 2 of P2's 4 aborts takes every second one in
+	 * file order (300, 320); 4 or more, or 0, takes them all. */
+	ck_assert_uint_eq(tui_view_histogram_sample(v, 2, c, 10, 2), 2);
+	for (int i = 0; i < 10; i++)
+		ck_assert_uint_eq(c[i], i == 3 ? 2 : 0);
+	ck_assert_uint_eq(tui_view_histogram_sample(v, 2, c, 10, 4), 3);
+	ck_assert_uint_eq(c[3] + c[9], 4);
+	ck_assert_uint_eq(tui_view_histogram_sample(v, 2, c, 10, 0), 3);
+	ck_assert_uint_eq(c[3] + c[9], 4);
 	/* One bucket holds them all; a short buffer cuts whole characters. */
 	ck_assert_uint_eq(tui_view_histogram(v, 2, one, 1), 4);
 	ck_assert_str_eq(tui_sparkline(c, 10, true, buf, 6), "   ");

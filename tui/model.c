@@ -336,6 +336,7 @@ struct tui_model {
 	struct tui_map loc_ids;
 
 	struct tui_summary sum;
+	uint64_t gen;              /* counts updates that read something */
 	bool have_header;
 	uint64_t stats_commits;
 	bool last_cut;             /* the last read ended inside a record */
@@ -560,6 +561,8 @@ enum tui_update tui_model_update(struct tui_model *m)
 			continue;
 		}
 		m->last_cut = st == REC_AGAIN;
+		if (any && st != REC_EOF && st != REC_AGAIN)
+			m->gen++;
 		if (st == REC_DAMAGED) {
 			m->damaged = true;
 			tui_note_reader(m);
@@ -570,6 +573,8 @@ enum tui_update tui_model_update(struct tui_model *m)
 			return TUI_UPDATE_ERROR;
 		}
 		/* REC_EOF or REC_AGAIN: the end of what is there now. */
+		if (any)
+			m->gen++;
 		if (st == REC_AGAIN)
 			tui_note_reader(m);
 		else if (!m->oom)
@@ -965,12 +970,33 @@ int tui_sort_parse(const char *name)
 
 /* ------------------------------------------------------------ views */
 
-/* A group while a view is computed. */
+/*
+ * A group while a view is computed and after: compact, since a million
+ * aborts may make hundreds of thousands of groups and the pass over the
+ * aborts touches one group per abort. The row that callers see is made
+ * on first access (tui_view_row).
+ */
 struct tui_grp {
-	struct tui_row row;
 	uint64_t k1, k2;
+	uint64_t aborts, wasted_ns, false_conflicts;
+	uint64_t first_abort;      /* its first abort (file order) */
+	uint64_t first_ns, last_ns;
 	uint64_t start;            /* its first member in members[] */
-	uint32_t block_count;      /* aborts that ran row.block, while counting */
+	uint32_t block;            /* the block most of its aborts ran */
+	uint32_t block_count;      /* aborts that ran it, while counting */
+	int32_t kind;              /* the reason, -1 mixed */
+	struct tui_row *row;       /* made on first access */
+};
+
+/* What rows are sorted by, copied out of the groups so that the sort
+ * moves small elements. */
+struct tui_sortkey {
+	union {
+		uint64_t u;
+		double d;
+	} primary;
+	uint64_t aborts, wasted_ns, first_abort;
+	uint32_t idx;
 };
 
 struct tui_view {
@@ -982,10 +1008,12 @@ struct tui_view {
 	size_t nrows;              /* after the limit */
 	uint64_t *members;         /* abort indices, by group */
 	size_t capmembers;
-	uint64_t nmembers;
 	struct tui_view_totals tot;
 	uint64_t start_ns, end_ns; /* the run, for histograms */
-	struct tui_chunk *labels;
+	uint64_t wasted_all;       /* the model's wasted time, for shares */
+	uint64_t gen;              /* the model's generation the groups are of */
+	bool valid;                /* the groups are those of q (but for sort, limit) */
+	struct tui_chunk *rows;    /* rows and labels made so far */
 	uint8_t *match;            /* per stack: 0 unknown, 1 no, 2 yes */
 	size_t capmatch;
 };
@@ -1054,16 +1082,6 @@ static bool tui_stack_matches(struct tui_view *v, uint32_t stack)
 	return v->match[stack] == 2;
 }
 
-static const char *tui_label_dup(struct tui_view *v, const char *s)
-{
-	size_t n = strlen(s) + 1;
-	char *p = tui_arena_alloc(&v->labels, n);
-
-	if (p)
-		memcpy(p, s, n);
-	return p;
-}
-
 static void tui_loc_fill(struct tui_model *m, struct tui_loc *l, uint32_t stack)
 {
 	const struct tui_frame *f = stack ? tui_model_top_frame(m, stack) : NULL;
@@ -1087,20 +1105,22 @@ static void tui_loc_text(char *buf, size_t len, const struct tui_loc *l)
 		snprintf(buf, len, "%s", l->function);
 }
 
-/* The row's label, by grouping; NULL on out of memory. */
-static const char *tui_label(struct tui_view *v, struct tui_grp *g)
+/* The row's label, by grouping, in the view's arena; NULL on out of memory. */
+static const char *tui_label(struct tui_view *v, const struct tui_row *r)
 {
 	char buf[1200], a[560], o[560];
 	const struct tui_block *b;
 	const struct tui_frame *top;
-	const struct tui_abort *first = &v->m->ab[g->row.first_abort];
+	const struct tui_abort *first = &v->m->ab[r->first_abort];
+	char *p;
+	size_t n;
 
 	switch (v->q.group) {
 	case TUI_GROUP_PAIR:
 	case TUI_GROUP_STACKS:
-		tui_loc_text(a, sizeof(a), &g->row.aborted);
-		if (g->row.other.stack) {
-			tui_loc_text(o, sizeof(o), &g->row.other);
+		tui_loc_text(a, sizeof(a), &r->aborted);
+		if (r->other.stack) {
+			tui_loc_text(o, sizeof(o), &r->other);
 			snprintf(buf, sizeof(buf), "%s -> %s", a, o);
 		} else {
 			snprintf(buf, sizeof(buf), "%s", a);
@@ -1116,8 +1136,8 @@ static const char *tui_label(struct tui_view *v, struct tui_grp *g)
 			snprintf(buf, sizeof(buf), "%s %s (lucid_run)", b->function, b->file);
 		break;
 	case TUI_GROUP_ADDRESS:
-		if (g->row.address)
-			snprintf(buf, sizeof(buf), "0x%" PRIx64, g->row.address);
+		if (r->address)
+			snprintf(buf, sizeof(buf), "0x%" PRIx64, r->address);
 		else
 			snprintf(buf, sizeof(buf), "none");
 		break;
@@ -1127,76 +1147,126 @@ static const char *tui_label(struct tui_view *v, struct tui_grp *g)
 		break;
 	case TUI_GROUP_THREAD:
 	default:
-		snprintf(buf, sizeof(buf), "tid %" PRIu32, g->row.tid);
+		snprintf(buf, sizeof(buf), "tid %" PRIu32, r->tid);
 		break;
 	}
-	return tui_label_dup(v, buf);
+	n = strlen(buf) + 1;
+	p = tui_arena_alloc(&v->rows, n);
+	if (p)
+		memcpy(p, buf, n);
+	return p;
 }
 
-static int tui_row_cmp_sort(const struct tui_row *x, const struct tui_row *y, enum tui_sort s)
+static int tui_key_cmp(const void *a, const void *b, void *arg)
 {
-	switch (s) {
-	case TUI_SORT_ABORTS:
-		if (x->aborts != y->aborts)
-			return x->aborts > y->aborts ? -1 : 1;
-		break;
-	case TUI_SORT_RATE:
-		if (x->abort_rate != y->abort_rate)
-			return x->abort_rate > y->abort_rate ? -1 : 1;
-		break;
-	case TUI_SORT_WASTED:
-	default:
-		if (x->wasted_ns != y->wasted_ns)
-			return x->wasted_ns > y->wasted_ns ? -1 : 1;
-		break;
+	const struct tui_sortkey *x = a, *y = b;
+
+	if (*(const enum tui_sort *)arg == TUI_SORT_RATE) {
+		if (x->primary.d != y->primary.d)
+			return x->primary.d > y->primary.d ? -1 : 1;
+	} else if (x->primary.u != y->primary.u) {
+		return x->primary.u > y->primary.u ? -1 : 1;
 	}
 	if (x->aborts != y->aborts)
 		return x->aborts > y->aborts ? -1 : 1;
 	if (x->wasted_ns != y->wasted_ns)
 		return x->wasted_ns > y->wasted_ns ? -1 : 1;
-	return 0;
+	return x->first_abort < y->first_abort ? -1 : x->first_abort > y->first_abort;
 }
 
-static int tui_grp_cmp(const void *a, const void *b, void *arg)
+/* The abort rate a group's row shows: its block's. */
+static double tui_grp_rate(struct tui_model *m, const struct tui_grp *g)
 {
-	const struct tui_grp *x = a, *y = b;
-	int c = tui_row_cmp_sort(&x->row, &y->row, *(const enum tui_sort *)arg);
+	const struct tui_block *b = tui_model_block(m, g->block);
 
-	if (c)
-		return c;
-	c = strcmp(x->row.label, y->row.label);
-	if (c)
-		return c;
-	return x->row.first_abort < y->row.first_abort ? -1 : x->row.first_abort > y->row.first_abort;
+	return b ? b->abort_rate : -1;
 }
 
-/* Fills in the representative stack pair of a row whose grouping does not
- * fix it: its most frequent one. */
-static int tui_row_locs(struct tui_view *v, size_t i)
+/* Makes row i (its figures, the frames of both sides, its label); NULL
+ * on out of memory. */
+static struct tui_row *tui_row_make(struct tui_view *v, size_t i)
 {
-	struct tui_stack_pair best;
 	struct tui_grp *g = &v->g[i];
+	struct tui_row *r = tui_arena_alloc(&v->rows, sizeof(*r));
+	const struct tui_abort *first = &v->m->ab[g->first_abort];
+	struct tui_stack_pair best;
 
+	if (!r)
+		return NULL;
+	*r = (struct tui_row){
+		.aborts = g->aborts,
+		.wasted_ns = g->wasted_ns,
+		.share = v->wasted_all ? (double)g->wasted_ns / (double)v->wasted_all : 0,
+		.kind = g->kind,
+		.false_conflicts = g->false_conflicts,
+		.block = g->block,
+		.abort_rate = tui_grp_rate(v->m, g),
+		.first_abort = g->first_abort,
+		.first_ns = g->first_ns,
+		.last_ns = g->last_ns,
+		.tid = first->tid,
+		.address = first->address,
+	};
+	/* Pair and exact-stack rows show the frames of their key; the others
+	 * those of their most frequent stack pair. */
 	if (v->q.group == TUI_GROUP_PAIR || v->q.group == TUI_GROUP_STACKS) {
-		const struct tui_abort *a = &v->m->ab[g->row.first_abort];
-
-		tui_loc_fill(v->m, &g->row.aborted, a->stack);
-		tui_loc_fill(v->m, &g->row.other, a->other_stack);
-		return 0;
+		best.stack = first->stack;
+		best.other_stack = first->other_stack;
+	} else if (!tui_view_stack_pairs(v, i, &best, 1)) {
+		return NULL;
 	}
-	if (!tui_view_stack_pairs(v, i, &best, 1))
-		return -ENOMEM;
-	tui_loc_fill(v->m, &g->row.aborted, best.stack);
-	tui_loc_fill(v->m, &g->row.other, best.other_stack);
+	tui_loc_fill(v->m, &r->aborted, best.stack);
+	tui_loc_fill(v->m, &r->other, best.other_stack);
+	r->label = tui_label(v, r);
+	return r->label ? r : NULL;
+}
+
+/* Puts the groups in the order of the query's sort key and applies its
+ * limit. Members stay where they are: each group knows its own. */
+static int tui_view_sort(struct tui_view *v)
+{
+	struct tui_sortkey *keys = NULL;
+	struct tui_grp *sorted = NULL;
+
+	if (v->ng) {
+		keys = malloc(v->ng * sizeof(*keys));
+		sorted = malloc(v->ng * sizeof(*sorted));
+		if (!keys || !sorted) {
+			free(keys);
+			free(sorted);
+			return -ENOMEM;
+		}
+	}
+	for (size_t k = 0; k < v->ng; k++) {
+		const struct tui_grp *g = &v->g[k];
+
+		keys[k] = (struct tui_sortkey){ .aborts = g->aborts, .wasted_ns = g->wasted_ns,
+						.first_abort = g->first_abort, .idx = (uint32_t)k };
+		if (v->q.sort == TUI_SORT_RATE)
+			keys[k].primary.d = tui_grp_rate(v->m, g);
+		else
+			keys[k].primary.u = v->q.sort == TUI_SORT_ABORTS ? g->aborts : g->wasted_ns;
+	}
+	if (v->ng > 1)
+		qsort_r(keys, v->ng, sizeof(*keys), tui_key_cmp, &v->q.sort);
+	for (size_t k = 0; k < v->ng; k++)
+		sorted[k] = v->g[keys[k].idx];
+	if (v->ng)
+		memcpy(v->g, sorted, v->ng * sizeof(*v->g));
+	free(keys);
+	free(sorted);
+	v->nrows = v->q.limit && v->q.limit < v->ng ? v->q.limit : v->ng;
 	return 0;
 }
 
 static void tui_view_empty(struct tui_view *v)
 {
+	v->valid = false;
+	for (size_t k = 0; k < v->ng; k++)
+		v->g[k].row = NULL;
 	v->ng = v->nrows = 0;
-	v->nmembers = 0;
 	memset(&v->tot, 0, sizeof(v->tot));
-	tui_arena_free(&v->labels);
+	tui_arena_free(&v->rows);
 }
 
 int tui_view_refresh(struct tui_view *v)
@@ -1204,9 +1274,8 @@ int tui_view_refresh(struct tui_view *v)
 	struct tui_model *m = v->m;
 	struct tui_summary s;
 	struct tui_map groups = { NULL, 0, 0 }, blocks = { NULL, 0, 0 };
-	uint32_t *gid = NULL;
-	uint64_t *pos = NULL;
-	uint32_t *bcount = NULL;
+	uint32_t *gid = NULL, *bcount = NULL, last = 0;
+	uint64_t *pos = NULL, lk1 = 0, lk2 = 0;
 	size_t nb = 0, capb = 0;
 	int rc = -ENOMEM;
 
@@ -1214,6 +1283,7 @@ int tui_view_refresh(struct tui_view *v)
 	tui_model_summary(m, &s);
 	v->start_ns = s.start_mono_ns;
 	v->end_ns = s.end_mono_ns;
+	v->wasted_all = s.wasted_ns;
 	if (v->filter && tui_reserve((void **)&v->match, &v->capmatch, m->nstk, 1) < 0)
 		goto out;
 	if (v->filter)
@@ -1224,50 +1294,54 @@ int tui_view_refresh(struct tui_view *v)
 	/* One pass: each kept abort into its group. */
 	for (size_t i = 0; i < m->nab; i++) {
 		const struct tui_abort *a = &m->ab[i];
-		struct tui_slot *sl;
 		struct tui_grp *g;
 		uint64_t k1, k2;
-		bool fresh;
 
 		if (v->filter && !tui_stack_matches(v, a->stack) && !tui_stack_matches(v, a->other_stack)) {
 			gid[i] = 0;
 			continue;
 		}
 		tui_key(m, v->q.group, a, &k1, &k2);
-		sl = tui_map_slot(&groups, k1, k2, &fresh);
-		if (!sl)
-			goto out;
-		if (fresh) {
-			if (tui_reserve((void **)&v->g, &v->capg, v->ng + 1, sizeof(*v->g)) < 0)
+		/* Runs of aborts of one group are common (a hot spot repeats):
+		 * the previous abort's group is tried before the map. */
+		if (!last || k1 != lk1 || k2 != lk2) {
+			bool fresh;
+			struct tui_slot *sl = tui_map_slot(&groups, k1, k2, &fresh);
+
+			if (!sl)
 				goto out;
-			sl->val = (uint32_t)++v->ng;
-			g = &v->g[v->ng - 1];
-			*g = (struct tui_grp){ .k1 = k1, .k2 = k2 };
-			g->row.kind = a->reason;
-			g->row.block = a->block;
-			g->row.first_abort = i;
-			g->row.first_ns = a->mono_ns;
-			g->row.tid = a->tid;
-			g->row.address = a->address;
+			if (fresh) {
+				if (tui_reserve((void **)&v->g, &v->capg, v->ng + 1, sizeof(*v->g)) < 0)
+					goto out;
+				v->g[v->ng] = (struct tui_grp){
+					.k1 = k1, .k2 = k2, .first_abort = i, .first_ns = a->mono_ns,
+					.block = a->block, .kind = a->reason,
+				};
+				sl->val = (uint32_t)++v->ng;
+			}
+			last = sl->val;
+			lk1 = k1;
+			lk2 = k2;
 		}
-		g = &v->g[sl->val - 1];
-		gid[i] = sl->val;
-		g->row.aborts++;
-		g->row.wasted_ns += a->wasted_ns;
+		g = &v->g[last - 1];
+		gid[i] = last;
+		g->aborts++;
+		g->wasted_ns += a->wasted_ns;
 		if (a->flags & REC_ABORT_FALSE_CONFLICT)
-			g->row.false_conflicts++;
-		if (g->row.kind != a->reason)
-			g->row.kind = -1;
-		if (a->mono_ns < g->row.first_ns)
-			g->row.first_ns = a->mono_ns;
-		if (a->mono_ns > g->row.last_ns)
-			g->row.last_ns = a->mono_ns;
-		if (a->block == g->row.block) {
+			g->false_conflicts++;
+		if (g->kind != a->reason)
+			g->kind = -1;
+		if (a->mono_ns < g->first_ns)
+			g->first_ns = a->mono_ns;
+		if (a->mono_ns > g->last_ns)
+			g->last_ns = a->mono_ns;
+		if (a->block == g->block) {
 			g->block_count++;
 		} else {
 			/* The group mixes blocks: count the others aside, to
 			 * find the one most of its aborts ran. */
-			struct tui_slot *bs = tui_map_slot(&blocks, sl->val, a->block, &fresh);
+			bool fresh;
+			struct tui_slot *bs = tui_map_slot(&blocks, last, a->block, &fresh);
 
 			if (!bs)
 				goto out;
@@ -1289,9 +1363,9 @@ int tui_view_refresh(struct tui_view *v)
 			struct tui_grp *g = &v->g[bs->k1 - 1];
 
 			if (bcount[bs->val - 1] > g->block_count ||
-			    (bcount[bs->val - 1] == g->block_count && bs->k2 < g->row.block)) {
+			    (bcount[bs->val - 1] == g->block_count && bs->k2 < g->block)) {
 				g->block_count = bcount[bs->val - 1];
-				g->row.block = (uint32_t)bs->k2;
+				g->block = (uint32_t)bs->k2;
 			}
 		}
 	}
@@ -1301,39 +1375,19 @@ int tui_view_refresh(struct tui_view *v)
 			sizeof(*v->members)) < 0 ||
 	    !(pos = calloc(v->ng + 1, sizeof(*pos))))
 		goto out;
-	for (size_t i = 0; i < m->nab; i++)
-		if (gid[i])
-			pos[gid[i]]++;
 	for (size_t k = 0, at = 0; k < v->ng; k++) {
 		v->g[k].start = at;
-		at += pos[k + 1];
-		pos[k + 1] = v->g[k].start;
+		pos[k + 1] = at;
+		at += v->g[k].aborts;
 	}
 	for (size_t i = 0; i < m->nab; i++)
 		if (gid[i])
 			v->members[pos[gid[i]]++] = i;
-	v->nmembers = v->tot.aborts;
-
-	for (size_t k = 0; k < v->ng; k++) {
-		struct tui_grp *g = &v->g[k];
-		const struct tui_block *b = tui_model_block(m, g->row.block);
-
-		g->row.share = s.wasted_ns ? (double)g->row.wasted_ns / (double)s.wasted_ns : 0;
-		g->row.abort_rate = b ? b->abort_rate : -1;
-		/* Pair and exact-stack rows show their key's frames; labels of
-		 * other groupings do not need them. */
-		if ((v->q.group == TUI_GROUP_PAIR || v->q.group == TUI_GROUP_STACKS) && tui_row_locs(v, k) < 0)
-			goto out;
-		if (!(g->row.label = tui_label(v, g)))
-			goto out;
-	}
-	if (v->ng > 1)
-		qsort_r(v->g, v->ng, sizeof(*v->g), tui_grp_cmp, &v->q.sort);
+	if (tui_view_sort(v) < 0)
+		goto out;
 	v->tot.groups = v->ng;
-	v->nrows = v->q.limit && v->q.limit < v->ng ? v->q.limit : v->ng;
-	for (size_t k = 0; k < v->nrows; k++)
-		if (v->q.group != TUI_GROUP_PAIR && v->q.group != TUI_GROUP_STACKS && tui_row_locs(v, k) < 0)
-			goto out;
+	v->gen = m->gen;
+	v->valid = true;
 	rc = 0;
 out:
 	if (rc < 0)
@@ -1349,7 +1403,16 @@ out:
 int tui_view_set_query(struct tui_view *v, const struct tui_query *q)
 {
 	char *f = NULL;
+	bool same_filter = (!v->filter && !(q->filter && q->filter[0])) ||
+			   (v->filter && q->filter && strcmp(v->filter, q->filter) == 0);
 
+	/* Another sort key or limit over the same groups (a browser key):
+	 * sort again, without a pass over the aborts. */
+	if (v->valid && v->gen == v->m->gen && q->group == v->q.group && same_filter) {
+		v->q.sort = q->sort;
+		v->q.limit = q->limit;
+		return tui_view_sort(v);
+	}
 	if (q->filter && q->filter[0] && !(f = strdup(q->filter))) {
 		tui_view_empty(v);
 		return -ENOMEM;
@@ -1379,7 +1442,7 @@ void tui_view_free(struct tui_view *v)
 {
 	if (!v)
 		return;
-	tui_arena_free(&v->labels);
+	tui_arena_free(&v->rows);
 	free(v->g);
 	free(v->members);
 	free(v->match);
@@ -1399,7 +1462,14 @@ size_t tui_view_rows(const struct tui_view *v)
 
 const struct tui_row *tui_view_row(const struct tui_view *v, size_t i)
 {
-	return i < v->nrows ? &v->g[i].row : NULL;
+	if (i >= v->nrows)
+		return NULL;
+	/* Rows are made for the groups someone looks at: a million aborts
+	 * may make a hundred thousand groups. The view is never defined
+	 * const, so this cache may be filled here. */
+	if (!v->g[i].row)
+		v->g[i].row = tui_row_make((struct tui_view *)v, i);
+	return v->g[i].row;
 }
 
 void tui_view_totals(const struct tui_view *v, struct tui_view_totals *t)
@@ -1413,21 +1483,29 @@ const uint64_t *tui_view_members(const struct tui_view *v, size_t i, size_t *n)
 		*n = 0;
 		return NULL;
 	}
-	*n = v->g[i].row.aborts;
+	*n = v->g[i].aborts;
 	return v->members + v->g[i].start;
 }
 
 uint64_t tui_view_histogram(const struct tui_view *v, size_t i, uint64_t *counts, size_t nbuckets)
 {
+	return tui_view_histogram_sample(v, i, counts, nbuckets, 0);
+}
+
+uint64_t tui_view_histogram_sample(const struct tui_view *v, size_t i, uint64_t *counts, size_t nbuckets,
+				   size_t max_samples)
+{
 	const uint64_t *mem;
 	uint64_t span = v->end_ns > v->start_ns ? v->end_ns - v->start_ns : 0, max = 0;
-	size_t n;
+	size_t n, step = 1;
 
 	if (!nbuckets)
 		return 0;
 	memset(counts, 0, nbuckets * sizeof(*counts));
 	mem = tui_view_members(v, i, &n);
-	for (size_t k = 0; k < n; k++) {
+	if (max_samples && n > max_samples)
+		step = (n + max_samples - 1) / max_samples;
+	for (size_t k = 0; k < n; k += step) {
 		uint64_t t = v->m->ab[mem[k]].mono_ns, b = 0;
 
 		if (t > v->start_ns && span) {

@@ -25,7 +25,8 @@
  * Cost: loading does no symbolization. Stacks are symbolized per distinct
  * stack, lazily (when a grouping, a filter or a caller needs their
  * frames), and cached for the model's life; the symbolizer caches per PC.
- * Grouping is one hash lookup per abort.
+ * Grouping is one pass over the aborts with one hash lookup per abort;
+ * sorting again is a sort of the groups only (BENCHMARKS.md has figures).
  *
  * Strings: every string the model returns (names, files, modules, labels,
  * the program and its arguments) has its control characters, DEL,
@@ -246,7 +247,8 @@ enum tui_group {
 };
 
 /* How rows are ordered: most first; ties by aborts, then wasted time,
- * then label, so that outputs are stable. */
+ * then by the group's first abort in the file, so that outputs are
+ * stable. */
 enum tui_sort {
 	TUI_SORT_WASTED = 0,       /* wasted time (the default) */
 	TUI_SORT_ABORTS,           /* number of aborts */
@@ -315,14 +317,21 @@ struct tui_view;
 struct tui_view *tui_view_new(struct tui_model *m, const struct tui_query *q);
 void tui_view_free(struct tui_view *v);
 
-/* Changes the query and recomputes (0, or -ENOMEM: the view is then empty). */
+/* Changes the query and recomputes (0, or -ENOMEM: the view is then empty).
+ * When only the sort key or the limit changed, and the model did not, the
+ * groups are only sorted again, without a pass over the aborts. */
 int tui_view_set_query(struct tui_view *v, const struct tui_query *q);
 const struct tui_query *tui_view_query(const struct tui_view *v);
 
 /* Recomputes from the model's aborts (after tui_model_update()); 0 or -ENOMEM. */
 int tui_view_refresh(struct tui_view *v);
 
-/* Rows after the limit. Row pointers are valid until the view changes. */
+/*
+ * Rows after the limit, and row i of them (NULL when i is out of range, or
+ * out of memory). A row's label and frames are made on first access, so
+ * that views of a hundred thousand groups cost only what is looked at.
+ * Row pointers are valid until the view changes (set_query, refresh, free).
+ */
 size_t tui_view_rows(const struct tui_view *v);
 const struct tui_row *tui_view_row(const struct tui_view *v, size_t i);
 
@@ -348,6 +357,16 @@ const uint64_t *tui_view_members(const struct tui_view *v, size_t i, size_t *n);
  * slices, counts[k] the aborts in slice k. Returns the largest count.
  */
 uint64_t tui_view_histogram(const struct tui_view *v, size_t i, uint64_t *counts, size_t nbuckets);
+
+/*
+ * The same from an even sample of at most max_samples of the row's aborts
+ * (every k-th in file order; all of them when there are fewer, or when
+ * max_samples is 0): counts are of the sample. For a sparkline, whose
+ * shape is all it shows, on rows of many aborts: the browser redraws one
+ * per visible row, and a row of half a million aborts costs milliseconds.
+ */
+uint64_t tui_view_histogram_sample(const struct tui_view *v, size_t i, uint64_t *counts, size_t nbuckets,
+				   size_t max_samples);
 
 /*
  * Writes a sparkline of counts into buf (NUL-terminated, cut to fit):
