@@ -15,6 +15,7 @@
 
 #include <lucid/common.h>
 #include <lucid/conflict.h>
+#include "conflict/break.h"
 #include "conflict/recorder.h"
 #include "conflict/writer.h"
 #include "stm/stm-internal.h"
@@ -23,6 +24,7 @@ bool rec_capture;
 static bool rec_to_file;                     /* a writer thread takes the records */
 static lucid_abort_hook hook_fn;
 static void *hook_arg;
+static bool debug_capture;                   /* lucid_debug_capture(), LUCID_CAPTURE */
 
 #define RING 16384              /* records a thread can queue between drains */
 #define MAX_FRAMES 64
@@ -849,6 +851,7 @@ static void announce(const struct rec_abort *a)
 	stack_into(a->other_stack, &c.other_stack, &c.other_depth);
 	stack_into(a->alloc_stack, &c.alloc_stack, &c.alloc_depth);
 	lucid_debug_abort(&c);
+	conflict_break_check(&c);
 }
 
 void rec_abort_done(struct stm_tx *tx, int reason)
@@ -1114,6 +1117,12 @@ static bool allocate_tables(void)
 static void rec_exit(void);
 
 /* Tables and unwinder set up once, before anything is captured. Under rec_mutex. */
+/* Whether anyone listens to aborts: a file, a hook or LUCID_BREAK. */
+static bool capture_wanted(void)
+{
+	return file != NULL || hook_fn != NULL || debug_capture || conflict_break_active();
+}
+
 static bool capture_ready(void)
 {
 	if (!tick0) {
@@ -1173,7 +1182,16 @@ out:
 void rec_init(void)
 {
 	const char *path = getenv("LUCID_RECORD");
+	const char *cap = getenv("LUCID_CAPTURE");
 
+	if (cap && *cap && strcmp(cap, "0") != 0 && strcmp(cap, "1") != 0)
+		lucid_misuse("unset it, or set it to 1 (capture) or 0", "LUCID_CAPTURE=\"%.200s\" is "
+		             "neither 0 nor 1", cap);
+	pthread_mutex_lock(&rec_mutex);
+	debug_capture = cap && strcmp(cap, "1") == 0;
+	if (capture_wanted() && capture_ready())
+		__atomic_store_n(&rec_capture, true, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&rec_mutex);
 	if (path && *path)
 		rec_start(path, true);
 }
@@ -1205,7 +1223,7 @@ static void rec_exit(void)
 		file = NULL;
 	}
 	__atomic_store_n(&rec_to_file, false, __ATOMIC_RELEASE);
-	__atomic_store_n(&rec_capture, hook_fn != NULL, __ATOMIC_RELEASE);
+	__atomic_store_n(&rec_capture, capture_wanted(), __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&rec_mutex);
 }
 
@@ -1229,8 +1247,23 @@ void lucid_set_abort_hook(lucid_abort_hook fn, void *arg)
 		fn = NULL;
 	__atomic_store_n(&hook_arg, arg, __ATOMIC_RELAXED);
 	__atomic_store_n(&hook_fn, fn, __ATOMIC_RELEASE);
-	__atomic_store_n(&rec_capture, fn != NULL || file != NULL, __ATOMIC_RELEASE);
+	__atomic_store_n(&rec_capture, capture_wanted(), __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&rec_mutex);
+}
+
+int lucid_debug_capture(int on)
+{
+	int err = 0;
+
+	stm_init();
+	pthread_mutex_lock(&rec_mutex);
+	if (on && !capture_ready())
+		err = -LUCID_ENOMEM;
+	else
+		debug_capture = on != 0;
+	__atomic_store_n(&rec_capture, capture_wanted(), __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&rec_mutex);
+	return err;
 }
 
 void rec_thread_exit(struct stm_tx *tx)

@@ -1,6 +1,7 @@
 /* samples: hotspot: per-thread work plus one shared counter that every transaction touches. */
 /*
- * Usage: hotspot [-n threads] [-d duration_ms | -i iterations] [-r report_percent] [-s seed]
+ * Usage: hotspot [-n threads] [-d duration_ms | -i iterations] [-r report_percent] [-w work]
+ *                [-s seed]
  *
  * Runs for -d milliseconds (0: until interrupted), or -i transactions per
  * thread; SIGINT or SIGTERM ends the run early, with the usual result.
@@ -11,6 +12,8 @@
  * result in the worker's own slot. The slots never conflict, but every
  * worker writes the one shared counter and holds it until its transaction
  * commits: that word is the hot spot, and almost every abort comes from it.
+ * The longer the work (-w rounds of arithmetic per request), the longer
+ * the counter stays locked and the more transactions conflict on it.
  * With probability -r percent a worker takes a progress report instead: a
  * transaction that reads the shared counter (three calls down,
  * counter_get()) and writes what it saw into its own slot; a report that
@@ -70,6 +73,7 @@ struct worker {
 
 static struct slot *slots;
 static int report_percent = 10;
+static int work_rounds = 64;     /* -w: arithmetic per request, done holding the counter */
 static long iterations;          /* per thread; 0: run for the duration */
 static volatile sig_atomic_t stop; /* the end of the run: time is up, or a signal */
 
@@ -114,7 +118,7 @@ static long compute(uint64_t x, int rounds)
 static void handle_request(struct slot *s, uint64_t request)
 {
 	stats_count_request();
-	long result = compute(request, 64);
+	long result = compute(request, work_rounds);
 
 	lucid_write(s->served, lucid_read(s->served) + 1);
 	lucid_write(s->checksum, lucid_read(s->checksum) ^ result);
@@ -209,11 +213,12 @@ static long parse(const char *opt, const char *s, long lo, long hi)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: hotspot [-n threads] [-d duration_ms | -i iterations] [-r report_percent]\n"
-	           "               [-s seed]\n"
+	           "               [-w work] [-s seed]\n"
 	           "  -n  worker threads (default 4)\n"
 	           "  -d  run for this many milliseconds (default 1000; 0: until interrupted)\n"
 	           "  -i  instead, each thread runs this many transactions\n"
 	           "  -r  percent of transactions that are progress reports (default 10)\n"
+	           "  -w  rounds of arithmetic per request, done while the counter is held (default 64)\n"
 	           "  -s  random seed (default 1)\n");
 }
 
@@ -222,12 +227,13 @@ int main(int argc, char **argv)
 	long threads = 4, duration = 1000, seed = 1;
 	int c;
 
-	while ((c = getopt(argc, argv, "n:d:i:r:s:h")) != -1) {
+	while ((c = getopt(argc, argv, "n:d:i:r:w:s:h")) != -1) {
 		switch (c) {
 		case 'n': threads = parse("n", optarg, 1, MAX_THREADS); break;
 		case 'd': duration = parse("d", optarg, 0, 3600000); iterations = 0; break;
 		case 'i': iterations = parse("i", optarg, 1, LONG_MAX); break;
 		case 'r': report_percent = (int)parse("r", optarg, 0, 100); break;
+		case 'w': work_rounds = (int)parse("w", optarg, 0, 100000000); break;
 		case 's': seed = parse("s", optarg, 0, LONG_MAX); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;

@@ -294,6 +294,9 @@ static inline void stm_start(struct stm_tx *tx)
 /* "the LUCID_ATOMIC block at f.c:12 (in fn())", or "a function run by lucid_run()". */
 char *stm_describe_block(const struct stm_open_block *o, char *buf, size_t size);
 void lucid_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Several lines at once (one write(2), so other threads' lines do not come
+ * between them), each with the "lucid: " prefix. */
+void lucid_diag_text(const char *text);
 /* Stops the program: "misuse: <what>" and then "fix: <fix>". */
 __attribute__((noreturn)) void lucid_misuse(const char *fix, const char *what, ...)
 	__attribute__((format(printf, 2, 3)));

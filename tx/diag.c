@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "stm/stm-internal.h"
@@ -33,6 +34,38 @@ void lucid_diag(const char *fmt, ...)
 	va_start(ap, fmt);
 	emit("", fmt, ap);
 	va_end(ap);
+}
+
+void lucid_diag_text(const char *text)
+{
+	size_t len = 0, lines = 0;
+	const char *p;
+
+	for (p = text; *p; p++, len++)
+		lines += *p == '\n';
+	if (len && text[len - 1] != '\n')
+		lines++;
+	/* Each line gets the prefix; all of them go out in one write(2). */
+	char *buf = malloc(len + lines * strlen("lucid: ") + 2);
+
+	if (!buf)
+		return;
+	char *o = buf;
+
+	for (p = text; *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+
+		memcpy(o, "lucid: ", strlen("lucid: "));
+		o += strlen("lucid: ");
+		memcpy(o, p, n);
+		o += n;
+		*o++ = '\n';
+		p += n + (nl != NULL);
+	}
+	ssize_t r = write(STDERR_FILENO, buf, (size_t)(o - buf));
+	(void)r;
+	free(buf);
 }
 
 void lucid_misuse(const char *fix, const char *what, ...)

@@ -77,12 +77,27 @@ typedef void (*lucid_abort_hook)(const struct lucid_conflict *c, void *arg);
 LUCID_API void lucid_set_abort_hook(lucid_abort_hook fn, void *arg);
 
 /**
- * Called on every recorded abort (recording or hook on), in the aborting
- * thread, with the record; it does nothing else. It exists to be a
+ * Called on every captured abort, in the aborting thread, with the record:
+ * while recording, an abort hook, LUCID_BREAK or lucid_debug_capture() is
+ * on. Besides calling the hook it does nothing. It exists to be a
  * breakpoint: `break lucid_debug_abort` in gdb stops at each abort with
- * both sides in `*c`. Never inlined.
+ * both sides in `*c` (see docs/debugging.md). Never inlined; when nothing
+ * captures aborts it is never called and costs nothing.
  */
 LUCID_API __attribute__((noinline)) void lucid_debug_abort(const struct lucid_conflict *c);
+
+/**
+ * Turns capture on (@p on nonzero) or off for a debugger: while on, every
+ * abort is captured with both stacks and lucid_debug_abort() is called, as
+ * with an abort hook, without recording anything. `LUCID_CAPTURE=1` does
+ * the same at start-up; the gdb extension's `lucid break` calls it (or sets
+ * that variable) so that its breakpoints see every abort. Turning it off
+ * leaves capture on while recording, a hook or LUCID_BREAK still needs it.
+ * Returns 0, or -LUCID_ENOMEM when the recorder's tables could not be
+ * allocated. May be called from any thread, at any time; aborts of
+ * attempts already running when it is turned on may be missed.
+ */
+LUCID_API int lucid_debug_capture(int on);
 
 #ifdef __cplusplus
 }
