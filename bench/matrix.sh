@@ -127,7 +127,7 @@ done
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-declare -A thr maxr
+declare -A thr maxr cpus percpu
 failed=0
 start=$SECONDS
 field() { sed -n "s/.* $1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
@@ -143,7 +143,12 @@ for ((rep = 1; rep <= reps; rep++)); do
 			# A hung run is a failure too, not a hung benchmark.
 			if line=$(env "${env[@]}" timeout $((dur / 100 + 60)) $cmd 2>"$tmp/err") &&
 			   [ "$(field invariant "$line")" = ok ]; then
-				thr[$b|$r]+="$(field throughput "$line") "
+				t=$(field throughput "$line") wall=$(field duration_ms "$line") cpu=$(field cpu_ms "$line")
+				thr[$b|$r]+="$t "
+				# How much CPU the run got (a loaded machine gives less than its
+				# thread count), and what it did with it.
+				cpus[$b|$r]+="$(awk -v c="$cpu" -v w="$wall" 'BEGIN { printf "%.3f", c / w }') "
+				percpu[$b|$r]+="$(awk -v t="$t" -v c="$cpu" -v w="$wall" 'BEGIN { printf "%.0f", (c > 0 ? t * w / c : 0) }') "
 				m=$(field max_retries "$line")
 				if [[ $m =~ ^[0-9]+$ ]] && [ "$m" -gt "${maxr[$b|$r]:--1}" ]; then
 					maxr[$b|$r]=$m
@@ -162,11 +167,13 @@ done
 
 median() { tr ' ' '\n' | { grep . || true; } | sort -n |
 	awk '{ a[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print a[(NR + 1) / 2]
-	                          else printf "%.0f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-declare -A med
+	                          else printf "%.10g\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+declare -A med medcpus
 for b in "${benches[@]}"; do
 	for r in "${runs[@]}"; do
 		med[$b|$r]=$(median <<<"${thr[$b|$r]:-}")
+		medcpus[$b|$r]=$(median <<<"${cpus[$b|$r]:-}")
+		med[$b|$r@cpu]=$(median <<<"${percpu[$b|$r]:-}")
 	done
 done
 
@@ -212,9 +219,26 @@ for b in "${benches[@]}"; do
 	echo "$row"
 done
 
-# ratio rows: label numerator denominator
+echo
+echo "CPUs the runs got (process CPU time / wall time), medians: a loaded machine gives less than the thread count"
+echo
+hdr="| benchmark |" sep="|---|"
+for r in "${runs[@]}"; do hdr+=" $(label "$r") |"; sep+="---|"; done
+echo "$hdr"
+echo "$sep"
+for b in "${benches[@]}"; do
+	row="| $b |"
+	for r in "${runs[@]}"; do
+		v=${medcpus[$b|$r]}
+		if [ -n "$v" ]; then row+=" $(awk -v v="$v" 'BEGIN { printf "%.2f", v }') |"; else row+=" - |"; fi
+	done
+	echo "$row"
+done
+
+# ratio rows: label numerator denominator (@cpu: throughput per CPU second)
 ratios=(
 	"Lucid/seq, 1 thread|lucid1|seq1"
+	"Lucid/seq, 1 thread, per CPU second|lucid1@cpu|seq1@cpu"
 	"Lucid 2 threads/1 thread|lucid2|lucid1"
 	"Lucid/mutex, 2 threads|lucid2|mutex2"
 	"Lucid/libitm, 2 threads|lucid2|libitm2"
