@@ -192,13 +192,13 @@ int main(int argc, char **argv)
 	}
 	pthread_barrier_wait(&start_line);
 
-	struct timespec t0, t1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	double t0 = tm_seconds(CLOCK_MONOTONIC), cpu0 = tm_seconds(CLOCK_PROCESS_CPUTIME_ID);
 	struct timespec d = { duration / 1000, (duration % 1000) * 1000000 };
 	while (nanosleep(&d, &d) != 0 && errno == EINTR)
 		;
 	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double secs = tm_seconds(CLOCK_MONOTONIC) - t0;
+	double cpu_secs = tm_seconds(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
 	uint64_t transfers = 0, audits = 0, write_alls = 0;
 	for (long i = 0; i < threads; i++) {
 		pthread_join(w[i].thread, NULL);
@@ -206,7 +206,6 @@ int main(int argc, char **argv)
 		audits += w[i].audits;
 		write_alls += w[i].write_alls;
 	}
-	double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 
 	long total = 0;
 	for (long i = 0; i < n_accounts; i++)
@@ -214,11 +213,11 @@ int main(int argc, char **argv)
 	int ok = total == n_accounts * INITIAL_BALANCE && tm_violations_seen() == 0;
 	uint64_t txs = transfers + audits + write_alls;
 
-	printf("bank variant=%s threads=%ld duration_ms=%.0f accounts=%ld audit_pct=%d "
+	printf("bank variant=%s threads=%ld duration_ms=%.0f cpu_ms=%.0f accounts=%ld audit_pct=%d "
 	       "audit_threads=%ld write_all_pct=%d write_all_threads=%ld disjoint=%d "
 	       "txs=%" PRIu64 " throughput=%.0f transfers=%" PRIu64 " audits=%" PRIu64
 	       " write_alls=%" PRIu64,
-	       TM_VARIANT, threads, secs * 1000, n_accounts, audit_percent, audit_threads,
+	       TM_VARIANT, threads, secs * 1000, cpu_secs * 1000, n_accounts, audit_percent, audit_threads,
 	       write_all_percent, write_all_threads, disjoint, txs, (double)txs / secs, transfers,
 	       audits, write_alls);
 	tm_stats_print(stdout, &before, txs);

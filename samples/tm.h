@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /*
  * TM_ATOMIC { ... }   a transaction (or critical section)
@@ -171,6 +172,15 @@ static inline TM_SAFE uint64_t tm_rand(uint64_t *s)
 	x ^= x >> 27;
 	*s = x;
 	return x * 0x2545F4914F6CDD1DULL;
+}
+
+/* Seconds on @p clock (CLOCK_MONOTONIC, or CLOCK_PROCESS_CPUTIME_ID: CPU time of all threads). */
+static inline double tm_seconds(clockid_t clock)
+{
+	struct timespec t;
+
+	clock_gettime(clock, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
 /* A per-thread seed from the run's seed and the thread's index. */

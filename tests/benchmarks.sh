@@ -58,5 +58,12 @@ run 2 samples/intset-seq -n 2
 run 2 samples/bank -n 2 -R 2 -W 1
 run 2 samples/bank -r 60 -w 50
 
+# The matrix script runs, parses the results and prints its tables.
+out=$(bash "$srcdir/bench/matrix.sh" -S samples -d 20 -k 1 -b "bank hash" -r "seq1 lucid1 lucid2 rec2" -T 4 2>&1)
+rc=$?
+case $rc:$out in
+0:*"| hash |"*"Lucid/seq, 1 thread |"*"recording on/off, 2 threads |"*) echo "PASS: bench/matrix.sh" ;;
+*) echo "FAIL: bench/matrix.sh (exit $rc): $out"; status=1 ;;
+esac
 echo "$ran runs"
 exit $status
