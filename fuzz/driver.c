@@ -88,7 +88,8 @@ static int run_dir(const char *dir, int *count)
 		sprintf(names[n++], "%s/%s", dir, e->d_name);
 	}
 	closedir(d);
-	qsort(names, n, sizeof(*names), cmp);
+	if (n)
+		qsort(names, n, sizeof(*names), cmp);
 	for (size_t i = 0; i < n; i++) {
 		bad |= run_file(names[i]);
 		(*count)++;
