@@ -16,6 +16,8 @@
  *       pthread_cancel of a thread blocked at a cancellation point inside
  *       an (irrevocable) transaction, outside one, or inside one with
  *       cancellation disabled until the transaction has committed.
+ *   fault_prog sanitizer
+ *       prints which sanitizer it was built with: thread, address or none.
  * Prints one line saying what held; the shell tests check that line, the
  * exit status and what Lucid printed on stderr.
  */
@@ -314,6 +316,16 @@ static int cmd_cancel(int in_tx)
 
 int main(int argc, char **argv)
 {
+	if (argc == 2 && strcmp(argv[1], "sanitizer") == 0) {
+#if defined(__SANITIZE_THREAD__)
+		puts("thread");
+#elif defined(__SANITIZE_ADDRESS__)
+		puts("address");
+#else
+		puts("none");
+#endif
+		return 0;
+	}
 	if (argc >= 2 && strcmp(argv[1], "work") == 0)
 		return cmd_work(argc - 1, argv + 1);
 	if (argc == 3 && strcmp(argv[1], "delete") == 0)
