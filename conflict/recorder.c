@@ -1006,7 +1006,12 @@ static void write_out(void)
 
 	if (err) {
 		write_failed = true;
-		lucid_diag("recording to %s stopped: %s; the program goes on", file_path, strerror(-err));
+		/* Nothing more reaches the file: stop paying for capture. */
+		__atomic_store_n(&rec_to_file, false, __ATOMIC_RELEASE);
+		__atomic_store_n(&rec_capture, __atomic_load_n(&hook_fn, __ATOMIC_RELAXED) != NULL,
+		                 __ATOMIC_RELEASE);
+		lucid_diag("recording to %s stopped: %s; the program goes on", file_path,
+		           rec_file_strerror(err));
 	}
 out:
 	rec_buf_reset(&buf);

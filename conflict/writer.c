@@ -165,11 +165,26 @@ fail:
 
 int rec_file_append(struct rec_file *f, const void *data, size_t len)
 {
-	int r = rec_write_all(f->fd, data, len);
+	struct stat st;
+	int r;
+
+	/* Appending to a file that has been deleted succeeds, and everything
+	 * appended vanishes with the last descriptor: refuse, so the caller
+	 * can say so once instead of writing into nowhere until exit. */
+	if (fstat(f->fd, &st) == 0 && st.st_nlink == 0)
+		return REC_FILE_DELETED;
+	r = rec_write_all(f->fd, data, len);
 
 	if (r == 0)
 		f->size += len;
 	return r;
+}
+
+const char *rec_file_strerror(int err)
+{
+	if (err == REC_FILE_DELETED)
+		return "the file was deleted";
+	return strerror(-err);
 }
 
 uint64_t rec_file_size(const struct rec_file *f)

@@ -29,8 +29,16 @@ struct rec_file;
 struct rec_file *rec_file_create(const char *path, bool replace, char *err, size_t errlen);
 
 /* Writes all len bytes (looping over short writes and EINTR). Returns 0 or
- * -errno; after an error, what part was written is unknown. */
+ * -errno; after an error, what part was written is unknown. Writes nothing
+ * and returns REC_FILE_DELETED once the file has been deleted (it has no
+ * name left). */
 int rec_file_append(struct rec_file *f, const void *data, size_t len);
+
+/* Not an errno value. */
+#define REC_FILE_DELETED (-0x10000)
+
+/* What an error of rec_file_append means, for a message. */
+const char *rec_file_strerror(int err);
 
 /* Bytes written to the file so far, magic included. */
 uint64_t rec_file_size(const struct rec_file *f);

@@ -186,14 +186,20 @@ static void descriptor_free(struct stm_tx *tx)
 	free(tx);
 }
 
-static void check_not_in_tx(const struct stm_tx *tx, const char *who)
+static void check_not_in_tx(const struct stm_tx *tx, const char *who, const char *how)
 {
 	char what[512];
 
+	/* A thread cancelled at a cancellation point inside a transaction
+	 * (pthread_cancel) ends here too: its locks cannot be given back from
+	 * the middle of the block, so it is refused like any other exit. */
 	if (tx->nesting > 0)
 		lucid_misuse("let every LUCID_ATOMIC block reach its end (use lucid_run() to return "
-		             "early) and do not call pthread_exit() or exit() inside one",
-		             "%s inside the transaction of %s", who, stm_describe_block(&tx->open[0], what, sizeof(what)));
+		             "early); do not call pthread_exit() or exit() inside one, nor cancel a "
+		             "thread there (disable cancellation with pthread_setcancelstate() around "
+		             "transactions that reach a cancellation point, such as I/O)",
+		             "%s inside the transaction of %s%s", who,
+		             stm_describe_block(&tx->open[0], what, sizeof(what)), how);
 }
 
 /* exit() does not run the main thread's TLS destructors: check it here. */
@@ -202,14 +208,14 @@ static void process_exit(void)
 	struct stm_tx *tx = stm_self_if_any();
 
 	if (tx)
-		check_not_in_tx(tx, "the program exited");
+		check_not_in_tx(tx, "the program exited", "");
 }
 
 static void thread_exit(void *arg)
 {
 	struct stm_tx *tx = arg;
 
-	check_not_in_tx(tx, "a thread exited");
+	check_not_in_tx(tx, "a thread exited", " (it returned, called pthread_exit() or was cancelled)");
 	rec_thread_exit(tx);
 	pthread_mutex_lock(&registry_mutex);
 	counters_add(&exited, &tx->stats);

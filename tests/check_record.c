@@ -769,7 +769,7 @@ static uint8_t *sample_recording(size_t *len, struct summary *s)
 		read_on(r, s);
 		rec_reader_close(r);
 		check_complete(s, rec, 0, 0);
-		if (s->n_aborts > 0)
+		if (s->n >= 20 && s->n_aborts > 0)
 			break;
 	}
 	ck_assert_msg(s->n >= 20 && s->n_aborts > 0, "only %zu records, %zu aborts, in the recording",
