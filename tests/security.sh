@@ -80,7 +80,7 @@ fork=-f
 (
 	cd "$tmp/cwd" &&
 	HOME=$tmp/home TMPDIR=$tmp/tmpdir LUCID_RECORD=$tmp/out-dir/rec.lucid \
-	LUCID_BREAK='kind=ww;touch pwned' LUCID_OREC_BITS=12 LUCID_SERIAL_AFTER=3 \
+	LUCID_BREAK='function=$(touch pwned)' LUCID_OREC_BITS=12 LUCID_SERIAL_AFTER=3 \
 	LUCID_RECORD_DIR='$(touch pwned)' LUCID_DEBUG=1 \
 		"$OLDPWD/tests/fault_prog" work -n 2 -i 300 $fork
 ) > "$tmp/out" 2> "$tmp/err"
@@ -95,6 +95,21 @@ case "$fork:$files" in
 ":rec.lucid ") echo "PASS: $case: only $files(no fork under ThreadSanitizer)" ;;
 *) fail "$case: in the output directory: $files" ;;
 esac
+
+# --- A LUCID_BREAK that is not a specification is refused at start-up with the
+# valid keys, and runs nothing.
+case="bad break spec"
+(
+	cd "$tmp/cwd" &&
+	LUCID_BREAK='kind=ww;touch pwned' "$OLDPWD/tests/fault_prog" work -n 2 -i 10
+) > "$tmp/out" 2> "$tmp/err"
+rc=$?
+left=$(cd "$tmp" && find cwd -mindepth 1 | tr '\n' ' ')
+if [ $rc -ne 0 ] && [ -z "$left" ] && grep -q 'unknown kind' "$tmp/err" && grep -q 'hits=N' "$tmp/err"; then
+	echo "PASS: $case: refused (exit $rc), nothing run"
+else
+	fail "$case: exit $rc, left: $left: $(cat "$tmp/err")"
+fi
 
 # --- The library cannot start a program: it imports no function that could
 # (exec*, system, popen, posix_spawn*, fork, vfork, clone, dlopen).
