@@ -22,8 +22,10 @@ void conflict_break_check(const struct lucid_conflict *c);
 
 /* Where the aborting thread raises SIGTRAP: the frame a debugger stops in,
  * with the abort in @p c and its match number in @p n. Never inlined. */
-__attribute__((noinline, noclone, used)) void conflict_break_trap(const struct lucid_conflict *c,
-                                                                  uint64_t n);
+#if defined(__has_attribute) && __has_attribute(noclone)
+__attribute__((noclone))   /* GCC: no specialized copy under another name */
+#endif
+__attribute__((noinline, used)) void conflict_break_trap(const struct lucid_conflict *c, uint64_t n);
 
 /* The conflict as text, both stacks symbolized in-process, for LUCID_BREAK's
  * report: lines ending in '\n', each but the first indented. @p n is the

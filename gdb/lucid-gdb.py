@@ -524,7 +524,10 @@ SIGTRAP of LUCID_BREAK. EXPR, if given, is a `struct lucid_conflict *`."""
     def invoke(self, arg, from_tty):
         match = None
         if arg.strip():
-            addr = int(gdb.parse_and_eval(arg))
+            v = gdb.parse_and_eval(arg)
+            if v.type.strip_typedefs().code == gdb.TYPE_CODE_STRUCT:
+                v = v.address
+            addr = int(v)
         else:
             addr, match = lucid_find_conflict()
         lines = lucid_describe(lucid_read_conflict(addr))
@@ -651,7 +654,11 @@ def _lucid_on_stop(event):
         return
     try:
         frame = gdb.newest_frame()
-        while frame is not None:
+        # conflict_break_trap is a few frames under raise(); looking no
+        # further keeps `step` and `next`, which stop the same way, cheap.
+        for _ in range(8):
+            if frame is None:
+                return
             if frame.name() == "conflict_break_trap":
                 found = lucid_conflict_in_frame(frame)
                 match = found[1] if found else None

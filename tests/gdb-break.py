@@ -65,6 +65,9 @@ def case_debug_abort():
         gdb.execute("continue")
     else:
         fail("no conflict with both sides known in %d aborts" % MAX_STOPS)
+    # The same record through an expression, pointer or struct.
+    check(run("lucid conflict c") == text and run("lucid conflict *c") == text,
+          "lucid conflict c / *c differ from lucid conflict")
     mine, other = sides(text)
     check(re.search(r"#\d+ +0x[0-9a-f]+ (counter_add|counter_get) at \S*hotspot\.c:\d+", mine),
           "the aborted side is not at counter_add or counter_get:\n" + text)

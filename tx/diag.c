@@ -11,6 +11,7 @@
 
 /* Formats into one buffer and writes it with one write(2), so that lines
  * from several threads do not interleave, and no stdio lock is taken. */
+__attribute__((format(printf, 2, 0)))
 static void emit(const char *prefix, const char *fmt, va_list ap)
 {
 	char buf[1024];
