@@ -32,7 +32,9 @@ static bool debug_capture;                   /* lucid_debug_capture(), LUCID_CAP
 #define MAX_SITES 4096
 #define SITE_CACHE 16
 #define SIDE_BITS 16
-#define SIDE_WAYS 4              /* commits kept per (hashed) orec */
+#define SIDE_WAYS 16             /* commits kept per (hashed) orec: a slow reader
+                                   loses its commit only to a later commit to the
+                                   same orec whose time falls in the same way */
 #define DRAIN_NS 20000000ull    /* the writer drains every 20 ms, flushes every 100 ms */
 
 /* ----------------------------------------------------------- stack depot */
