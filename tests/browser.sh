@@ -228,27 +228,41 @@ fi
 quit
 end
 
-# g and s switch the grouping and the sort key: each screen's first row is
-# --stdio's first row for the same options.
+# g and s switch the grouping and the sort key: each screen's first ten
+# rows (share and aborts) are --stdio's for the same options.
+screen_rows() { screen | sed -n '6,15p' | awk 'NF {print $1, $4}'; }
+stdio_rows() {
+	./lucid report "$syn" --stdio "$@" | sed -n '/^# *Wasted/,/^#$/p' | grep -v '^#' |
+		sed -n '1,10p' | awk '{print $1, $4}'
+}
+same_rows() { # WHAT ARGS...: the screen's rows are --stdio ARGS's
+	what=$1
+	shift
+	stdio_rows "$@" > "$work/want"
+	screen_rows > "$work/got"
+	[ -s "$work/want" ] && diff "$work/want" "$work/got" > "$work/diff" ||
+		{ fail "$what: rows differ from --stdio $*:"; cat "$work/diff"; }
+}
 begin "g and s: grouping and sort keys"
 start 160 40 C "$syn"
 if wait_for "Grouped by conflict pair, sorted by wasted time"; then
-	for g in "block:atomic block" "address:address" "function:function" "thread:thread"; do
+	same_rows "first screen"
+	for g in "block:atomic block" "address:address" "function:function" "thread:thread" \
+		"stacks:exact stacks" "pair:conflict pair"; do
 		keys g
 		wait_for "Grouped by ${g#*:}," || break
-		want=$(./lucid report "$syn" --stdio --group="${g%%:*}" | stdio_row | awk '{print $1, $3}')
-		got=$(main_row 1 | awk '{print $1, $3}')
-		[ "$got" = "$want" ] || fail "grouped by ${g%%:*}: first row share and aborts \"$got\", --stdio says \"$want\""
+		same_rows "grouped by ${g%%:*}" --group="${g%%:*}"
 	done
-	keys g g
-	wait_for "Grouped by conflict pair, sorted by wasted time" && keys s
+	keys s
 	if wait_for "sorted by aborts"; then
-		want=$(./lucid report "$syn" --stdio --sort=aborts | stdio_row | awk '{print $1, $3}')
-		got=$(main_row 1 | awk '{print $1, $3}')
-		[ "$got" = "$want" ] || fail "sorted by aborts: first row \"$got\", --stdio says \"$want\""
+		same_rows "sorted by aborts" --sort=aborts
+		# Back to a grouping shown before, under the other sort key.
+		keys g g
+		wait_for "Grouped by address, sorted by aborts" &&
+			same_rows "address by aborts" --group=address --sort=aborts
 	fi
 	keys s
-	wait_for "sorted by abort rate"
+	wait_for "sorted by abort rate" && same_rows "address by rate" --group=address --sort=rate
 	keys s
 	wait_for "sorted by wasted time"
 fi
