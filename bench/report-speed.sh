@@ -15,7 +15,7 @@
 set -eu
 aborts=${1:-1000000}
 runs=${2:-5}
-dir=$(mktemp -d "${TMPDIR:-/tmp}/lucid-report-speed-XXXXXX")
+dir=$(mktemp -d -t lucid-report-speed-XXXXXX)
 trap 'rm -rf "$dir"' EXIT INT TERM
 
 median() { tr ' ' '\n' | grep . | sort -n | sed -n "$(( (runs + 1) / 2 ))p"; }

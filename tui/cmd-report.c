@@ -98,7 +98,8 @@ static int report_print(enum report_mode mode, struct tui_model *m, const struct
 }
 
 /* --stdio --follow: a new report each second something changed, until
- * the recording is complete (or SIGINT). */
+ * the recording is complete (or SIGINT). A live file often ends inside a
+ * record being written, so warnings wait for the end. */
 static int report_follow_stdio(struct tui_model *m, const struct tui_print_opts *po, char **last)
 {
 	struct sigaction sa = { .sa_handler = report_on_signal };
@@ -111,7 +112,6 @@ static int report_follow_stdio(struct tui_model *m, const struct tui_print_opts 
 
 		report_sleep_ms(1000);
 		u = tui_model_update(m);
-		report_warn(m, last);
 		if (u == TUI_UPDATE_DAMAGED)
 			break;
 		if (u == TUI_UPDATE_NEW) {
@@ -119,6 +119,7 @@ static int report_follow_stdio(struct tui_model *m, const struct tui_print_opts 
 			rc = report_print(REPORT_STDIO, m, po);
 		}
 	}
+	report_warn(m, last);
 	return rc;
 }
 
@@ -248,7 +249,8 @@ int tui_cmd_report(int argc, char **argv)
 			fprintf(stderr, "lucid report: record one with: lucid record -- PROGRAM [ARGS...]\n");
 		return 1;
 	}
-	report_warn(m, &last);
+	if (!follow)
+		report_warn(m, &last);
 
 	if (mode == REPORT_BROWSE) {
 		ro = (struct tui_report_opts){ path, po.query, follow, po.utf8 };

@@ -339,7 +339,6 @@ struct tui_model {
 	uint64_t gen;              /* counts updates that read something */
 	bool have_header;
 	uint64_t stats_commits;
-	bool last_cut;             /* the last read ended inside a record */
 	bool damaged, oom;
 	char reader_warning[600];
 	char *warnings;            /* what tui_model_warning returns */
@@ -560,7 +559,6 @@ enum tui_update tui_model_update(struct tui_model *m)
 			any = true;
 			continue;
 		}
-		m->last_cut = st == REC_AGAIN;
 		if (any && st != REC_EOF && st != REC_AGAIN)
 			m->gen++;
 		if (st == REC_DAMAGED) {

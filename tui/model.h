@@ -286,10 +286,12 @@ struct tui_loc {
 
 /* One row: a group of aborts. */
 struct tui_row {
-	/* What the group is, escaped, for display: the pair's
-	 * "function file:line -> function file:line"; a block's
-	 * "function file:line"; an address "0x..." ("none"); a function name;
-	 * "tid N"; for exact stacks, as for the pair. */
+	/* What the group is, escaped, for display: for pairs and exact
+	 * stacks "function file:line -> function file:line" (base names of
+	 * the files; no "-> ..." without an other side); a block's
+	 * "function file:line" (its file as compiled; "function file
+	 * (lucid_run)" for lucid_run); an address "0x..." ("none" for
+	 * aborts without one); a function name; "tid N". */
 	const char *label;
 	uint64_t aborts;
 	uint64_t wasted_ns;

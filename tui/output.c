@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conflict/reader.h"
 #include "tui/output.h"
 
 #define TUI_SPARK_BUCKETS 16
@@ -227,9 +228,13 @@ static void tui_print_header(FILE *out, struct tui_model *m, const struct tui_vi
 		s.dropped);
 	fprintf(out, "# %zu of %zu rows, grouped by %s, sorted by %s", tui_view_rows(v), t.groups,
 		tui_group_name(o->query.group), tui_sort_title(o->query.sort));
-	if (o->query.filter && o->query.filter[0])
-		fprintf(out, "; filter \"%s\": %" PRIu64 " aborts, %s", o->query.filter, t.aborts,
+	if (o->query.filter && o->query.filter[0]) {
+		char filter[256];
+
+		rec_escape(filter, sizeof(filter), o->query.filter, strlen(o->query.filter));
+		fprintf(out, "; filter \"%s\": %" PRIu64 " aborts, %s", filter, t.aborts,
 			tui_fmt_ns(wasted, sizeof(wasted), t.wasted_ns));
+	}
 	fputs("\n#\n", out);
 }
 
@@ -533,8 +538,12 @@ int tui_print_json(FILE *out, struct tui_model *m, const struct tui_print_opts *
 	fputs(" \"sort\": ", out);
 	tui_json_str(out, tui_sort_name(o->query.sort));
 	if (o->query.filter && o->query.filter[0]) {
+		char filter[1024];
+
+		/* The user's text may hold bytes that are not UTF-8. */
+		rec_escape(filter, sizeof(filter), o->query.filter, strlen(o->query.filter));
 		fputs(", \"filter\": ", out);
-		tui_json_str(out, o->query.filter);
+		tui_json_str(out, filter);
 	}
 	fputs(",\n \"conflicts\": [\n", out);
 	n = tui_view_rows(v);
