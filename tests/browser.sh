@@ -89,8 +89,7 @@ wait_re() {
 # keys KEY...: tmux key names (Enter, Escape, Tab, Up...) or text.
 keys() { T send-keys -t browser "$@"; }
 
-# quit [STDERR-OK]: q, then the exit status must be 0 and, unless
-# STDERR-OK, nothing on stderr.
+# quit: q, then the exit status must be 0 and nothing on stderr.
 quit() {
 	keys q
 	i=0
@@ -103,7 +102,7 @@ quit() {
 		screen
 	elif [ "$(cat "$work/status")" != 0 ]; then
 		fail "lucid report exited with $(cat "$work/status") after q: $(cat "$work/stderr")"
-	elif [ -s "$work/stderr" ] && [ -z "${1:-}" ]; then
+	elif [ -s "$work/stderr" ]; then
 		fail "lucid report wrote to stderr: $(cat "$work/stderr")"
 	fi
 }
@@ -374,9 +373,7 @@ if wait_for "aborts $a1 (" && wait_for "| live"; then
 		wait_for "finished"
 	fi
 fi
-# (lucid report warns on stderr that the file it opened ends inside a
-# record: it was being written.)
-quit stderr-ok
+quit
 end
 
 exit $status
