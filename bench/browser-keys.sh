@@ -21,7 +21,7 @@ if ! command -v tmux > /dev/null 2>&1; then
 	echo "browser-keys: needs tmux" >&2
 	exit 1
 fi
-dir=$(mktemp -d "${TMPDIR:-/tmp}/lucid-browser-keys-XXXXXX")
+dir=$(mktemp -d -t lucid-browser-keys-XXXXXX)
 server=lucid-browser-bench-$$
 T() { tmux -L "$server" -f /dev/null "$@"; }
 trap 'T kill-server 2>/dev/null || true; [ -n "${LUCID_KEEP_KEYLOG:-}" ] && cp "$log" "$LUCID_KEEP_KEYLOG"; rm -rf "$dir"' EXIT INT TERM
