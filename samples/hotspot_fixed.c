@@ -258,6 +258,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hotspot_fixed: out of memory\n");
 		return 1;
 	}
+	/* All of them before any worker starts: a report reads every one. */
+	memset(stats.requests, 0, (size_t)threads * sizeof(*stats.requests));
 
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
@@ -270,7 +272,6 @@ int main(int argc, char **argv)
 		w[i].seed = ((uint64_t)seed + 1) * 0x9E3779B97F4A7C15ULL + (uint64_t)i * 7919 + 1;
 		w[i].slot = &slots[i];
 		w[i].index = i;
-		memset(&stats.requests[i], 0, sizeof(stats.requests[i]));
 		if (pthread_create(&w[i].thread, NULL, worker_main, &w[i]) != 0) {
 			fprintf(stderr, "hotspot_fixed: cannot create thread %ld\n", i);
 			return 1;
