@@ -335,10 +335,14 @@ static void tui_main_draw(struct tui_screen *s, struct tui_browser *b, int y, in
 	tui_main_layout(mv, b->cols);
 	tui_main_headings(mv, y++, b->cols);
 	if (!tui_view_rows(mv->v)) {
-		tui_put(y + 1, 2, b->cols - 2,
-			mv->q.filter ? "No aborts match the filter; / changes it, an empty one shows all."
-				     : "No aborts recorded (yet).",
-			TUI_PAINT_NORMAL, false);
+		char text[160];
+
+		if (mv->q.filter)
+			snprintf(text, sizeof(text), "No aborts match the filter; %s changes it, an empty one "
+				 "shows all.", tui_key_name(TUI_ACT_FILTER, TUI_IN_MAIN));
+		else
+			snprintf(text, sizeof(text), "No aborts recorded (yet).");
+		tui_put(y + 1, 2, b->cols - 2, text, TUI_PAINT_NORMAL, false);
 		return;
 	}
 	tui_list_draw(&mv->list, y, 0, end - y, b->cols);
@@ -374,7 +378,7 @@ static void tui_main_requery(struct tui_main *mv, struct tui_browser *b, bool re
 			mv->gens[mv->q.group] = ++mv->gen;
 	} else if (!*v) {
 		if (!(*v = tui_view_new(b->m, &mv->q))) {
-			/* Keep a view to show: the current one, cleared. */
+			/* The current view stays on the screen. */
 			tui_message(b, true, "out of memory");
 			return;
 		}
@@ -408,7 +412,8 @@ static enum tui_handled tui_main_key(struct tui_screen *s, struct tui_browser *b
 		tui_main_requery(mv, b, false);
 		if (mv->v != mv->views[mv->q.group]) /* out of memory: stay */
 			mv->q.group = was;
-		tui_message(b, false, "Grouped by %s.", tui_group_words(mv->q.group));
+		else
+			tui_message(b, false, "Grouped by %s.", tui_group_words(mv->q.group));
 		return TUI_HANDLED;
 	}
 	case TUI_ACT_FILTER:
