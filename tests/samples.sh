@@ -19,4 +19,5 @@ run samples/queue -p 2 -c 2 -b 4 -n 20000
 run samples/queue -p 3 -c 1 -b 1 -n 5000
 run samples/queue -p 1 -c 3 -b 2 -n 5000
 run samples/hotspot -n 4 -d 300
+run samples/hotspot_fixed -n 4 -d 300
 exit $status

@@ -29,12 +29,17 @@ static void tui_on_signal(int sig)
 	tui_stop = sig;
 }
 
-static double tui_now_ms(void)
+static double tui_clock_ms(clockid_t c)
 {
 	struct timespec t;
 
-	clock_gettime(CLOCK_MONOTONIC, &t);
+	clock_gettime(c, &t);
 	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+static double tui_now_ms(void)
+{
+	return tui_clock_ms(CLOCK_MONOTONIC);
 }
 
 void tui_push(struct tui_browser *b, struct tui_screen *s)
@@ -269,19 +274,54 @@ static void tui_follow(struct tui_browser *b, char **last_warning)
 
 /* ------------------------------------------------------------ the loop */
 
-/* A short name for a key, for the benchmark's log. */
-static const char *tui_key_log_name(int key, char *buf, size_t len)
+/*
+ * The benchmark's hook (bench/browser-keys.sh, LUCID_BROWSER_KEYLOG=FILE):
+ * for each key, the wall-clock and CPU time from reading it to having
+ * sent the new screen to the terminal, one line per key: "WHAT WALL CPU"
+ * in ms, WHAT being the key's name and the screen it was pressed on.
+ */
+struct tui_keylog {
+	FILE *f;
+	bool pending;
+	double wall0, cpu0;
+	char what[64];
+};
+
+static void tui_keylog_start(struct tui_keylog *l, const struct tui_browser *b, int key)
 {
-	for (size_t i = 0; i < tui_nkeys; i++)
+	const char *name = NULL;
+	char buf[16];
+
+	if (!l->f)
+		return;
+	for (size_t i = 0; i < tui_nkeys && !name; i++)
 		if (tui_keys[i].code == key)
-			return tui_keys[i].name;
-	if (key & TUI_KEY_FN)
-		snprintf(buf, len, "key-%d", key & ~TUI_KEY_FN);
-	else if (key >= 0x20 && key < 0x7f)
-		snprintf(buf, len, "%c", key);
-	else
-		snprintf(buf, len, "U+%04X", (unsigned)key);
-	return buf;
+			name = tui_keys[i].name;
+	if (!name) {
+		if (key >= 0x21 && key < 0x7f)
+			snprintf(buf, sizeof(buf), "%c", key);
+		else
+			snprintf(buf, sizeof(buf), "%s%04x", key & TUI_KEY_FN ? "key-" : "U+",
+				 (unsigned)(key & ~TUI_KEY_FN));
+		name = buf;
+	}
+	snprintf(l->what, sizeof(l->what), "%s@%s", name, b->prompting ? "prompt" : b->top->ops->name);
+	for (char *c = l->what; *c; c++)
+		if (*c == ' ')
+			*c = '-';
+	l->wall0 = tui_now_ms();
+	l->cpu0 = tui_clock_ms(CLOCK_PROCESS_CPUTIME_ID);
+	l->pending = true;
+}
+
+static void tui_keylog_done(struct tui_keylog *l)
+{
+	if (!l->f || !l->pending)
+		return;
+	fprintf(l->f, "%s %.3f %.3f\n", l->what, tui_now_ms() - l->wall0,
+		tui_clock_ms(CLOCK_PROCESS_CPUTIME_ID) - l->cpu0);
+	fflush(l->f);
+	l->pending = false;
 }
 
 int tui_browse(struct tui_model *m, const struct tui_report_opts *o)
@@ -289,15 +329,15 @@ int tui_browse(struct tui_model *m, const struct tui_report_opts *o)
 	struct tui_browser b = { .m = m, .o = o, .follow = o->follow };
 	struct sigaction sa = { .sa_handler = tui_on_signal }, old_int, old_term;
 	const char *logpath = getenv("LUCID_BROWSER_KEYLOG");
-	FILE *keylog = NULL;
-	char *last_warning = NULL, keyname[32];
-	double key_t0 = -1, next_update, t_start = tui_now_ms();
+	struct tui_keylog keylog = { .pending = true, .what = "first-screen" };
+	char *last_warning = NULL;
+	double next_update;
 	int key = 0;
 	SCREEN *scr;
 
-	/* The benchmark's hook (bench/browser-keys.sh): how long each key
-	 * took from its arrival to the screen sent to the terminal. */
-	if (logpath && *logpath && !(keylog = fopen(logpath, "a"))) {
+	keylog.wall0 = tui_now_ms();
+	keylog.cpu0 = tui_clock_ms(CLOCK_PROCESS_CPUTIME_ID);
+	if (logpath && *logpath && !(keylog.f = fopen(logpath, "a"))) {
 		fprintf(stderr, "lucid report: cannot open LUCID_BROWSER_KEYLOG %s: %s\n", logpath,
 			strerror(errno));
 		return 1;
@@ -310,8 +350,8 @@ int tui_browse(struct tui_model *m, const struct tui_report_opts *o)
 		rec_escape(esc, sizeof(esc), term ? term : "", term ? strlen(term) : 0);
 		fprintf(stderr, "lucid report: cannot use the terminal (TERM=%s); --stdio prints the "
 			"report as text\n", esc);
-		if (keylog)
-			fclose(keylog);
+		if (keylog.f)
+			fclose(keylog.f);
 		return 1;
 	}
 	set_term(scr);
@@ -331,8 +371,8 @@ int tui_browse(struct tui_model *m, const struct tui_report_opts *o)
 		endwin();
 		delscreen(scr);
 		fprintf(stderr, "lucid report: out of memory\n");
-		if (keylog)
-			fclose(keylog);
+		if (keylog.f)
+			fclose(keylog.f);
 		return 1;
 	}
 	if (tui_model_warning(m)) {
@@ -349,15 +389,7 @@ int tui_browse(struct tui_model *m, const struct tui_report_opts *o)
 
 		tui_draw(&b);
 		refresh();
-		if (keylog) {
-			if (key_t0 >= 0)
-				fprintf(keylog, "%s %.3f\n", tui_key_log_name(key, keyname, sizeof(keyname)),
-					tui_now_ms() - key_t0);
-			else
-				fprintf(keylog, "first-screen %.3f\n", tui_now_ms() - t_start);
-			fflush(keylog);
-			key_t0 = -1;
-		}
+		tui_keylog_done(&keylog);
 
 		if (b.follow && !b.paused && !tui_model_finished(m)) {
 			double left = next_update - tui_now_ms();
@@ -374,12 +406,10 @@ int tui_browse(struct tui_model *m, const struct tui_report_opts *o)
 			}
 			continue;
 		}
-		key_t0 = tui_now_ms();
 		key = r == KEY_CODE_YES ? (int)(TUI_KEY_FN | wc) : (int)wc;
-		if (key == (TUI_KEY_FN | KEY_RESIZE)) {
-			key_t0 = -1; /* not a key the user pressed */
+		if (key == (TUI_KEY_FN | KEY_RESIZE))
 			continue;
-		}
+		tui_keylog_start(&keylog, &b, key);
 		b.message[0] = '\0';
 		if (b.prompting)
 			tui_prompt_key(&b, key);
@@ -397,8 +427,8 @@ int tui_browse(struct tui_model *m, const struct tui_report_opts *o)
 		free(b.srcdirs[i]);
 	free(b.srcdirs);
 	free(last_warning);
-	if (keylog)
-		fclose(keylog);
+	if (keylog.f)
+		fclose(keylog.f);
 	if (tui_stop)
 		return 128 + tui_stop;
 	return b.status;

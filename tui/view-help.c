@@ -1,6 +1,7 @@
 /* tui: the browser's help screen, generated from the key table. */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,7 +32,11 @@ static void tui_help_draw(struct tui_screen *s, struct tui_browser *b, int y, in
 {
 	struct tui_help *hv = (struct tui_help *)s;
 
-	tui_put(y, 1, b->cols - 1, "Keys of the browser (Esc goes back)", TUI_PAINT_HEADING, false);
+	char title[96];
+
+	snprintf(title, sizeof(title), "Keys of the browser (%s goes back)",
+		 tui_key_name(TUI_ACT_BACK, TUI_IN_HELP));
+	tui_put(y, 1, b->cols - 1, title, TUI_PAINT_HEADING, false);
 	tui_list_draw(&hv->list, y + 2, 0, h - 2, b->cols);
 }
 

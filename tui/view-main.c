@@ -15,23 +15,34 @@
 
 #define TUI_SPARK 16               /* buckets in a row's sparkline */
 #define TUI_SPARK_CACHE 256        /* sparklines kept (rows on screen, and some) */
+#define TUI_SPARK_SAMPLE 4096      /* aborts of a row that its sparkline looks at, at most */
 #define TUI_KIND_MAX 20
 #define TUI_TEXT_MAX 60            /* widest label or side column */
 
+/* A row's sparkline, by its group's first abort (which names a group
+ * within one grouping, whatever the sort). */
 struct tui_spark_entry {
-	size_t row;
-	uint64_t gen;              /* the view's generation it was made for; 0: empty */
+	uint64_t first_abort;
+	uint64_t gen;              /* the contents it was made for (0: empty) */
 	char text[4 * TUI_SPARK + 1];
 };
 
 struct tui_main {
 	struct tui_screen s;
 	struct tui_browser *b;
-	struct tui_view *v;
+	struct tui_view *v;        /* views[q.group] */
 	struct tui_query q;
 	char filter[512];
 	struct tui_list list;
-	uint64_t gen;              /* bumped whenever the view's rows change */
+	/*
+	 * A view per grouping already shown with this filter, so that g
+	 * comes back to one without a pass over every abort (the filter or
+	 * new aborts drop them); each with the generation of its contents,
+	 * which sorting does not change.
+	 */
+	struct tui_view *views[TUI_GROUPS];
+	uint64_t gens[TUI_GROUPS];
+	uint64_t gen;              /* the last generation given */
 	struct tui_spark_entry spark[TUI_SPARK_CACHE];
 	/* The column layout of this draw. */
 	int w_kind, w_label, w_side, w_other, w_rate, w_wasted, w_spark;
@@ -111,17 +122,20 @@ static void tui_other_text(char *buf, size_t len, const struct tui_row *r)
 		tui_side_text(buf, len, &r->other);
 }
 
-static const char *tui_main_spark(struct tui_main *mv, size_t i)
+/* Row i's sparkline: from a sample of its aborts when it has many (the
+ * shape is all a sparkline shows), kept while the view's contents stay. */
+static const char *tui_main_spark(struct tui_main *mv, size_t i, const struct tui_row *r)
 {
-	struct tui_spark_entry *e = &mv->spark[i % TUI_SPARK_CACHE];
+	uint64_t gen = mv->gens[mv->q.group];
+	struct tui_spark_entry *e = &mv->spark[r->first_abort % TUI_SPARK_CACHE];
 
-	if (e->gen != mv->gen || e->row != i) {
+	if (e->gen != gen || e->first_abort != r->first_abort) {
 		uint64_t counts[TUI_SPARK];
 
-		tui_view_histogram(mv->v, i, counts, TUI_SPARK);
+		tui_view_histogram_sample(mv->v, i, counts, TUI_SPARK, TUI_SPARK_SAMPLE);
 		tui_sparkline(counts, TUI_SPARK, tui_utf8, e->text, sizeof(e->text));
-		e->gen = mv->gen;
-		e->row = i;
+		e->gen = gen;
+		e->first_abort = r->first_abort;
 	}
 	return e->text;
 }
@@ -165,7 +179,7 @@ static void tui_main_row(void *ctx, size_t i, int y, int x, int w, bool current)
 	at += mv->w_other + 2;
 	if (mv->w_spark && at + mv->w_spark <= end) {
 		tui_put(y, at, 1, tui_vbar(), p, false);
-		tui_put(y, at + 1, TUI_SPARK, tui_main_spark(mv, i), p, true);
+		tui_put(y, at + 1, TUI_SPARK, tui_main_spark(mv, i, r), p, true);
 		tui_put(y, at + 1 + TUI_SPARK, 1, tui_vbar(), p, false);
 	}
 }
@@ -321,21 +335,56 @@ static void tui_main_draw(struct tui_screen *s, struct tui_browser *b, int y, in
 	tui_main_layout(mv, b->cols);
 	tui_main_headings(mv, y++, b->cols);
 	if (!tui_view_rows(mv->v)) {
-		tui_put(y + 1, 2, b->cols - 2,
-			mv->q.filter ? "No aborts match the filter; / changes it, an empty one shows all."
-				     : "No aborts recorded (yet).",
-			TUI_PAINT_NORMAL, false);
+		char text[160];
+
+		if (mv->q.filter)
+			snprintf(text, sizeof(text), "No aborts match the filter; %s changes it, an empty one "
+				 "shows all.", tui_key_name(TUI_ACT_FILTER, TUI_IN_MAIN));
+		else
+			snprintf(text, sizeof(text), "No aborts recorded (yet).");
+		tui_put(y + 1, 2, b->cols - 2, text, TUI_PAINT_NORMAL, false);
 		return;
 	}
 	tui_list_draw(&mv->list, y, 0, end - y, b->cols);
 }
 
-/* Recomputes the rows after the query changed; back to the hottest row. */
-static void tui_main_requery(struct tui_main *mv, struct tui_browser *b)
+/* Drops the views kept for other groupings (their filter or aborts are
+ * no longer the current ones). */
+static void tui_main_drop_others(struct tui_main *mv)
 {
-	if (tui_view_set_query(mv->v, &mv->q) < 0)
-		tui_message(b, true, "out of memory");
-	mv->gen++;
+	for (int g = 0; g < TUI_GROUPS; g++)
+		if (g != (int)mv->q.group && mv->views[g]) {
+			tui_view_free(mv->views[g]);
+			mv->views[g] = NULL;
+		}
+}
+
+/*
+ * Shows the rows of mv->q, back at the hottest one: the grouping's kept
+ * view when there is one (sorted again if need be: no pass over the
+ * aborts), else a new one; with refilter, the filter changed and every
+ * view is made again.
+ */
+static void tui_main_requery(struct tui_main *mv, struct tui_browser *b, bool refilter)
+{
+	struct tui_view **v = &mv->views[mv->q.group];
+
+	if (refilter)
+		tui_main_drop_others(mv);
+	if (*v && (refilter || tui_view_query(*v)->sort != mv->q.sort)) {
+		if (tui_view_set_query(*v, &mv->q) < 0)
+			tui_message(b, true, "out of memory");
+		if (refilter)
+			mv->gens[mv->q.group] = ++mv->gen;
+	} else if (!*v) {
+		if (!(*v = tui_view_new(b->m, &mv->q))) {
+			/* The current view stays on the screen. */
+			tui_message(b, true, "out of memory");
+			return;
+		}
+		mv->gens[mv->q.group] = ++mv->gen;
+	}
+	mv->v = *v;
 	mv->list.pos = mv->list.top = 0;
 	tui_list_set_count(&mv->list, tui_view_rows(mv->v));
 }
@@ -353,14 +402,20 @@ static enum tui_handled tui_main_key(struct tui_screen *s, struct tui_browser *b
 		return TUI_HANDLED;
 	case TUI_ACT_SORT:
 		mv->q.sort = (enum tui_sort)((mv->q.sort + 1) % TUI_SORTS);
-		tui_main_requery(mv, b);
+		tui_main_requery(mv, b, false);
 		tui_message(b, false, "Sorted by %s.", tui_sort_words(mv->q.sort));
 		return TUI_HANDLED;
-	case TUI_ACT_GROUP:
+	case TUI_ACT_GROUP: {
+		enum tui_group was = mv->q.group;
+
 		mv->q.group = (enum tui_group)((mv->q.group + 1) % TUI_GROUPS);
-		tui_main_requery(mv, b);
-		tui_message(b, false, "Grouped by %s.", tui_group_words(mv->q.group));
+		tui_main_requery(mv, b, false);
+		if (mv->v != mv->views[mv->q.group]) /* out of memory: stay */
+			mv->q.group = was;
+		else
+			tui_message(b, false, "Grouped by %s.", tui_group_words(mv->q.group));
 		return TUI_HANDLED;
+	}
 	case TUI_ACT_FILTER:
 		tui_prompt(b, "Filter (function or file, empty: all): ", mv->filter);
 		return TUI_HANDLED;
@@ -376,7 +431,7 @@ static void tui_main_prompt_done(struct tui_screen *s, struct tui_browser *b, co
 
 	snprintf(mv->filter, sizeof(mv->filter), "%s", text);
 	mv->q.filter = mv->filter[0] ? mv->filter : NULL;
-	tui_main_requery(mv, b);
+	tui_main_requery(mv, b, true);
 	tui_view_totals(mv->v, &t);
 	if (mv->q.filter)
 		tui_message(b, false, "%" PRIu64 " aborts have a frame matching the filter.", t.aborts);
@@ -394,9 +449,10 @@ static void tui_main_refresh(struct tui_screen *s, struct tui_browser *b)
 
 	if (mv->list.pos < tui_view_rows(mv->v))
 		label = strdup(tui_view_row(mv->v, mv->list.pos)->label);
+	tui_main_drop_others(mv);
 	if (tui_view_refresh(mv->v) < 0)
 		tui_message(b, true, "out of memory");
-	mv->gen++;
+	mv->gens[mv->q.group] = ++mv->gen;
 	n = tui_view_rows(mv->v);
 	for (size_t i = 0; label && i < n; i++)
 		if (strcmp(tui_view_row(mv->v, i)->label, label) == 0) {
@@ -412,7 +468,8 @@ static void tui_main_free(struct tui_screen *s)
 {
 	struct tui_main *mv = (struct tui_main *)s;
 
-	tui_view_free(mv->v);
+	for (int g = 0; g < TUI_GROUPS; g++)
+		tui_view_free(mv->views[g]);
 	free(mv);
 }
 
@@ -442,8 +499,8 @@ struct tui_screen *tui_main_new(struct tui_browser *b)
 	} else {
 		mv->q.filter = NULL;
 	}
-	mv->gen = 1;
-	mv->v = tui_view_new(b->m, &mv->q);
+	mv->v = mv->views[mv->q.group] = tui_view_new(b->m, &mv->q);
+	mv->gens[mv->q.group] = ++mv->gen;
 	if (!mv->v) {
 		free(mv);
 		return NULL;
