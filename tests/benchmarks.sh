@@ -35,19 +35,19 @@ fi
 for v in $variants; do
 	case $v in *-seq) n=1 ;; *) n=4 ;; esac
 	for t in list rbtree skiplist hash; do
-		run 0 samples/$v -t $t -n $n -d 60 -i 256 -r 512 -u 20
+		run 0 samples/$v -t $t -n $n -d 40 -i 256 -r 512 -u 20
 		# Few keys, many updates: conflicts, rotations, empty levels and buckets.
-		run 0 samples/$v -t $t -n $n -d 60 -i 8 -r 16 -u 80 -s 7
+		run 0 samples/$v -t $t -n $n -d 40 -i 8 -r 16 -u 80 -s 7
 	done
 	# Independent inserts and removals; collisions in a small hash table.
-	run 0 samples/$v -t hash -n $n -d 60 -i 200 -r 400 -u 50 -a -b 16
-	run 0 samples/$v -t rbtree -n $n -d 60 -i 0 -r 64 -u 100 -a
+	run 0 samples/$v -t hash -n $n -d 40 -i 200 -r 400 -u 50 -a -b 16
+	run 0 samples/$v -t rbtree -n $n -d 40 -i 0 -r 64 -u 100 -a
 done
 for v in $banks; do
 	case $v in *-seq) n=1 ;; *) n=4 ;; esac
-	run 0 samples/$v -n $n -d 60 -a 64 -r 10 -w 5
-	run 0 samples/$v -n $n -d 60 -a 64 -j -r 0
-	[ $n -gt 1 ] && run 0 samples/$v -n $n -d 60 -a 64 -R 1 -W 1 -r 5
+	run 0 samples/$v -n $n -d 40 -a 64 -r 10 -w 5
+	run 0 samples/$v -n $n -d 40 -a 64 -j -r 0
+	[ $n -gt 1 ] && run 0 samples/$v -n $n -d 40 -a 64 -R 1 -W 1 -r 5
 done
 
 # Wrong options are refused with status 2.
