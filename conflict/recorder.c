@@ -236,19 +236,25 @@ void rec_alloc(void *p, size_t size)
 
 	if (!alloc_table || !p || !tx)
 		return;
-	/* Not memoized: allocations are fewer than accesses, and outside an
-	 * attempt there is no block context to key a memo with. */
-	int n = backtrace_here(buf, MAX_FRAMES), first = 0;
+	uint32_t stack;
 
-	for (int i = 0; i < n; i++) {
-		if ((uintptr_t)buf[i] == (uintptr_t)tx->rec_ra) {
-			first = i;
-			break;
+	if (tx->nesting > 0 && tx->rec_on && tx->rec) {
+		/* In an attempt: memoized like an access, under its block context. */
+		stack = rec_stack_memo(tx);
+	} else {
+		/* Outside an attempt there is no block context to key a memo with. */
+		int n = backtrace_here(buf, MAX_FRAMES), first = 0;
+
+		for (int i = 0; i < n; i++) {
+			if ((uintptr_t)buf[i] == (uintptr_t)tx->rec_ra) {
+				first = i;
+				break;
+			}
 		}
+		for (int i = first; i < n; i++)
+			pcs[depth++] = (uint64_t)(uintptr_t)buf[i];
+		stack = depth ? depot_put(pcs, depth) : 0;
 	}
-	for (int i = first; i < n; i++)
-		pcs[depth++] = (uint64_t)(uintptr_t)buf[i];
-	uint32_t stack = depth ? depot_put(pcs, depth) : 0;
 
 	for (size_t i = alloc_hash(start), k = 0; k < 64; i = (i + 1) & mask, k++) {
 		uintptr_t expected = __atomic_load_n(&alloc_table[i].start, __ATOMIC_RELAXED);
@@ -437,8 +443,10 @@ void rec_attempt_start(struct stm_tx *tx)
 		r->last_ctx = attempt_context(tx);
 		r->last_site = site_cached(r, o);
 	}
+	/* The recent answers hold for one block context. */
+	if (tx->rec_ctx != r->last_ctx)
+		memset(tx->recfast.slot, 0, sizeof(tx->recfast.slot));
 	tx->rec_ctx = r->last_ctx;
-	tx->recfast.id = 0;
 	if (tx->rec_raddr_cap < tx->r_cap)
 		rec_rset_resized(tx, tx->r_cap);
 	tx->recfast.raddr_delta = (uintptr_t)tx->rec_raddr - (uintptr_t)tx->r_base;
@@ -507,13 +515,16 @@ static uint32_t memo_stack(struct stm_tx *tx, uintptr_t key, uintptr_t pos, uint
 	 * multiply, so that neighbours spread over the memo. */
 	uint64_t h = ((uint64_t)key * 0x9e3779b97f4a7c15u) ^ ((uint64_t)pos * 0xc2b2ae3d27d4eb4fu) ^
 	             tx->rec_ctx;
-	unsigned slot = (unsigned)((h * 0x9e3779b97f4a7c15u) >> 58) % STM_REC_MEMO;
-	struct stm_rec_memo *m = &tx->rec_memo[slot];
+	unsigned slot = (unsigned)((h * 0x9e3779b97f4a7c15u) >> 40) % STM_REC_MEMO;
+	struct lucid_recslot_ *recent = &tx->recfast.slot[key % LUCID_REC_SLOTS_];
+	struct stm_rec_memo scratch = { 0 }, *m = &scratch;
 
+	if (!tx->rec_memo)
+		tx->rec_memo = calloc(STM_REC_MEMO, sizeof(*tx->rec_memo));
+	if (tx->rec_memo)
+		m = &tx->rec_memo[slot];   /* else: no memo, every place unwinds */
 	if (m->ra == key && m->frame == pos && m->ctx == tx->rec_ctx && m->id) {
-		tx->recfast.site = (const void *)key;
-		tx->recfast.sp = pos;
-		tx->recfast.id = m->id;
+		*recent = (struct lucid_recslot_){ .site = (const void *)key, .sp = pos, .id = m->id };
 		return m->id;
 	}
 
@@ -539,9 +550,7 @@ static uint32_t memo_stack(struct stm_tx *tx, uintptr_t key, uintptr_t pos, uint
 	m->frame = pos;
 	m->id = id;
 	m->ctx = tx->rec_ctx;
-	tx->recfast.site = (const void *)key;
-	tx->recfast.sp = pos;
-	tx->recfast.id = id;
+	*recent = (struct lucid_recslot_){ .site = (const void *)key, .sp = pos, .id = id };
 	return id;
 }
 
@@ -560,10 +569,9 @@ uint32_t rec_stack_here(struct stm_tx *tx)
  * is checked first. */
 uint32_t rec_stack_memo(struct stm_tx *tx)
 {
-	if (stm_likely(tx->recfast.site == tx->rec_ra &&
-	               tx->recfast.sp == (uintptr_t)tx->rec_frame && tx->recfast.id))
-		return tx->recfast.id;
-	return rec_stack_here(tx);
+	uint32_t id = stm_rec_recent(tx, tx->rec_ra, (uintptr_t)tx->rec_frame);
+
+	return id ? id : rec_stack_here(tx);
 }
 
 /* The inline paths' question (see lucid_recfast_): where is this access? */
@@ -1296,6 +1304,8 @@ void rec_thread_free(struct stm_tx *tx)
 {
 	struct rec_thread *r = tx->rec;
 
+	free(tx->rec_memo);
+	tx->rec_memo = NULL;
 	if (!r)
 		return;
 	tx->rec = NULL;

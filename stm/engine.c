@@ -321,10 +321,8 @@ static inline __attribute__((always_inline)) void rset_add(struct stm_tx *tx, ui
 	if (stm_unlikely(tx->rec_on)) {
 		size_t i = (size_t)(r - tx->r_base);
 
-		if (stm_likely(tx->recfast.site == tx->rec_ra &&
-		               tx->recfast.sp == (uintptr_t)tx->rec_frame && tx->recfast.id))
-			site = tx->recfast.id;
-		else
+		site = stm_rec_recent(tx, tx->rec_ra, (uintptr_t)tx->rec_frame);
+		if (!site)
 			site = rec_read_site(tx);
 		if (stm_likely(i < tx->rec_raddr_cap))
 			tx->rec_raddr[i] = addr;

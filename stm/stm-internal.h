@@ -58,7 +58,7 @@ struct stm_open_block {
 	const void *block;         /* the block record (struct lucid_block_) */
 };
 #define STM_TRACK_DEPTH 16
-#define STM_REC_MEMO 64            /* memo of captured stacks */
+#define STM_REC_MEMO 1024          /* memo of captured stacks (per thread, while recording) */
 
 /*
  * A thread's transaction descriptor. The fast part comes first, alone on its
@@ -98,8 +98,8 @@ struct stm_tx {
 	void *rec_frame;
 	struct rec_thread *rec;    /* the recorder's per-thread state (read by others) */
 	uintptr_t rec_ctx;         /* this attempt's block context (see recorder.c) */
-	struct stm_rec_memo { uintptr_t ra, frame, ctx; uint32_t id; } rec_memo[STM_REC_MEMO];
-	struct lucid_recfast_ recfast; /* the memo's last answer, for the inline paths */
+	struct stm_rec_memo { uintptr_t ra, frame, ctx; uint32_t id; } *rec_memo;  /* or NULL */
+	struct lucid_recfast_ recfast; /* the memo's recent answers, for the inline paths */
 	uintptr_t *rec_raddr;      /* the address of each read-set entry (recorder.c) */
 	size_t rec_raddr_cap;
 	unsigned in_cs;            /* between RCU read lock and unlock (for fork) */
@@ -256,6 +256,14 @@ void stm_fork_block(void);
 void stm_fork_unblock(void);
 uint64_t stm_random(struct stm_tx *tx);
 unsigned stm_backoff_limit(unsigned retries);
+
+/* The recent answer for place (key, pos), or 0 (see lucid_recfast_). */
+static inline uint32_t stm_rec_recent(const struct stm_tx *tx, const void *key, uintptr_t pos)
+{
+	const struct lucid_recslot_ *sl = &tx->recfast.slot[(uintptr_t)key % LUCID_REC_SLOTS_];
+
+	return sl->site == key && sl->sp == pos ? sl->id : 0;
+}
 
 /* ------------------------------------------------ starting an attempt */
 /*

@@ -77,18 +77,23 @@ struct lucid_txfast_;
  * While an attempt records (LUCID_RECORD, an abort hook or LUCID_BREAK),
  * the inline paths note where each access was made: the access's site (a
  * constant per lucid_read/lucid_write in the source) and stack position,
- * and the id of the stack captured there. Accesses in a loop come from one
- * place again and again, so the last answer is checked inline and the
- * library is asked only when the place changes.
+ * and the id of the stack captured there. A few recent places are kept,
+ * chosen by the site's address, so that a loop over several sites (a tree
+ * walk reads a key, then a left or a right child) finds its answers inline;
+ * the library is asked only about a place not seen lately.
  */
-struct lucid_recfast_ {
-	const void *site;               /* the last access's site */
+#define LUCID_REC_SLOTS_ 8
+struct lucid_recslot_ {
+	const void *site;               /* a place: its site */
 	uintptr_t sp;                   /* and stack position */
 	uint32_t id;                    /* the stack captured there; 0: ask the library */
 	uint32_t pad_;
+};
+struct lucid_recfast_ {
 	uintptr_t raddr_delta;          /* byte distance from the read set to the
 	                                   array of read addresses */
 	uint64_t tag_site;              /* the attempt's block site, placed for entry tags */
+	struct lucid_recslot_ slot[LUCID_REC_SLOTS_];
 };
 
 /**
@@ -155,9 +160,10 @@ static inline __attribute__((always_inline)) uint32_t
 lucid_rec_id_(struct lucid_recfast_ *rec, const void *site)
 {
 	uintptr_t sp = lucid_sp_();
+	struct lucid_recslot_ *sl = &rec->slot[(uintptr_t)site % LUCID_REC_SLOTS_];
 
-	if (LUCID_LIKELY_(rec->site == site && rec->sp == sp && rec->id))
-		return rec->id;
+	if (LUCID_LIKELY_(sl->site == site && sl->sp == sp && sl->id))
+		return sl->id;
 	return lucid_rec_site_(site, sp);
 }
 
