@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <wchar.h>
 #include <wctype.h>
 
@@ -314,12 +315,44 @@ static void tui_keylog_start(struct tui_keylog *l, const struct tui_browser *b, 
 	l->pending = true;
 }
 
+/* Milliseconds since this process started (/proc/self/stat's start time,
+ * in clock ticks since boot), or -1 when it cannot be read. */
+static double tui_process_age_ms(void)
+{
+	FILE *f = fopen("/proc/self/stat", "r");
+	char buf[1024], *p;
+	unsigned long long start;
+	size_t n;
+
+	if (!f)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* Field 22; the command name (field 2) may hold spaces, so count
+	 * from the parenthesis that ends it: 20 fields after it. */
+	if (!(p = strrchr(buf, ')')))
+		return -1;
+	for (int field = 2; field < 22 && p; field++)
+		p = strchr(p + 1, ' ');
+	if (!p || sscanf(p, " %llu", &start) != 1)
+		return -1;
+	return tui_clock_ms(CLOCK_BOOTTIME) - (double)start * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+}
+
 static void tui_keylog_done(struct tui_keylog *l)
 {
+	bool first = strcmp(l->what, "first-screen") == 0;
+
 	if (!l->f || !l->pending)
 		return;
 	fprintf(l->f, "%s %.3f %.3f\n", l->what, tui_now_ms() - l->wall0,
 		tui_clock_ms(CLOCK_PROCESS_CPUTIME_ID) - l->cpu0);
+	/* The first screen also from the start of the process: the load of
+	 * the recording, before the browser, included. */
+	if (first)
+		fprintf(l->f, "from-start %.3f %.3f\n", tui_process_age_ms(),
+			tui_clock_ms(CLOCK_PROCESS_CPUTIME_ID));
 	fflush(l->f);
 	l->pending = false;
 }

@@ -17,12 +17,10 @@ struct tui_report_opts {
 /*
  * Runs the browser on stdin/stdout (a terminal) over the model m, loaded
  * from o->path, until the user quits. Returns the exit status for
- * `lucid report` (0 after `q`). Prints nothing on stdout after it has
- * restored the terminal.
- *
- * BROWSER ENGINEER: this is the one entry point; implement it in
- * tui/browser*.c (and tui/view-*.c) and replace tui/browser.c, which only
- * says that the browser is not built yet.
+ * `lucid report`: 0 after `q`, 1 when the terminal cannot be used (with a
+ * line on stderr), 128 + the signal after SIGINT or SIGTERM. Prints
+ * nothing on stdout after it has restored the terminal. Built in
+ * tui/browser*.c and tui/view-*.c (tui/browser-internal.h says how).
  */
 int tui_browse(struct tui_model *m, const struct tui_report_opts *o);
 
