@@ -140,6 +140,13 @@ static __attribute__((noreturn)) void abort_invalid(struct stm_tx *tx, int reaso
 {
 	uintptr_t other = tx->invalid_seen;
 
+	/* Validation loads orecs relaxed. A lock found that way is loaded again
+	 * with acquire, which pairs with the release of the owner's locking CAS,
+	 * before anything follows it into the owner's write log: otherwise the
+	 * entry's fields (its owner, set when the log was allocated) are not
+	 * ordered before our reads of them (ThreadSanitizer saw this race). */
+	if (stm_orec_is_locked(other))
+		other = __atomic_load_n(&tx->fast.orecs[tx->invalid_entry->orec], __ATOMIC_ACQUIRE);
 	if (tx->rec_on)
 		rec_conflict_read(tx, reason, tx->invalid_entry, other);
 	if (stm_orec_is_locked(other) && owner_holds_token(stm_orec_owner(other)))
