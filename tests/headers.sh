@@ -31,6 +31,25 @@ EOT
 if command -v "$CXX" >/dev/null 2>&1 && ! $CXX -Wall -Wextra -Werror -fsyntax-only -I"$srcdir/include" "$tmp/u.cc" 2>"$tmp/err"; then
 	echo "FAIL: LUCID_ATOMIC/lucid_read/lucid_write do not compile as C++:"; cat "$tmp/err"; status=1
 fi
+# Reads and writes nest inside each other without shadowing warnings.
+cat > "$tmp/nest.c" <<'EOT'
+#include <lucid.h>
+struct node { struct node *next; long key; };
+static struct node head;
+long f(void);
+long f(void)
+{
+	long k = 0;
+	LUCID_ATOMIC {
+		k = lucid_read(lucid_read(head.next)->key);
+		lucid_write(lucid_read(head.next)->key, lucid_read(lucid_read(head.next)->key) + 1);
+	}
+	return k;
+}
+EOT
+if ! $CC -std=gnu11 -Wall -Wextra -Wshadow -Werror -fsyntax-only -I"$srcdir/include" "$tmp/nest.c" 2>"$tmp/err"; then
+	echo "FAIL: nested lucid_read/lucid_write warn under -Wshadow:"; cat "$tmp/err"; status=1
+fi
 # Misuse that must not compile: non-scalars and const targets.
 reject() {
 	printf '#include <lucid.h>\n%s\nvoid f(void);\nvoid f(void) { LUCID_ATOMIC { %s; } }\n' "$1" "$2" > "$tmp/n.c"

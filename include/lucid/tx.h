@@ -172,14 +172,7 @@ LUCID_API void lucid_on_abort(void (*fn)(void *arg), void *arg);
  * pointers, float, double); the value has the lvalue's type. Only inside a
  * transaction. The lvalue is evaluated once.
  */
-#define lucid_read(lv) __extension__ ({                                     \
-	LUCID_SIZE_CHECK_(lv, "lucid_read");                                \
-	const void *lucid_ra_ = (const void *)&(lv);                        \
-	static const char lucid_rs_ = 0;    /* this read's site */            \
-	uint64_t lucid_rw_ = lucid_load_(lucid_ra_, sizeof(lv), &lucid_rs_); \
-	LUCID_UNQUAL_(lv) lucid_rv_;                                        \
-	lucid_copy_out_(&lucid_rv_, lucid_rw_, sizeof(lv));                 \
-	lucid_rv_; })
+#define lucid_read(lv) LUCID_READ_(lv, __COUNTER__)
 
 /**
  * Transactional write of @p value (converted to the lvalue's type) to a
@@ -187,14 +180,29 @@ LUCID_API void lucid_on_abort(void (*fn)(void *arg), void *arg);
  * visible to other threads when the transaction commits. Writes by other
  * threads to neighbouring bytes of the same word are never lost.
  */
-#define lucid_write(lv, value) __extension__ ({                             \
+#define lucid_write(lv, value) LUCID_WRITE_(lv, value, __COUNTER__)
+
+/* The locals of each expansion are numbered, so that reads and writes may
+ * nest (lucid_read(lucid_read(p)->next)) without shadowing each other. */
+#define LUCID_READ_(lv, n) __extension__ ({                                  \
+	LUCID_SIZE_CHECK_(lv, "lucid_read");                                \
+	const void *LUCID_CAT_(lucid_ra_, n) = (const void *)&(lv);         \
+	static const char LUCID_CAT_(lucid_rs_, n) = 0;   /* this read's site */ \
+	uint64_t LUCID_CAT_(lucid_rw_, n) = lucid_load_(LUCID_CAT_(lucid_ra_, n), \
+	                                                sizeof(lv), &LUCID_CAT_(lucid_rs_, n)); \
+	LUCID_UNQUAL_(lv) LUCID_CAT_(lucid_rv_, n);                         \
+	lucid_copy_out_(&LUCID_CAT_(lucid_rv_, n), LUCID_CAT_(lucid_rw_, n), sizeof(lv)); \
+	LUCID_CAT_(lucid_rv_, n); })
+
+#define LUCID_WRITE_(lv, value, n) __extension__ ({                          \
 	LUCID_SIZE_CHECK_(lv, "lucid_write");                               \
 	(void)sizeof((lv) = (value));   /* assignable: not const */         \
-	void *lucid_wa_ = (void *)&(lv);                                    \
-	LUCID_UNQUAL_(lv) lucid_wv_ = (value);                              \
-	static const char lucid_ws_ = 0;    /* this write's site */           \
-	lucid_store_fast_(lucid_wa_, lucid_copy_in_(&lucid_wv_, sizeof(lv)), \
-	                  sizeof(lv), &lucid_ws_);                          \
+	void *LUCID_CAT_(lucid_wa_, n) = (void *)&(lv);                     \
+	LUCID_UNQUAL_(lv) LUCID_CAT_(lucid_wv_, n) = (value);               \
+	static const char LUCID_CAT_(lucid_ws_, n) = 0;   /* this write's site */ \
+	lucid_store_fast_(LUCID_CAT_(lucid_wa_, n),                          \
+	                  lucid_copy_in_(&LUCID_CAT_(lucid_wv_, n), sizeof(lv)), \
+	                  sizeof(lv), &LUCID_CAT_(lucid_ws_, n));            \
 	(void)0; })
 
 static inline __attribute__((always_inline)) void
