@@ -1,7 +1,7 @@
 /* bench: writes a synthetic recording (any number of aborts, skewed like a real hot spot) for report benchmarks and golden tests. */
 /*
  * Usage: gen-recording -o FILE [-n aborts] [-k stacks] [-c clusters] [-d depth]
- *                      [-b blocks] [-t threads] [-s seed] [-S]
+ *                      [-b blocks] [-t threads] [-s seed] [-S] [-T]
  *
  * The same options always write the same bytes (nothing is taken from the
  * machine), except with -S: then the stacks' PCs lie in this program's own
@@ -16,7 +16,8 @@
  * aborted and the other stack in it, each with a skewed distribution, so
  * that a few pairs take most of the wasted time. 5% are explicit aborts
  * with no other side, 2% of conflicts are false ones. The run lasts 10 s;
- * COMMITS, DROPS and a final STATS are written as the recorder writes them.
+ * COMMITS, THREADS, DROPS and a final STATS are written as the recorder
+ * writes them; with -T, no THREADS, as recorders wrote before that record.
  */
 #include "config.h"
 
@@ -124,14 +125,14 @@ static long opt_num(const char *name, const char *s, long lo, long hi)
 int main(int argc, char **argv)
 {
 	long n = 1000000, nstacks = 1000, nclusters = 50, depth = 12, nblocks = 20, nthreads = 16, seed = 1;
-	bool self = false;
+	bool self = false, threads_rec = true;
 	const char *path = NULL;
 	struct text text = { 0 };
-	uint64_t *pcs, *blk_commits, start_mono = 1000000000ull, dur = 10000000000ull;
+	uint64_t *pcs, *blk_commits, *thr_commits, start_mono = 1000000000ull, dur = 10000000000ull;
 	uint32_t *stack_block;
 	int c;
 
-	while ((c = getopt(argc, argv, "o:n:k:c:d:b:t:s:Sh")) != -1) {
+	while ((c = getopt(argc, argv, "o:n:k:c:d:b:t:s:STh")) != -1) {
 		switch (c) {
 		case 'o': path = optarg; break;
 		case 'n': n = opt_num("n", optarg, 0, 1L << 40); break;
@@ -142,9 +143,10 @@ int main(int argc, char **argv)
 		case 't': nthreads = opt_num("t", optarg, 2, 1L << 20); break;
 		case 's': seed = opt_num("s", optarg, 0, LONG_MAX); break;
 		case 'S': self = true; break;
+		case 'T': threads_rec = false; break;
 		default:
 			fprintf(stderr, "usage: gen-recording -o FILE [-n aborts] [-k stacks] [-c clusters] "
-				"[-d depth] [-b blocks] [-t threads] [-s seed] [-S]\n");
+				"[-d depth] [-b blocks] [-t threads] [-s seed] [-S] [-T]\n");
 			return c == 'h' ? 0 : 2;
 		}
 	}
@@ -186,7 +188,8 @@ int main(int argc, char **argv)
 	pcs = calloc((size_t)depth, sizeof(*pcs));
 	stack_block = calloc((size_t)nstacks + 1, sizeof(*stack_block));
 	blk_commits = calloc((size_t)nblocks + 1, sizeof(*blk_commits));
-	if (!pcs || !stack_block || !blk_commits) {
+	thr_commits = calloc((size_t)nthreads, sizeof(*thr_commits));
+	if (!pcs || !stack_block || !blk_commits || !thr_commits) {
 		fprintf(stderr, "gen-recording: out of memory\n");
 		return 1;
 	}
@@ -251,21 +254,33 @@ int main(int argc, char **argv)
 				a.flags |= REC_ABORT_OTHER_COMMITTED;
 		}
 		rec_put_abort(&buf, &a);
-		blk_commits[a.site] += 3 + rnd_below(20);
+		{
+			/* The aborted thread's commits meanwhile, in its block. */
+			uint64_t k = 3 + rnd_below(20);
+
+			blk_commits[a.site] += k;
+			thr_commits[tid - 1000] += k;
+		}
 		/* Every 100000 aborts, the commit counts so far, as the
 		 * recorder writes them every 100 ms. */
 		if ((i + 1) % 100000 == 0 || i + 1 == n) {
 			struct rec_commit *pairs = calloc((size_t)nblocks, sizeof(*pairs));
+			struct rec_tid_commits *tp = calloc((size_t)nthreads, sizeof(*tp));
 
-			if (!pairs) {
+			if (!pairs || !tp) {
 				fprintf(stderr, "gen-recording: out of memory\n");
 				return 1;
 			}
 			for (long b = 1; b <= nblocks; b++)
 				pairs[b - 1] = (struct rec_commit){ (uint32_t)b, blk_commits[b] };
 			rec_put_commits(&buf, pairs, (uint32_t)nblocks);
+			for (long t = 0; t < nthreads; t++)
+				tp[t] = (struct rec_tid_commits){ (uint32_t)(1000 + t), thr_commits[t] };
+			if (threads_rec)
+				rec_put_threads(&buf, tp, (uint32_t)nthreads);
 			rec_put_drops(&buf, 0);
 			free(pairs);
+			free(tp);
 		}
 		flush(false);
 	}
@@ -285,5 +300,6 @@ int main(int argc, char **argv)
 	free(pcs);
 	free(stack_block);
 	free(blk_commits);
+	free(thr_commits);
 	return 0;
 }

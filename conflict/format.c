@@ -314,17 +314,24 @@ int rec_put_abort(struct rec_buf *b, const struct rec_abort *a)
 	return rec_end(b, r, REC_ABORT_SIZE);
 }
 
-#define REC_COMMITS_PER_RECORD ((REC_MAX_PAYLOAD - 8) / 16)
+#define REC_PAIRS_PER_RECORD ((REC_MAX_PAYLOAD - 8) / 16)
 
-int rec_put_commits(struct rec_buf *b, const struct rec_commit *pairs, uint32_t count)
+/*
+ * COMMITS and THREADS share a layout: count, pad, then (key u32, pad u32,
+ * count u64) pairs. The caller's pairs are structs of some stride with the
+ * key and the count at the given offsets.
+ */
+static int rec_put_pairs(struct rec_buf *b, uint16_t type, const void *pairs, size_t stride,
+			 size_t key_at, size_t count_at, uint32_t count)
 {
+	const uint8_t *p = pairs;
 	size_t start = b->len;
 
-	/* An empty COMMITS is still written: it says "nothing yet". */
+	/* An empty record is still written: it says "nothing yet". */
 	do {
-		uint32_t n = count > REC_COMMITS_PER_RECORD ? REC_COMMITS_PER_RECORD : count;
+		uint32_t n = count > REC_PAIRS_PER_RECORD ? REC_PAIRS_PER_RECORD : count;
 		size_t len = 8 + 16 * (size_t)n;
-		uint8_t *r = rec_begin(b, REC_TYPE_COMMITS, len), *q;
+		uint8_t *r = rec_begin(b, type, len), *q;
 
 		if (!r) {
 			b->len = start; /* all or nothing */
@@ -333,16 +340,33 @@ int rec_put_commits(struct rec_buf *b, const struct rec_commit *pairs, uint32_t 
 		q = r + REC_HEAD_SIZE;
 		q = rec_w32(q, n);
 		q = rec_w32(q, 0);
-		for (uint32_t i = 0; i < n; i++) {
-			q = rec_w32(q, pairs[i].site);
+		for (uint32_t i = 0; i < n; i++, p += stride) {
+			uint32_t key;
+			uint64_t v;
+
+			memcpy(&key, p + key_at, sizeof(key));
+			memcpy(&v, p + count_at, sizeof(v));
+			q = rec_w32(q, key);
 			q = rec_w32(q, 0);
-			q = rec_w64(q, pairs[i].commits);
+			q = rec_w64(q, v);
 		}
 		rec_end(b, r, len);
-		pairs += n;
 		count -= n;
 	} while (count);
 	return 0;
+}
+
+int rec_put_commits(struct rec_buf *b, const struct rec_commit *pairs, uint32_t count)
+{
+	return rec_put_pairs(b, REC_TYPE_COMMITS, pairs, sizeof(*pairs),
+			     offsetof(struct rec_commit, site), offsetof(struct rec_commit, commits), count);
+}
+
+int rec_put_threads(struct rec_buf *b, const struct rec_tid_commits *pairs, uint32_t count)
+{
+	return rec_put_pairs(b, REC_TYPE_THREADS, pairs, sizeof(*pairs),
+			     offsetof(struct rec_tid_commits, tid),
+			     offsetof(struct rec_tid_commits, commits), count);
 }
 
 int rec_put_drops(struct rec_buf *b, uint64_t dropped)
@@ -438,6 +462,7 @@ static bool rec_length_ok(uint16_t type, uint32_t len)
 	case REC_TYPE_ABORT:
 		return len == REC_ABORT_SIZE;
 	case REC_TYPE_COMMITS:
+	case REC_TYPE_THREADS:
 		return len >= 8 && (len - 8) % 16 == 0 && len <= REC_MAX_PAYLOAD;
 	case REC_TYPE_DROPS:
 		return len == REC_DROPS_SIZE;
@@ -679,29 +704,47 @@ static void rec_parse_abort(struct rec_rd *rd, struct rec_abort *a)
 	a->other_commit = rec_rd64(rd);
 }
 
-static void rec_parse_commits(struct rec_rd *rd, struct rec_sc *sc, struct rec_commits *c)
+/* The pairs of a COMMITS or THREADS into an array of structs (stride,
+ * alignment, offsets of the key and the count); returns it, or NULL when
+ * scratch is short, and sets *count. */
+static void *rec_parse_pairs(struct rec_rd *rd, struct rec_sc *sc, uint32_t *count, size_t stride,
+			     size_t align, size_t key_at, size_t count_at)
 {
-	struct rec_commit *pairs;
+	uint8_t *pairs;
 
-	c->count = rec_rd32(rd);
+	*count = rec_rd32(rd);
 	(void)rec_rd32(rd); /* pad */
-	if (rec_rd_left(rd) / 16 != c->count || rec_rd_left(rd) % 16) {
+	if (rec_rd_left(rd) / 16 != *count || rec_rd_left(rd) % 16) {
 		rd->bad = true;
-		c->count = 0;
+		*count = 0;
 	}
-	pairs = rec_sc_alloc(sc, c->count * sizeof(*pairs), _Alignof(struct rec_commit));
-	for (uint32_t i = 0; i < c->count; i++) {
-		uint32_t site = rec_rd32(rd);
+	pairs = rec_sc_alloc(sc, *count * stride, align);
+	for (uint32_t i = 0; i < *count; i++) {
+		uint32_t key = rec_rd32(rd);
 		uint64_t n;
 
 		(void)rec_rd32(rd); /* pad */
 		n = rec_rd64(rd);
 		if (pairs) {
-			pairs[i].site = site;
-			pairs[i].commits = n;
+			memcpy(pairs + i * stride + key_at, &key, sizeof(key));
+			memcpy(pairs + i * stride + count_at, &n, sizeof(n));
 		}
 	}
-	c->pairs = pairs;
+	return pairs;
+}
+
+static void rec_parse_commits(struct rec_rd *rd, struct rec_sc *sc, struct rec_commits *c)
+{
+	c->pairs = rec_parse_pairs(rd, sc, &c->count, sizeof(struct rec_commit),
+				   _Alignof(struct rec_commit), offsetof(struct rec_commit, site),
+				   offsetof(struct rec_commit, commits));
+}
+
+static void rec_parse_threads(struct rec_rd *rd, struct rec_sc *sc, struct rec_threads *t)
+{
+	t->pairs = rec_parse_pairs(rd, sc, &t->count, sizeof(struct rec_tid_commits),
+				   _Alignof(struct rec_tid_commits), offsetof(struct rec_tid_commits, tid),
+				   offsetof(struct rec_tid_commits, commits));
 }
 
 static void rec_parse_stats(struct rec_rd *rd, struct rec_sc *sc, struct rec_stats *s)
@@ -761,6 +804,9 @@ int rec_parse(const struct rec_raw *raw, struct rec_record *out, void *scratch, 
 		break;
 	case REC_TYPE_STATS:
 		rec_parse_stats(&rd, &sc, &out->stats);
+		break;
+	case REC_TYPE_THREADS:
+		rec_parse_threads(&rd, &sc, &out->threads);
 		break;
 	default:
 		return REC_DECODE_OK;

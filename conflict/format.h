@@ -46,6 +46,7 @@ enum rec_type {
 	REC_TYPE_COMMITS = 6,
 	REC_TYPE_DROPS = 7,
 	REC_TYPE_STATS = 8,
+	REC_TYPE_THREADS = 9,    /* added in version 1: older readers skip it */
 };
 
 /* Fixed payload sizes. */
@@ -123,6 +124,17 @@ struct rec_commits {
 	const struct rec_commit *pairs;
 };
 
+/* Commits per thread (THREADS): counted as COMMITS counts them per site. */
+struct rec_tid_commits {
+	uint32_t tid;               /* kernel thread id */
+	uint64_t commits;
+};
+
+struct rec_threads {
+	uint32_t count;
+	const struct rec_tid_commits *pairs;
+};
+
 struct rec_drops {
 	uint64_t dropped;
 };
@@ -148,6 +160,7 @@ struct rec_record {
 		struct rec_commits commits;
 		struct rec_drops drops;
 		struct rec_stats stats;
+		struct rec_threads threads;
 	};
 };
 
@@ -182,8 +195,8 @@ void rec_buf_free(struct rec_buf *b);
  * cut to it; a stack deeper than REC_MAX_DEPTH keeps its innermost frames;
  * a HEADER keeps the arguments that fit REC_MAX_ARGS and REC_MAX_PAYLOAD, a STATS
  * to REC_MAX_REASONS counts; more commit pairs than fit one record are
- * split over several COMMITS records (a later pair for a site replaces an
- * earlier one, so this means the same).
+ * split over several COMMITS (THREADS) records (a later pair for a site
+ * (thread) replaces an earlier one, so this means the same).
  */
 int rec_put_header(struct rec_buf *b, const struct rec_header *h);
 int rec_put_module(struct rec_buf *b, const struct rec_module *m);
@@ -193,6 +206,7 @@ int rec_put_abort(struct rec_buf *b, const struct rec_abort *a);
 int rec_put_commits(struct rec_buf *b, const struct rec_commit *pairs, uint32_t count);
 int rec_put_drops(struct rec_buf *b, uint64_t dropped);
 int rec_put_stats(struct rec_buf *b, const struct rec_stats *s);
+int rec_put_threads(struct rec_buf *b, const struct rec_tid_commits *pairs, uint32_t count);
 /* Any type with a ready payload (at most REC_MAX_PAYLOAD bytes): for
  * record types added later, and for tests. */
 int rec_put_raw(struct rec_buf *b, uint16_t type, const void *payload, size_t len);

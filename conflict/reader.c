@@ -49,7 +49,7 @@ struct rec_reader {
 	struct rec_idmap stacks, sites;
 	const struct rec_module **mods; /* sorted by low, ranges disjoint */
 	size_t nmods, capmods;
-	void *scratch;             /* COMMITS and STATS arrays, until the next call */
+	void *scratch;             /* COMMITS, STATS and THREADS arrays, until the next call */
 	size_t scratch_cap;
 	char first_problem[128];   /* why the first record is unacceptable, for open */
 };
@@ -332,6 +332,7 @@ static const char *rec_type_name(unsigned type)
 		[REC_TYPE_STACK] = "STACK",   [REC_TYPE_SITE] = "SITE",
 		[REC_TYPE_ABORT] = "ABORT",   [REC_TYPE_COMMITS] = "COMMITS",
 		[REC_TYPE_DROPS] = "DROPS",   [REC_TYPE_STATS] = "STATS",
+		[REC_TYPE_THREADS] = "THREADS",
 	};
 
 	return type < sizeof(names) / sizeof(names[0]) && names[type] ? names[type] : "unknown";
@@ -456,7 +457,7 @@ static int rec_read_one(struct rec_reader *r, struct rec_event *ev)
 				}
 			}
 			r->seen_first = true;
-			if (raw.type < REC_TYPE_HEADER || raw.type > REC_TYPE_STATS) {
+			if (raw.type < REC_TYPE_HEADER || raw.type > REC_TYPE_THREADS) {
 				r->pos += size; /* a type added later: skip it */
 				continue;
 			}

@@ -28,7 +28,8 @@ enum rec_read_status {
 };
 
 /* One record. Pointers in it stay valid: for HEADER, MODULE, STACK and
- * SITE as long as the reader; for COMMITS and STATS until the next call. */
+ * SITE as long as the reader; for COMMITS, STATS and THREADS until the next
+ * call. */
 struct rec_event {
 	uint64_t offset;        /* file offset of the record */
 	uint32_t size;          /* bytes it takes, header and padding included */

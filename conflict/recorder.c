@@ -937,8 +937,110 @@ static struct rec_buf buf;
 static struct rec_modmap *modmap;
 static uint64_t exited_commits[MAX_SITES];
 static uint64_t exited_dropped, last_dropped;
+static bool threads_written;     /* a THREADS record was written to this file */
 static uint64_t last_flush_ns;
 static bool write_failed;
+
+/*
+ * Commits per thread, for THREADS records. Nothing is counted per commit
+ * for this: a thread's commits are the sum of its per-site counts, read by
+ * the writer from the same snapshot as the COMMITS totals, so that both add
+ * up to the same number at every flush. Threads that exited leave their sum
+ * here. Kernel thread ids can be reused: one id's counts add up, as its
+ * aborts do in the reports. Only entries that may have changed since the
+ * last THREADS (live threads, and threads that exited since) are looked at
+ * and, when their count changed, written. Under rec_mutex.
+ */
+struct tid_count {
+	uint32_t tid;
+	bool dirty;                 /* listed in tid_dirty */
+	uint64_t exited;            /* commits of exited threads with this id */
+	uint64_t live;              /* of live ones, at this flush */
+	uint64_t written;           /* the count in the last THREADS */
+};
+
+static struct tid_count *tid_counts;
+static uint32_t n_tids, cap_tids;
+static uint32_t *tid_slots;      /* open addressing: index + 1, 0 empty */
+static uint32_t tid_slot_mask;   /* slots - 1 (slots a power of two, or none) */
+static uint32_t *tid_dirty;      /* indices of entries to look at next flush */
+static uint32_t n_dirty;
+
+static uint32_t tid_hash(uint32_t tid)
+{
+	return (tid * 0x9E3779B1u) >> 7;
+}
+
+/* Doubles the slots and puts every entry back. */
+static bool tid_rehash(void)
+{
+	uint32_t nslots = tid_slots ? 2 * (tid_slot_mask + 1) : 64;
+	uint32_t *slots = calloc(nslots, sizeof(*slots));
+
+	if (!slots)
+		return false;
+	for (uint32_t i = 0; i < n_tids; i++) {
+		uint32_t k = tid_hash(tid_counts[i].tid) & (nslots - 1);
+
+		while (slots[k])
+			k = (k + 1) & (nslots - 1);
+		slots[k] = i + 1;
+	}
+	free(tid_slots);
+	tid_slots = slots;
+	tid_slot_mask = nslots - 1;
+	return true;
+}
+
+/* tid's entry, added when new and marked dirty; NULL on out of memory. */
+static struct tid_count *tid_entry(uint32_t tid)
+{
+	struct tid_count *t;
+	uint32_t k;
+
+	if (tid_slots) {
+		for (k = tid_hash(tid) & tid_slot_mask; tid_slots[k]; k = (k + 1) & tid_slot_mask)
+			if (tid_counts[tid_slots[k] - 1].tid == tid)
+				goto found;
+	}
+	if (n_tids == cap_tids) {
+		uint32_t cap = cap_tids ? 2 * cap_tids : 64;
+		struct tid_count *v = cap > cap_tids ? realloc(tid_counts, cap * sizeof(*v)) : NULL;
+		uint32_t *d = v ? realloc(tid_dirty, cap * sizeof(*d)) : NULL;
+
+		if (v)
+			tid_counts = v;
+		if (!d)
+			return NULL;
+		tid_dirty = d;
+		cap_tids = cap;
+	}
+	/* At most half full, so that probes stay short. */
+	if ((!tid_slots || 2 * (n_tids + 1) > tid_slot_mask + 1) && !tid_rehash())
+		return NULL;
+	tid_counts[n_tids] = (struct tid_count){ .tid = tid };
+	for (k = tid_hash(tid) & tid_slot_mask; tid_slots[k]; k = (k + 1) & tid_slot_mask)
+		;
+	tid_slots[k] = ++n_tids;
+found:
+	t = &tid_counts[tid_slots[k] - 1];
+	if (!t->dirty) {
+		t->dirty = true;
+		tid_dirty[n_dirty++] = (uint32_t)(t - tid_counts);
+	}
+	return t;
+}
+
+static void tid_forget_all(void)
+{
+	free(tid_counts);
+	free(tid_slots);
+	free(tid_dirty);
+	tid_counts = NULL;
+	tid_slots = tid_dirty = NULL;
+	n_tids = cap_tids = n_dirty = tid_slot_mask = 0;
+	threads_written = false;
+}
 
 /* Emits what an abort record refers to, then the record. Under rec_mutex. */
 static void emit_stack(uint32_t id)
@@ -998,14 +1100,36 @@ static void drain_thread(struct stm_tx *tx, void *arg)
 	*dropped += __atomic_load_n(&r->dropped, __ATOMIC_RELAXED);
 }
 
+struct commit_sums {
+	uint64_t *by_site;
+	uint32_t n_sites;           /* sites 1 .. n_sites - 1 are counted */
+	bool oom;
+};
+
+/* One live thread's counts, into the sites' totals and its thread's: each
+ * counter is read once, so the two agree. */
 static void add_commits(struct stm_tx *tx, void *arg)
 {
 	struct rec_thread *r = __atomic_load_n(&tx->rec, __ATOMIC_ACQUIRE);
-	uint64_t *sum = arg;
+	struct commit_sums *cs = arg;
+	struct tid_count *t;
+	uint64_t mine = 0;
 
-	if (r)
-		for (uint32_t i = 1; i < MAX_SITES; i++)
-			sum[i] += __atomic_load_n(&r->commits[i], __ATOMIC_RELAXED);
+	if (!r)
+		return;
+	for (uint32_t i = 1; i < cs->n_sites; i++) {
+		uint64_t n = __atomic_load_n(&r->commits[i], __ATOMIC_RELAXED);
+
+		cs->by_site[i] += n;
+		mine += n;
+	}
+	if (!mine)
+		return;
+	t = tid_entry((uint32_t)tx->thread_id);
+	if (t)
+		t->live += mine;
+	else
+		cs->oom = true;
 }
 
 static void write_out(void)
@@ -1027,15 +1151,53 @@ out:
 	rec_buf_reset(&buf);
 }
 
-/* Commit counts and drops, every flush. Under rec_mutex. */
+/* The THREADS pairs of the entries that changed since the last flush (an
+ * empty record the first time: per-thread counts are in this file). */
+static void emit_threads(void)
+{
+	struct rec_tid_commits pairs[256];
+	uint32_t n = 0;
+	bool any = false;
+
+	for (uint32_t i = 0; i < n_dirty; i++) {
+		struct tid_count *t = &tid_counts[tid_dirty[i]];
+		uint64_t now = t->exited + t->live;
+
+		t->live = 0;
+		t->dirty = false;
+		if (now == t->written)
+			continue;
+		t->written = now;
+		pairs[n++] = (struct rec_tid_commits){ .tid = t->tid, .commits = now };
+		if (n == 256) {
+			rec_put_threads(&buf, pairs, n);
+			n = 0;
+			any = true;
+		}
+	}
+	n_dirty = 0;
+	if (n || (!any && !threads_written))
+		rec_put_threads(&buf, pairs, n);
+	threads_written = true;
+}
+
+/* Commit counts (per site and per thread) and drops, every flush. Under
+ * rec_mutex. */
 static void emit_totals(uint64_t dropped)
 {
 	static uint64_t sum[MAX_SITES];
 	struct rec_commit pairs[256];
 	uint32_t n = 0, ns = __atomic_load_n(&n_sites, __ATOMIC_ACQUIRE);
+	struct commit_sums cs = { .by_site = sum, .n_sites = ns };
 
 	memcpy(sum, exited_commits, sizeof(sum));
-	stm_for_each_thread(add_commits, sum);
+	stm_for_each_thread(add_commits, &cs);
+	if (cs.oom) {
+		/* The counts would no longer add up: stop, as for any
+		 * other failure to build what is written. */
+		buf.oom = true;
+		return;
+	}
 	for (uint32_t i = 1; i < ns; i++) {
 		if (!sum[i])
 			continue;
@@ -1048,6 +1210,7 @@ static void emit_totals(uint64_t dropped)
 	}
 	if (n)
 		rec_put_commits(&buf, pairs, n);
+	emit_threads();
 	dropped += __atomic_load_n(&depot_full, __ATOMIC_RELAXED);
 	if (dropped != last_dropped) {
 		rec_put_drops(&buf, dropped);
@@ -1292,9 +1455,21 @@ void rec_thread_exit(struct stm_tx *tx)
 	if (file)
 		drain_thread(tx, &dropped);
 	exited_dropped += dropped;
-	for (uint32_t i = 1; i < MAX_SITES; i++)
+	uint64_t mine = 0;
+
+	for (uint32_t i = 1; i < MAX_SITES; i++) {
 		exited_commits[i] += r->commits[i];
+		mine += r->commits[i];
+	}
 	memset(r->commits, 0, sizeof(r->commits));
+	if (mine) {
+		struct tid_count *t = tid_entry((uint32_t)tx->thread_id);
+
+		if (t)
+			t->exited += mine;
+		else
+			buf.oom = true;   /* write_out stops the recording */
+	}
 	r->dropped = 0;
 	write_out();
 	pthread_mutex_unlock(&rec_mutex);
@@ -1352,6 +1527,7 @@ void rec_fork_child(void)
 		for (uint32_t i = 1; i < n_sites; i++)
 			sites[i].emitted = 0;
 		memset(exited_commits, 0, sizeof(exited_commits));
+		tid_forget_all();
 		exited_dropped = last_dropped = 0;
 		write_failed = false;
 	}

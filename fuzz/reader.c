@@ -140,6 +140,11 @@ static void fuzz_use(struct rec_reader *r, const struct rec_event *ev, struct fu
 		for (uint32_t i = 0; i < ev->r.stats.n; i++)
 			s->hash = fuzz_mix(s->hash, ev->r.stats.by_reason[i]);
 		break;
+	case REC_TYPE_THREADS:
+		for (uint32_t i = 0; i < ev->r.threads.count; i++)
+			s->hash = fuzz_mix(fuzz_mix(s->hash, ev->r.threads.pairs[i].tid),
+					   ev->r.threads.pairs[i].commits);
+		break;
 	}
 }
 

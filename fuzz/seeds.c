@@ -34,6 +34,7 @@ int main(int argc, char **argv)
 	const uint64_t pcs2[] = { 0x401250, 0x401310 };
 	const uint64_t reasons[9] = { 5, 3, 1, 0, 2, 1, 0, 0, 1 };
 	const struct rec_commit pairs[] = { { 1, 100 }, { 2, 7 } };
+	const struct rec_tid_commits tids[] = { { 10, 60 }, { 11, 47 } };
 	struct rec_header h = { .pid = 1234, .ppid = 1, .start_realtime_ns = 1700000000000000000ull,
 	                        .start_mono_ns = 5000000000ull, .orec_bits = 20, .word_shift = 3,
 	                        .program = "/usr/bin/example", .argc = 3, .argv = args };
@@ -83,6 +84,7 @@ int main(int argc, char **argv)
 	rec_put_abort(&b, &a3);
 	rec_put_raw(&b, 99, unknown, sizeof(unknown));
 	rec_put_commits(&b, pairs, 2);
+	rec_put_threads(&b, tids, 2);
 	rec_put_drops(&b, 2);
 	rec_put_stats(&b, &st);
 	if (b.oom)

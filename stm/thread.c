@@ -292,8 +292,11 @@ static void fork_child(void)
 	urcu_bp_call_rcu_after_fork_child();
 	memset(&exited, 0, sizeof(exited));
 	exited_threads = 0;
-	if (self)
+	if (self) {
 		memset(&self->stats, 0, sizeof(self->stats));
+		/* The child's thread has an id of its own (its records name it). */
+		self->thread_id = gettid_u64();
+	}
 	for (struct stm_tx *tx = registry, *next; tx; tx = next) {
 		next = tx->next;
 		if (tx == self)

@@ -307,13 +307,14 @@ fi
 quit
 end
 
-# t: the threads screen lists the threads of --stdio's table.
+# t: the threads screen lists the threads of --stdio's table, with their commits.
 begin "t: the threads screen"
 start 120 40 C.UTF-8 "$hot"
 wait_for "Aborted side" && keys t
 if wait_for "Threads, by wasted time"; then
-	for tid in $(sed -n '/^# *Tid/,/^# (/p' "$work/hot.txt" | awk '$1 ~ /^[0-9]+$/ {print $1}'); do
-		screen | grep -q "^ *$tid " || fail "thread $tid is not listed"
+	for tc in $(sed -n '/^# *Tid/,/^# (/p' "$work/hot.txt" | awk '$1 ~ /^[0-9]+$/ {print $1 ":" $2}'); do
+		tid=${tc%:*} commits=${tc#*:}
+		screen | grep -Eq "^ *$tid +$commits " || fail "thread $tid with $commits commits is not listed"
 	done
 	keys Escape
 	wait_for "Grouped by"

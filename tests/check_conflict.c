@@ -121,6 +121,9 @@ static const uint64_t sample_pcs[5] = {
 static const struct rec_commit sample_pairs[3] = {
 	{ 1, 10 }, { 2, 0 }, { 0xffffffffu, UINT64_MAX },
 };
+static const struct rec_tid_commits sample_tids[3] = {
+	{ 4242, 123456 }, { 1, 0 }, { 0xffffffffu, UINT64_MAX },
+};
 static const uint64_t sample_reasons[9] = { 1, 2, 3, 4, 5, 6, 7, 8, UINT64_MAX };
 
 #define SAMPLE_MAX 24
@@ -164,6 +167,9 @@ static void put_record(struct rec_buf *b, const struct rec_record *r)
 	case REC_TYPE_STATS:
 		e = rec_put_stats(b, &r->stats);
 		break;
+	case REC_TYPE_THREADS:
+		e = rec_put_threads(b, r->threads.pairs, r->threads.count);
+		break;
 	default:
 		e = rec_put_raw(b, r->type, "unknown!", 8);
 		break;
@@ -179,7 +185,7 @@ static void sample_add(struct sample *s, struct rec_record r)
 	put_record(&s->b, &r);
 	s->off[s->n] = REC_MAGIC_LEN + before;
 	s->size[s->n] = s->b.len - before;
-	s->unknown[s->n] = r.type > REC_TYPE_STATS;
+	s->unknown[s->n] = r.type > REC_TYPE_THREADS;
 	s->want[s->n++] = r;
 }
 
@@ -219,6 +225,9 @@ static void sample_build(struct sample *s)
 	sample_add(s, (struct rec_record){ .type = REC_TYPE_COMMITS, .commits = {
 		.count = 3, .pairs = sample_pairs } });
 	sample_add(s, (struct rec_record){ .type = REC_TYPE_COMMITS });
+	sample_add(s, (struct rec_record){ .type = REC_TYPE_THREADS, .threads = {
+		.count = 3, .pairs = sample_tids } });
+	sample_add(s, (struct rec_record){ .type = REC_TYPE_THREADS });
 	sample_add(s, (struct rec_record){ .type = REC_TYPE_DROPS, .drops = { 0x0102030405060708ull } });
 	sample_add(s, (struct rec_record){ .type = REC_TYPE_STATS, .stats = {
 		.commits = 1000, .aborts = 45, .max_retries = 7, .n = 9, .by_reason = sample_reasons } });
@@ -284,6 +293,13 @@ static void expect_same(const struct rec_record *got, const struct rec_record *w
 			ck_assert_msg(got->commits.pairs[i].site == w->commits.pairs[i].site &&
 				      got->commits.pairs[i].commits == w->commits.pairs[i].commits,
 				      "%s: pair %u", ctx, i);
+		break;
+	case REC_TYPE_THREADS:
+		ck_assert_uint_eq(got->threads.count, w->threads.count);
+		for (uint32_t i = 0; i < w->threads.count; i++)
+			ck_assert_msg(got->threads.pairs[i].tid == w->threads.pairs[i].tid &&
+				      got->threads.pairs[i].commits == w->threads.pairs[i].commits,
+				      "%s: thread pair %u", ctx, i);
 		break;
 	case REC_TYPE_DROPS:
 		ck_assert_uint_eq(got->drops.dropped, w->drops.dropped);
@@ -418,6 +434,17 @@ START_TEST(test_encoding_layout)
 	ck_assert(le32(p) == 2 && le32(p + 4) == 0);
 	ck_assert(le32(p + 8) == 1 && le32(p + 12) == 0 && le64(p + 16) == 10);
 	ck_assert(le32(p + 24) == 2 && le64(p + 32) == 0);
+
+	/* THREADS: type 9, laid out as COMMITS with (tid, pad, commits) pairs. */
+	rec_buf_reset(&b);
+	ck_assert_int_eq(rec_put_threads(&b, sample_tids, 3), 0);
+	p = b.data + REC_HEAD_SIZE;
+	ck_assert_uint_eq(le32(b.data + 4), 9);
+	ck_assert_uint_eq(le32(b.data + 8), 8 + 3 * 16);
+	ck_assert(le32(p) == 3 && le32(p + 4) == 0);
+	ck_assert(le32(p + 8) == 4242 && le32(p + 12) == 0 && le64(p + 16) == 123456);
+	ck_assert(le32(p + 24) == 1 && le64(p + 32) == 0);
+	ck_assert(le32(p + 40) == 0xffffffffu && le32(p + 44) == 0 && le64(p + 48) == UINT64_MAX);
 
 	/* SITE: padded to 8 with zeros; strings are u16 length + bytes. */
 	rec_buf_reset(&b);
@@ -601,6 +628,40 @@ START_TEST(test_encoding_limits)
 			free(sc);
 		}
 		free(argv);
+	}
+
+	/* More THREADS pairs than fit one record: several records, each
+	 * within the limit (so that readers that do not know the type skip
+	 * them), together holding every pair in order. */
+	{
+		uint32_t per = (REC_MAX_PAYLOAD - 8) / 16, n = per + 3, got = 0;
+		struct rec_tid_commits *tp = malloc(n * sizeof(*tp));
+		size_t at = 0, records = 0;
+
+		ck_assert_ptr_nonnull(tp);
+		for (uint32_t i = 0; i < n; i++)
+			tp[i] = (struct rec_tid_commits){ i + 1, (uint64_t)i * 3 };
+		rec_buf_reset(&b);
+		ck_assert_int_eq(rec_put_threads(&b, tp, n), 0);
+		sc = malloc((size_t)per * sizeof(*tp));
+		ck_assert_ptr_nonnull(sc);
+		while (at < b.len) {
+			ck_assert_int_eq(rec_decode(b.data + at, b.len - at, &raw, &size), REC_DECODE_OK);
+			ck_assert_uint_eq(raw.type, REC_TYPE_THREADS);
+			ck_assert_uint_le(raw.length, REC_MAX_PAYLOAD);
+			ck_assert_int_eq(rec_parse(&raw, &rec, sc, (size_t)per * sizeof(*tp), &need),
+					 REC_DECODE_OK);
+			ck_assert_uint_eq(rec.threads.count, records ? 3 : per);
+			for (uint32_t i = 0; i < rec.threads.count; i++, got++)
+				ck_assert(rec.threads.pairs[i].tid == got + 1 &&
+					  rec.threads.pairs[i].commits == (uint64_t)got * 3);
+			at += size;
+			records++;
+		}
+		ck_assert_uint_eq(records, 2);
+		ck_assert_uint_eq(got, n);
+		free(sc);
+		free(tp);
 	}
 
 	/* A payload beyond the limit is refused, and nothing is appended. */
@@ -969,7 +1030,7 @@ START_TEST(test_parser_garbage)
 
 	sample_build(&good);
 	for (int iter = 0; iter < 200000; iter++) {
-		uint16_t type = (uint16_t)(1 + rnd() % 8);
+		uint16_t type = (uint16_t)(1 + rnd() % REC_TYPE_THREADS);
 		size_t len = rnd() % 2 ? rnd() % 64 : rnd() % sizeof(payload);
 		struct rec_raw raw;
 		struct rec_record rec;
@@ -1039,6 +1100,10 @@ START_TEST(test_parser_garbage)
 		case REC_TYPE_STATS:
 			for (uint32_t i = 0; i < rec.stats.n; i++)
 				sink += rec.stats.by_reason[i];
+			break;
+		case REC_TYPE_THREADS:
+			for (uint32_t i = 0; i < rec.threads.count; i++)
+				sink += rec.threads.pairs[i].commits + rec.threads.pairs[i].tid;
 			break;
 		}
 	}

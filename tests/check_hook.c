@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <lucid.h>
@@ -242,6 +243,49 @@ START_TEST(test_record_start_errors)
 }
 END_TEST
 
+static void note_tid(const struct lucid_conflict *c, void *arg)
+{
+	*(long *)arg = c->tid;
+}
+
+static void abort_now(void *arg)
+{
+	(void)arg;
+	lucid_abort();
+}
+
+/* After fork() the child's thread is a thread of its own: its aborts (and
+ * its commits in a recording) name its thread id, not the id the forking
+ * thread has in the parent. */
+START_TEST(test_fork_thread_id)
+{
+	long seen[2] = { 0, 0 };
+	int pipefd[2], status;
+	pid_t pid;
+
+	lucid_set_abort_hook(note_tid, &seen[0]);
+	ck_assert_int_eq(lucid_run(abort_now, NULL), LUCID_ABORTED); /* registers this thread */
+	ck_assert_int_eq(seen[0], (long)syscall(SYS_gettid));
+	ck_assert_int_eq(pipe(pipefd), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		seen[0] = 0;
+		seen[1] = (long)syscall(SYS_gettid);
+		lucid_run(abort_now, NULL);
+		_exit(write(pipefd[1], seen, sizeof(seen)) == (ssize_t)sizeof(seen) ? 0 : 1);
+	}
+	close(pipefd[1]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child ended with %#x", status);
+	ck_assert_int_eq(read(pipefd[0], seen, sizeof(seen)), (ssize_t)sizeof(seen));
+	close(pipefd[0]);
+	ck_assert_msg(seen[0] == seen[1], "the child's abort names thread %ld; the child's thread is %ld",
+		      seen[0], seen[1]);
+	lucid_set_abort_hook(NULL, NULL);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("hook");
@@ -260,6 +304,9 @@ int main(void)
 	tc = tcase_create("record_start_errors");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_record_start_errors);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("fork_thread_id");
+	tcase_add_test(tc, test_fork_thread_id);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }

@@ -496,6 +496,29 @@ START_TEST(test_report_json)
 		ck_assert_msg(strncmp(jstr(&fa->kids[i], "function"), "lucid_", 6) != 0, "frame %zu: %s",
 			      i, jstr(&fa->kids[i], "function"));
 	ck_assert_str_eq(jstr(&fo->kids[3], "function"), "serve_request");
+
+	/* Per thread: the 4 workers (main runs no transaction), each with
+	 * commits; their commits add up to the program's, their aborts to the
+	 * recorded ones. */
+	c = jget(&doc, "per_thread");
+	ck_assert_int_eq(c->type, J_ARR);
+	ck_assert_msg(c->n == 4, "%zu threads in \"per_thread\", the sample ran 4", c->n);
+	uint64_t thr_commits = 0, thr_aborts = 0;
+
+	for (size_t i = 0; i < c->n; i++) {
+		const struct jnode *t = &c->kids[i];
+		uint64_t commits = jnum(t, "commits"), aborts = jnum(t, "aborts");
+		double off = jget(t, "abort_rate")->num - (double)aborts / (double)(aborts + commits);
+
+		ck_assert_msg(commits > 0, "thread %" PRIu64 " has no commit", jnum(t, "tid"));
+		ck_assert_msg(jget(t, "abort_rate")->type == J_NUM && off < 1e-6 && off > -1e-6,
+			      "thread %" PRIu64 ": abort rate %g with %" PRIu64 " aborts and %" PRIu64 " commits",
+			      jnum(t, "tid"), jget(t, "abort_rate")->num, aborts, commits);
+		thr_commits += commits;
+		thr_aborts += aborts;
+	}
+	ck_assert_uint_eq(thr_commits, hot_commits);
+	ck_assert_uint_eq(thr_aborts, hot_aborts);
 	jfree(&doc);
 	run_free(&r);
 
@@ -541,6 +564,17 @@ START_TEST(test_report_stdio)
 	ck_assert_msg(strstr(row, hot) != NULL && strstr(row, hot) < strchr(row, '\n'),
 		      "the first row does not name %s:\n%s", hot, r.out);
 	ck_assert_msg(strstr(r.out, "# Threads") != NULL, "%s", r.out);
+	/* Commits per thread are in the recording: no "-" in their column. */
+	ck_assert_msg(strstr(r.out, "commits per thread are not in the recording") == NULL, "%s", r.out);
+	row = strstr(r.out, "Caused\n");
+	ck_assert_ptr_nonnull(row);
+	for (int i = 0; i < 4; i++) {
+		unsigned long tid, commits;
+
+		row = strchr(row, '\n') + 1;
+		ck_assert_msg(sscanf(row, "%lu %lu", &tid, &commits) == 2 && commits > 0,
+			      "thread row %d: %.80s", i, row);
+	}
 	run_free(&r);
 
 	/* Off a terminal, plain `lucid report` prints the same. */

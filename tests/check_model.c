@@ -572,8 +572,95 @@ START_TEST(test_threads)
 	ck_assert(t[2].tid == 11 && t[2].aborts == 5 && t[2].wasted_ns == 130 && t[2].caused == 1);
 	ck_assert_double_eq_tol(t[0].wasted_share, 1010.0 / 999, 1e-12);
 	ck_assert_double_eq_tol(t[2].wasted_share, 130.0 / 999, 1e-12);
-	ck_assert(!t[0].commits_known);
+	/* No THREADS record (an older recorder): commits and rates unknown. */
+	for (size_t i = 0; i < n; i++)
+		ck_assert_msg(!t[i].commits_known && t[i].commits == 0 && t[i].abort_rate == -1,
+			      "thread %u: commits %" PRIu64 " (known %d), rate %g", t[i].tid, t[i].commits,
+			      t[i].commits_known, t[i].abort_rate);
 	tui_model_free(m);
+}
+END_TEST
+
+/* tid's row of the threads table, or a failure. */
+static const struct tui_thread *thread_row(const struct tui_thread *t, size_t n, uint32_t tid)
+{
+	for (size_t i = 0; i < n; i++)
+		if (t[i].tid == tid)
+			return &t[i];
+	ck_abort_msg("thread %u is not in the table of %zu", tid, n);
+	return NULL;
+}
+
+/*
+ * Per-thread commits: the synthetic run with THREADS records, as the
+ * recorder writes them: a first one with every thread that had committed,
+ * a later one with only the counts that changed since (thread 11's, and
+ * thread 14's, a thread that commits and never aborts). The last counts,
+ * 60 + 30 + 12, add up to the COMMITS total, 102; thread 13 has aborts and
+ * no commit.
+ */
+START_TEST(test_threads_commits)
+{
+	static const struct rec_tid_commits first[] = { { 11, 40 }, { 12, 30 }, { 14, 5 } };
+	static const struct rec_tid_commits later[] = { { 11, 60 }, { 14, 12 } };
+	struct rec_buf b = { 0 }, rest = { 0 };
+	char path[PATH_MAX];
+	struct tui_model *m;
+	struct tui_summary s;
+	const struct tui_thread *t, *r;
+	uint64_t sum = 0;
+	size_t n;
+
+	put_start(&b, "serve");
+	for (size_t i = 0; i < NRUN; i++)
+		put_abort(&b, i);
+	ck_assert_int_eq(rec_put_threads(&b, first, 3), 0);
+	ck_assert_int_eq(rec_put_commits(&rest, run_commits, 2), 0);
+	ck_assert_int_eq(rec_put_threads(&rest, later, 2), 0);
+	put_file(tpath(path, "threads.lucid"), "wb", REC_MAGIC, REC_MAGIC_LEN);
+	put_file(path, "ab", b.data, b.len);
+	m = open_ok(path);
+
+	/* The first THREADS: thread 14 is listed, though it never aborted. */
+	t = tui_model_threads(m, &n);
+	ck_assert_uint_eq(n, 4);
+	r = thread_row(t, n, 11);
+	ck_assert(r->commits_known && r->commits == 40 && r->aborts == 5);
+	ck_assert_double_eq_tol(r->abort_rate, 5.0 / 45, 1e-12);
+	r = thread_row(t, n, 14);
+	ck_assert(r->commits_known && r->commits == 5 && r->aborts == 0 && r->wasted_ns == 0);
+	ck_assert_double_eq_tol(r->abort_rate, 0, 1e-12);
+
+	/* The later one replaces the counts it names, and only those. */
+	put_file(path, "ab", rest.data, rest.len);
+	ck_assert_int_eq(tui_model_update(m), TUI_UPDATE_NEW);
+	t = tui_model_threads(m, &n);
+	ck_assert_uint_eq(n, 4);
+	/* By wasted time, then tid: 13 (1010 ns), 12 (200), 11 (130), 14 (0). */
+	ck_assert(t[0].tid == 13 && t[1].tid == 12 && t[2].tid == 11 && t[3].tid == 14);
+	ck_assert(t[0].commits == 0 && t[0].aborts == 2 && t[0].wasted_ns == 1010 && t[0].caused == 0);
+	ck_assert_double_eq_tol(t[0].abort_rate, 1, 1e-12);
+	ck_assert(t[1].commits == 30 && t[1].aborts == 1 && t[1].wasted_ns == 200 && t[1].caused == 6);
+	ck_assert_double_eq_tol(t[1].abort_rate, 1.0 / 31, 1e-12);
+	ck_assert(t[2].commits == 60 && t[2].aborts == 5 && t[2].wasted_ns == 130 && t[2].caused == 1);
+	ck_assert_double_eq_tol(t[2].abort_rate, 5.0 / 65, 1e-12);
+	ck_assert_double_eq_tol(t[2].wasted_share, 130.0 / 999, 1e-12);
+	ck_assert(t[3].commits == 12 && t[3].aborts == 0 && t[3].wasted_ns == 0 && t[3].caused == 0);
+	ck_assert_double_eq_tol(t[3].abort_rate, 0, 1e-12);
+	ck_assert_double_eq_tol(t[3].wasted_share, 0, 1e-12);
+	for (size_t i = 0; i < n; i++) {
+		ck_assert(t[i].commits_known);
+		sum += t[i].commits;
+	}
+	tui_model_summary(m, &s);
+	ck_assert_uint_eq(sum, 102);
+	ck_assert_uint_eq(s.commits, 102);
+	/* The summary still counts the threads of the aborts. */
+	ck_assert_uint_eq(s.threads, 3);
+	ck_assert_double_eq_tol(s.wasted_share, 1340.0 / (999.0 * 3), 1e-12);
+	tui_model_free(m);
+	rec_buf_free(&b);
+	rec_buf_free(&rest);
 }
 END_TEST
 
@@ -833,6 +920,7 @@ static Suite *suite(void)
 	add(s, "row details", test_row_details, 0);
 	add(s, "histogram and sparkline", test_histogram, 0);
 	add(s, "threads", test_threads, 0);
+	add(s, "threads: commits per thread", test_threads_commits, 0);
 	add(s, "follow", test_follow, 0);
 	add(s, "damaged and refused", test_damaged, 0);
 	add(s, "escape", test_escape, 0);

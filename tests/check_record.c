@@ -262,6 +262,9 @@ struct summary {
 	uint32_t stats_n;
 	uint64_t max_dropped;        /* the largest DROPS count */
 	uint64_t site_commits[4096]; /* the last COMMITS count of each site */
+	size_t n_threads_recs;       /* THREADS records read */
+	size_t n_tids;               /* threads they named, with their last counts */
+	struct { uint32_t tid; uint64_t commits; } tids[256];
 	int status;                  /* the last rec_reader_next result */
 	char warning[600];           /* and its warning, "" if none */
 };
@@ -318,6 +321,27 @@ static void note_record(struct summary *s, const struct rec_event *ev)
 			s->site_commits[site] = ev->r.commits.pairs[i].commits;
 		}
 		break;
+	case REC_TYPE_THREADS:
+		s->n_threads_recs++;
+		for (uint32_t i = 0; i < ev->r.threads.count; i++) {
+			const struct rec_tid_commits *p = &ev->r.threads.pairs[i];
+			size_t k = 0;
+
+			while (k < s->n_tids && s->tids[k].tid != p->tid)
+				k++;
+			if (k == s->n_tids) {
+				ck_assert_msg(k < sizeof(s->tids) / sizeof(s->tids[0]),
+				              "THREADS at offset %" PRIu64 ": more than %zu threads",
+				              ev->offset, k);
+				s->tids[s->n_tids++].tid = p->tid;
+			}
+			ck_assert_msg(p->commits >= s->tids[k].commits,
+			              "THREADS at offset %" PRIu64 ": thread %u has %" PRIu64
+			              " commits, fewer than the %" PRIu64 " before", ev->offset, p->tid,
+			              p->commits, s->tids[k].commits);
+			s->tids[k].commits = p->commits;
+		}
+		break;
 	}
 }
 
@@ -366,8 +390,8 @@ static struct rec_reader *open_recording(const char *path)
  * warning, a HEADER first and a STATS last (once), no record dropped, the
  * ABORT records by reason adding up to the STATS record's counts minus
  * base (what the process had counted before the recording started: 0
- * except in a forked child), and the last COMMITS counts adding up to its
- * commits minus base_commits.
+ * except in a forked child), the last COMMITS counts adding up to its
+ * commits minus base_commits, and so do the last THREADS counts.
  */
 static void check_complete(const struct summary *s, const char *what, uint64_t base,
                            uint64_t base_commits)
@@ -404,6 +428,23 @@ static void check_complete(const struct summary *s, const char *what, uint64_t b
 	              "%s: the last COMMITS records add up to %" PRIu64 " commits, the STATS "
 	              "record counts %" PRIu64 " (%" PRIu64 " before the recording started)",
 	              what, commits, s->stats_commits, base_commits);
+	uint64_t by_thread = 0;
+
+	for (size_t i = 0; i < s->n_tids; i++)
+		by_thread += s->tids[i].commits;
+	ck_assert_msg(s->n_threads_recs > 0, "%s: no THREADS record", what);
+	ck_assert_msg(by_thread == commits,
+	              "%s: the last THREADS records add up to %" PRIu64 " commits over %zu threads, "
+	              "the last COMMITS records to %" PRIu64, what, by_thread, s->n_tids, commits);
+}
+
+/* The last THREADS count of thread tid (0 if none named it). */
+static uint64_t thread_commits(const struct summary *s, uint32_t tid)
+{
+	for (size_t i = 0; i < s->n_tids; i++)
+		if (s->tids[i].tid == tid)
+			return s->tids[i].commits;
+	return 0;
 }
 
 /* --------------------------------------------------------------- frames */
@@ -594,6 +635,17 @@ static void check_hotspot(long threads)
 		ck_assert_msg(s->by_reason[i] == field(out, "hotspot ", reason_names[i]),
 		              "%" PRIu64 " ABORT records of reason %s; the sample printed:\n%s",
 		              s->by_reason[i], reason_names[i], tail(out));
+	/* Per thread: only the workers run transactions, and each commits
+	 * (its requests); the counts add up (check_complete). The threads
+	 * of the aborts are among them. */
+	ck_assert_msg(s->n_tids == (size_t)threads, "THREADS records name %zu threads, the sample ran %ld",
+	              s->n_tids, threads);
+	for (size_t i = 0; i < s->n_tids; i++)
+		ck_assert_msg(s->tids[i].commits > 0, "thread %u has no commit", s->tids[i].tid);
+	for (size_t i = 0; i < s->n_aborts; i++)
+		ck_assert_msg(thread_commits(s, s->aborts[i].tid) > 0,
+		              "the ABORT of thread %u is of a thread that THREADS records do not name",
+		              s->aborts[i].tid);
 
 	/* Every ABORT is checked; what is wrong is counted by kind of
 	 * problem, and the first example of each is kept for the report. */

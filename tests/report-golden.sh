@@ -48,5 +48,11 @@ check json-group --json --group=thread --sort=aborts --limit=2
 check folded --folded
 check folded-limit --folded --limit=2 --sort=aborts
 
+# A recording without THREADS records (made before they were written):
+# commits per thread are unknown, and said to be.
+bench/gen-recording -o "$rec" -n 400 -k 16 -d 4 -b 3 -t 4 -s 7 -T || exit 1
+check thread-no-threads-record --stdio --group=thread
+check json-no-threads-record --json --limit=1
+
 rm -f "$rec"
 exit $status

@@ -61,7 +61,7 @@ const struct tui_key tui_keys[] = {
 	{ FN(KEY_BACKSPACE), "Backspace", TUI_ACT_BACK, TUI_IN_ANY, NULL, NULL },
 	{ 127, "Backspace", TUI_ACT_BACK, TUI_IN_ANY, NULL, NULL },
 	{ 't', "t", TUI_ACT_THREADS, TUI_IN_ANY,
-	  "threads: aborts, wasted share and aborts caused, per thread", "threads" },
+	  "threads: commits, aborts, abort rate, wasted share and aborts caused, per thread", "threads" },
 	{ 'p', "p", TUI_ACT_PAUSE, TUI_IN_ANY,
 	  "with --follow: pause or resume reading what the program appends", "pause" },
 	{ TUI_CTRL('l'), "Ctrl-L", TUI_ACT_REDRAW, TUI_IN_ANY, "redraw the screen", NULL },

@@ -305,7 +305,9 @@ struct tui_locinfo {
 
 struct tui_thr {
 	uint32_t tid;
+	bool in_aborts;            /* met in an abort (either side) */
 	uint64_t aborts, wasted_ns, caused;
+	uint64_t commits;          /* latest THREADS count */
 };
 
 struct tui_model {
@@ -329,6 +331,8 @@ struct tui_model {
 	struct tui_thr *thr;
 	size_t nthr, capthr;
 	struct tui_map tids;       /* tid -> index + 1 */
+	size_t nthr_aborts;        /* of which met in aborts */
+	bool threads_seen;         /* a THREADS record was read */
 	struct tui_thread *threads_out;
 
 	struct tui_locinfo *locs;  /* [0] unused */
@@ -443,6 +447,14 @@ static long tui_thread_index(struct tui_model *m, uint32_t tid)
 	return (long)m->nthr++;
 }
 
+static void tui_thread_in_aborts(struct tui_model *m, long ti)
+{
+	if (!m->thr[ti].in_aborts) {
+		m->thr[ti].in_aborts = true;
+		m->nthr_aborts++;
+	}
+}
+
 static int tui_on_abort(struct tui_model *m, const struct rec_abort *a)
 {
 	struct tui_abort *t;
@@ -472,12 +484,14 @@ static int tui_on_abort(struct tui_model *m, const struct rec_abort *a)
 	ti = tui_thread_index(m, a->tid);
 	if (ti < 0)
 		return -ENOMEM;
+	tui_thread_in_aborts(m, ti);
 	m->thr[ti].aborts++;
 	m->thr[ti].wasted_ns += a->wasted_ns;
 	if (t->other_tid) {
 		ti = tui_thread_index(m, t->other_tid);
 		if (ti < 0)
 			return -ENOMEM;
+		tui_thread_in_aborts(m, ti);
 		m->thr[ti].caused++;
 	}
 	if (t->block) {
@@ -505,6 +519,20 @@ static void tui_on_commits(struct tui_model *m, const struct rec_commits *c)
 	}
 }
 
+/* Threads that only committed get an entry too: the table lists them. */
+static int tui_on_threads(struct tui_model *m, const struct rec_threads *t)
+{
+	m->threads_seen = true;
+	for (uint32_t i = 0; i < t->count; i++) {
+		long ti = tui_thread_index(m, t->pairs[i].tid);
+
+		if (ti < 0)
+			return -ENOMEM;
+		m->thr[ti].commits = t->pairs[i].commits;
+	}
+	return 0;
+}
+
 static int tui_on_record(struct tui_model *m, const struct rec_record *r)
 {
 	switch (r->type) {
@@ -527,6 +555,8 @@ static int tui_on_record(struct tui_model *m, const struct rec_record *r)
 		m->stats_commits = r->stats.commits;
 		m->sum.process_aborts = r->stats.aborts;
 		return 0;
+	case REC_TYPE_THREADS:
+		return tui_on_threads(m, &r->threads);
 	}
 	return 0; /* MODULE: the reader keeps the map */
 }
@@ -677,7 +707,7 @@ void tui_model_summary(const struct tui_model *m, struct tui_summary *s)
 		for (size_t i = 1; i < m->nblk; i++)
 			s->commits += m->blk[i].commits;
 	}
-	s->threads = (unsigned)m->nthr;
+	s->threads = (unsigned)m->nthr_aborts;
 	s->wasted_share = s->duration_ns && s->threads
 		? (double)s->wasted_ns / ((double)s->duration_ns * s->threads) : 0;
 }
@@ -919,14 +949,22 @@ const struct tui_thread *tui_model_threads(struct tui_model *m, size_t *n)
 		return NULL;
 	m->threads_out = t;
 	tui_model_summary(m, &s);
-	for (size_t i = 0; i < m->nthr; i++)
+	for (size_t i = 0; i < m->nthr; i++) {
+		const struct tui_thr *h = &m->thr[i];
+
 		t[i] = (struct tui_thread){
-			.tid = m->thr[i].tid,
-			.aborts = m->thr[i].aborts,
-			.wasted_ns = m->thr[i].wasted_ns,
-			.wasted_share = s.duration_ns ? (double)m->thr[i].wasted_ns / (double)s.duration_ns : 0,
-			.caused = m->thr[i].caused,
+			.tid = h->tid,
+			.aborts = h->aborts,
+			.wasted_ns = h->wasted_ns,
+			.wasted_share = s.duration_ns ? (double)h->wasted_ns / (double)s.duration_ns : 0,
+			.caused = h->caused,
+			.commits = h->commits,
+			.commits_known = m->threads_seen,
+			.abort_rate = !m->threads_seen ? -1
+				      : h->aborts + h->commits ? (double)h->aborts / (double)(h->aborts + h->commits)
+				      : 0,
 		};
+	}
 	if (m->nthr > 1)
 		qsort(t, m->nthr, sizeof(*t), tui_thread_cmp);
 	*n = m->nthr;

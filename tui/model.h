@@ -110,7 +110,9 @@ struct tui_summary {
 	uint64_t process_aborts;   /* the process's own total (STATS), 0 until finished;
 	                              differs from aborts by what was dropped */
 	uint64_t wasted_ns;        /* sum of the aborts' wasted time */
-	unsigned threads;          /* distinct thread ids in the aborts (either side) */
+	unsigned threads;          /* distinct thread ids in the aborts (either side);
+	                              tui_model_threads may list more (threads that
+	                              only committed) */
 	double wasted_share;       /* wasted_ns / (duration_ns * threads), 0 when either
 	                              is 0: the share of the threads' run time lost */
 	uint64_t dropped;          /* records the recorder dropped (latest DROPS) */
@@ -204,7 +206,7 @@ const struct tui_block *tui_model_block(const struct tui_model *m, uint32_t b);
 
 /* ------------------------------------------------------------ threads */
 
-/* One thread, as the aborts show it. */
+/* One thread, as the aborts and the THREADS records show it. */
 struct tui_thread {
 	uint32_t tid;
 	uint64_t aborts;           /* its aborted attempts */
@@ -212,15 +214,21 @@ struct tui_thread {
 	double wasted_share;       /* wasted_ns / the run's duration (0..1, may
 	                              exceed 1 only through clock skew) */
 	uint64_t caused;           /* aborts of others where it was the other side */
-	uint64_t commits;          /* its commits: not in format version 1 (COMMITS
-	                              counts per block, not per thread); 0 */
-	bool commits_known;        /* false: show commits as unknown */
+	uint64_t commits;          /* its commits: the latest THREADS count (0 if
+	                              none names it) */
+	bool commits_known;        /* false: the recording has no THREADS record
+	                              (written by older recorders): show commits and
+	                              the abort rate as unknown */
+	double abort_rate;         /* aborts / (aborts + commits); -1 when commits
+	                              are unknown */
 };
 
 /*
  * The per-thread table, by wasted time (most first, then by tid): *n
- * threads. Valid until the next tui_model_update() or tui_model_threads().
- * NULL (and *n 0) when there is no thread or on out of memory.
+ * threads, those met in aborts (either side) and those that THREADS
+ * records name (threads that committed and never aborted too). Valid until
+ * the next tui_model_update() or tui_model_threads(). NULL (and *n 0) when
+ * there is no thread or on out of memory.
  */
 const struct tui_thread *tui_model_threads(struct tui_model *m, size_t *n);
 

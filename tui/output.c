@@ -246,18 +246,20 @@ static void tui_print_threads(FILE *out, struct tui_model *m)
 
 	fputs("#\n# Threads, by wasted time (Caused: aborts of other threads where it was the other side)\n",
 	      out);
-	fprintf(out, "# %10s %9s %9s %10s %8s %9s\n", "Tid", "Commits", "Aborts", "Wasted", "Share",
-		"Caused");
+	fprintf(out, "# %10s %9s %9s %7s %10s %8s %9s\n", "Tid", "Commits", "Aborts", "Rate", "Wasted",
+		"Share", "Caused");
 	for (size_t i = 0; i < n; i++) {
-		char commits[24];
+		char commits[24], rate[16];
 
 		if (t[i].commits_known)
 			snprintf(commits, sizeof(commits), "%" PRIu64, t[i].commits);
 		else
 			snprintf(commits, sizeof(commits), "-");
+		tui_fmt_pct(rate, sizeof(rate), t[i].abort_rate);
 		tui_fmt_pct(pct, sizeof(pct), t[i].wasted_share);
-		fprintf(out, "  %10" PRIu32 " %9s %9" PRIu64 " %10s %8s %9" PRIu64 "\n", t[i].tid, commits,
-			t[i].aborts, tui_fmt_ns(wasted, sizeof(wasted), t[i].wasted_ns), pct, t[i].caused);
+		fprintf(out, "  %10" PRIu32 " %9s %9" PRIu64 " %7s %10s %8s %9" PRIu64 "\n", t[i].tid,
+			commits, t[i].aborts, rate, tui_fmt_ns(wasted, sizeof(wasted), t[i].wasted_ns), pct,
+			t[i].caused);
 	}
 	if (n && !t[0].commits_known)
 		fputs("# (commits per thread are not in the recording; the header has the total)\n", out);
@@ -487,6 +489,31 @@ static void tui_json_group(FILE *out, const struct tui_view *v, size_t i)
 	fputc('}', out);
 }
 
+/* "per_thread": the threads table, as --stdio prints it (commits and
+ * abort_rate null when the recording does not count commits per thread). */
+static void tui_json_per_thread(FILE *out, struct tui_model *m)
+{
+	size_t n;
+	const struct tui_thread *t = tui_model_threads(m, &n);
+
+	fputs(",\n \"per_thread\": [", out);
+	for (size_t i = 0; i < n; i++) {
+		fprintf(out, "%s\n    {\"tid\": %" PRIu32 ", \"commits\": ", i ? "," : "", t[i].tid);
+		if (t[i].commits_known)
+			fprintf(out, "%" PRIu64, t[i].commits);
+		else
+			fputs("null", out);
+		fprintf(out, ", \"aborts\": %" PRIu64 ", \"abort_rate\": ", t[i].aborts);
+		if (t[i].abort_rate >= 0)
+			fprintf(out, "%.6f", t[i].abort_rate);
+		else
+			fputs("null", out);
+		fprintf(out, ", \"wasted_ns\": %" PRIu64 ", \"wasted_share\": %.6f, \"caused\": %" PRIu64 "}",
+			t[i].wasted_ns, t[i].wasted_share, t[i].caused);
+	}
+	fputs(n ? "\n ]" : "]", out);
+}
+
 /* "omitted": what the limit left out of an array, so that sums still add up. */
 static void tui_json_omitted(FILE *out, const struct tui_view *v)
 {
@@ -565,6 +592,7 @@ int tui_print_json(FILE *out, struct tui_model *m, const struct tui_print_opts *
 		fputs(" ]", out);
 		tui_json_omitted(out, gv);
 	}
+	tui_json_per_thread(out, m);
 	fputs("}\n", out);
 	tui_view_free(gv);
 	tui_view_free(v);

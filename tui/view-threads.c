@@ -1,4 +1,4 @@
-/* tui: the browser's threads screen: per thread, its aborts, the time they wasted and its share, and the aborts it caused. */
+/* tui: the browser's threads screen: per thread, its commits, aborts and abort rate, the time they wasted and its share, and the aborts it caused. */
 #include "config.h"
 
 #include <inttypes.h>
@@ -20,8 +20,8 @@ static const enum tui_action tui_threads_hints[] = {
 	TUI_ACT_BACK, TUI_ACT_PAUSE, TUI_ACT_HELP, TUI_ACT_QUIT, TUI_ACT_NONE,
 };
 
-/* Columns: tid, commits, aborts, wasted, share, caused; then a bar of the
- * share, as htop's meters. */
+/* Columns: tid, commits, aborts, rate, wasted, share, caused; then a bar of
+ * the share, as htop's meters. */
 static void tui_threads_row(void *ctx, size_t i, int y, int x, int w, bool current)
 {
 	struct tui_threads *tv = ctx;
@@ -43,6 +43,8 @@ static void tui_threads_row(void *ctx, size_t i, int y, int x, int w, bool curre
 	snprintf(buf, sizeof(buf), "%" PRIu64, t->aborts);
 	tui_put_right(y, at, 10, buf, p);
 	at += 11;
+	tui_put_right(y, at, 7, tui_fmt_share(buf, sizeof(buf), t->abort_rate), p);
+	at += 8;
 	tui_put_right(y, at, 10, tui_fmt_ns(buf, sizeof(buf), t->wasted_ns), p);
 	at += 11;
 	tui_put_right(y, at, 8, tui_fmt_share(buf, sizeof(buf), t->wasted_share),
@@ -76,8 +78,8 @@ static void tui_threads_draw(struct tui_screen *s, struct tui_browser *b, int y,
 	static const struct {
 		const char *title;
 		int w;
-	} cols[] = { { "Tid", 10 }, { "Commits", 10 }, { "Aborts", 10 }, { "Wasted", 10 },
-		     { "Share", 8 }, { "Caused", 10 } };
+	} cols[] = { { "Tid", 10 }, { "Commits", 10 }, { "Aborts", 10 }, { "Rate", 7 },
+		     { "Wasted", 10 }, { "Share", 8 }, { "Caused", 10 } };
 
 	tui_model_summary(b->m, &sum);
 	snprintf(c, sizeof(c), "%" PRIu64, sum.commits);
@@ -85,8 +87,8 @@ static void tui_threads_draw(struct tui_screen *s, struct tui_browser *b, int y,
 		 tv->n && !tv->t[0].commits_known ? " (per thread: not in the recording)" : "");
 	tui_put(y++, 0, b->cols, line, TUI_PAINT_HEADING, false);
 	tui_put(y++, 0, b->cols,
-		"Share: of the run's duration lost to its aborts. Caused: aborts of other threads "
-		"where it was the other side.",
+		"Rate: aborts / (aborts + commits). Share: of the run's duration lost to aborts. "
+		"Caused: others' aborts it caused.",
 		TUI_PAINT_DIM, false);
 	tui_blank(y, 0, b->cols, TUI_PAINT_TITLE);
 	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++) {
@@ -96,7 +98,8 @@ static void tui_threads_draw(struct tui_screen *s, struct tui_browser *b, int y,
 	tui_put(y, at + 1, b->cols - at - 1, "Share of the run", TUI_PAINT_TITLE, false);
 	y++;
 	if (!tv->n) {
-		tui_put(y + 1, 2, b->cols - 2, "No aborts recorded (yet).", TUI_PAINT_NORMAL, false);
+		tui_put(y + 1, 2, b->cols - 2, "No thread has aborted or committed (yet).", TUI_PAINT_NORMAL,
+			false);
 		return;
 	}
 	tui_list_draw(&tv->list, y, 0, end - y, b->cols);
