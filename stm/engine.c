@@ -171,6 +171,37 @@ static inline bool read_inline_ok(const struct stm_tx *tx)
 	return !tx->token && (!tx->rec_on || tx->rec_raddr_cap >= tx->r_cap);
 }
 
+/*
+ * Tells the inline read path how much room the read set has: the common
+ * path's end (r_end) while not recording, the recording path's limit while
+ * recording (then r_end says none, so the common path steps aside), none
+ * where reads must go out of line.
+ */
+static void set_read_room(struct stm_tx *tx)
+{
+	struct lucid_rentry_ *end = read_inline_ok(tx) ? tx->r_base + tx->r_cap : tx->r_base;
+
+	if (tx->fast.rec) {
+		tx->recfast.r_limit = end;
+		tx->fast.r_end = tx->r_base;
+	} else {
+		tx->fast.r_end = end;
+	}
+}
+
+/* The same for the write log. */
+static void set_write_room(struct stm_tx *tx)
+{
+	struct lucid_wentry_ *end = tx->w_base + tx->w_cap;
+
+	if (tx->fast.rec) {
+		tx->recfast.w_limit = end;
+		tx->fast.w_end = tx->w_base;
+	} else {
+		tx->fast.w_end = end;
+	}
+}
+
 static void rset_grow(struct stm_tx *tx)
 {
 	size_t used = (size_t)(tx->fast.r_top - tx->r_base);
@@ -187,7 +218,7 @@ static void rset_grow(struct stm_tx *tx)
 		rec_rset_resized(tx, cap);
 		tx->recfast.raddr_delta = (uintptr_t)tx->rec_raddr - (uintptr_t)r;
 	}
-	tx->fast.r_end = read_inline_ok(tx) ? r + cap : r;
+	set_read_room(tx);
 }
 
 static struct lucid_wentry_ *wlog_next(struct stm_tx *tx);
@@ -255,8 +286,8 @@ void stm_start_slow(struct stm_tx *tx)
 		if (tx->rec)
 			tx->fast.rec = &tx->recfast;
 	}
-	tx->fast.w_end = tx->w_base + tx->w_cap;
-	tx->fast.r_end = read_inline_ok(tx) ? tx->r_base + tx->r_cap : tx->r_base;
+	set_write_room(tx);
+	set_read_room(tx);
 	if (stm_likely(!tx->token)) {
 		tx->fast.end = stm_clock_now();
 	} else {
@@ -501,6 +532,7 @@ static inline __attribute__((always_inline)) void attempt_end(struct stm_tx *tx)
 {
 	tx->fast.r_top = tx->fast.r_end = tx->r_base;
 	tx->fast.w_top = tx->fast.w_end = tx->w_base;
+	tx->fast.rec = NULL;   /* no room for the recording paths either */
 	STM_RCU_TSAN_RELEASE();
 	urcu_bp_read_unlock();
 	__atomic_store_n(&tx->in_cs, 0, __ATOMIC_RELEASE);
@@ -733,7 +765,7 @@ void stm_wlog_grow(struct stm_tx *tx)
 	tx->w_base = w;
 	tx->w_cap = cap;
 	tx->fast.w_top = w + used;
-	tx->fast.w_end = w + cap;
+	set_write_room(tx);
 	o->log = old;
 	STM_RCU_TSAN_RELEASE();   /* o, handed over through liburcu */
 	urcu_bp_call_rcu(&o->rcu, old_log_free);

@@ -284,7 +284,6 @@ static inline void stm_start(struct stm_tx *tx)
 		if (stm_likely(!stm_serial_pending() &&
 		               !__atomic_load_n(&rec_capture, __ATOMIC_RELAXED))) {
 			tx->rec_on = false;
-			tx->fast.rec = NULL;
 			tx->fast.r_top = tx->r_base;
 			tx->fast.w_top = tx->w_base;
 			tx->fast.end = stm_clock_now();

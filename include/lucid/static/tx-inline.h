@@ -90,6 +90,10 @@ struct lucid_recslot_ {
 	uint32_t pad_;
 };
 struct lucid_recfast_ {
+	struct lucid_rentry_ *r_limit;  /* while recording, the read set's room (the
+	                                   descriptor's r_end and w_end say none, so
+	                                   that the common paths stay as they are) */
+	struct lucid_wentry_ *w_limit;  /* and the write log's */
 	uintptr_t raddr_delta;          /* byte distance from the read set to the
 	                                   array of read addresses */
 	uint64_t tag_site;              /* the attempt's block site, placed for entry tags */
@@ -167,16 +171,18 @@ lucid_rec_id_(struct lucid_recfast_ *rec, const void *site)
 	return lucid_rec_site_(site, sp);
 }
 
-/* Transactional load of an aligned 1, 2, 4 or 8-byte scalar; the value comes
- * back zero-extended in a uint64_t. @p size must be a constant; @p site is
- * this access's site (a distinct constant per place in the source). */
-static inline __attribute__((always_inline)) uint64_t
-lucid_load_(const void *addr, unsigned size, const void *site)
+/*
+ * One inline read of an aligned 1, 2, 4 or 8-byte scalar at @p a: an
+ * unlocked orec not newer than the snapshot, the data, the orec unchanged;
+ * appends the read to the read set if it has room below @p limit. With
+ * @p rec (while recording) it also notes the read's address and place.
+ * Returns 0, having done nothing, when the library must take over.
+ */
+static inline __attribute__((always_inline)) int
+lucid_load_try_(struct lucid_txfast_ *tx, uintptr_t a, unsigned size, struct lucid_recfast_ *rec,
+                const void *site, const struct lucid_rentry_ *limit, uint64_t *out)
 {
-	struct lucid_txfast_ *tx = lucid_tls_tx_;
-	uintptr_t a = (uintptr_t)addr;
-
-	if (LUCID_LIKELY_((a & (size - 1)) == 0 && tx->r_top < tx->r_end)) {
+	if (LUCID_LIKELY_((a & (size - 1)) == 0 && tx->r_top < limit)) {
 		uintptr_t idx = (a >> LUCID_WORD_SHIFT_) & tx->orec_mask;
 		uintptr_t *orec = &tx->orecs[idx];
 		uintptr_t seen = __atomic_load_n(orec, __ATOMIC_ACQUIRE);
@@ -185,29 +191,49 @@ lucid_load_(const void *addr, unsigned size, const void *site)
 			uint64_t v;
 
 			switch (size) {
-			case 1: v = __atomic_load_n((const uint8_t *)addr, LUCID_DATA_LOAD_ORDER_); break;
-			case 2: v = __atomic_load_n((const uint16_t *)addr, LUCID_DATA_LOAD_ORDER_); break;
-			case 4: v = __atomic_load_n((const uint32_t *)addr, LUCID_DATA_LOAD_ORDER_); break;
-			default: v = __atomic_load_n((const uint64_t *)addr, LUCID_DATA_LOAD_ORDER_); break;
+			case 1: v = __atomic_load_n((const uint8_t *)a, LUCID_DATA_LOAD_ORDER_); break;
+			case 2: v = __atomic_load_n((const uint16_t *)a, LUCID_DATA_LOAD_ORDER_); break;
+			case 4: v = __atomic_load_n((const uint32_t *)a, LUCID_DATA_LOAD_ORDER_); break;
+			default: v = __atomic_load_n((const uint64_t *)a, LUCID_DATA_LOAD_ORDER_); break;
 			}
 			/* The data load must not move after the second orec load. */
 			LUCID_READ_FENCE_();
 			if (LUCID_LIKELY_(__atomic_load_n(orec, __ATOMIC_RELAXED) == seen)) {
 				struct lucid_rentry_ *r = tx->r_top;
-				struct lucid_recfast_ *rec = tx->rec;
 				uint32_t id = 0;
 
-				if (LUCID_UNLIKELY_(rec != 0)) {
+				if (rec) {
 					*(uintptr_t *)((uintptr_t)r + rec->raddr_delta) = a;
 					id = lucid_rec_id_(rec, site);
 				}
 				r->orec = (uint32_t)idx;
 				r->site = id;
 				tx->r_top = r + 1;
-				return v;
+				*out = v;
+				return 1;
 			}
 		}
 	}
+	return 0;
+}
+
+/* Transactional load of an aligned 1, 2, 4 or 8-byte scalar; the value comes
+ * back zero-extended in a uint64_t. @p size must be a constant; @p site is
+ * this access's site (a distinct constant per place in the source). While
+ * recording, the common path finds no room and the recording one, out of
+ * the way, does the same read and notes where it was made. */
+static inline __attribute__((always_inline)) uint64_t
+lucid_load_(const void *addr, unsigned size, const void *site)
+{
+	struct lucid_txfast_ *tx = lucid_tls_tx_;
+	uintptr_t a = (uintptr_t)addr;
+	uint64_t v;
+
+	if (LUCID_LIKELY_(lucid_load_try_(tx, a, size, 0, site, tx->r_end, &v)))
+		return v;
+	if (LUCID_UNLIKELY_(tx->rec != 0) &&
+	    lucid_load_try_(tx, a, size, tx->rec, site, tx->rec->r_limit, &v))
+		return v;
 	return lucid_load_slow_(addr, size);
 }
 
@@ -224,39 +250,36 @@ lucid_lane_shift_(uintptr_t addr, unsigned size)
 #endif
 }
 
-/* Transactional store of an aligned 1, 2, 4 or 8-byte scalar held in the
- * low bytes of @p value. The common case (first write to an unlocked orec
- * that is not newer than the snapshot) locks it here; everything else goes
- * to lucid_store_. @p size must be a constant. */
-static inline __attribute__((always_inline)) void
-lucid_store_fast_(void *addr, uint64_t value, unsigned size, const void *site)
+/*
+ * One inline write: the first write to an unlocked orec that is not newer
+ * than the snapshot fills the next write-log entry (below @p limit) and
+ * locks the orec. With @p rec (while recording) the entry also says where
+ * the write was made, in its stack id and its tag (stack, block site,
+ * word), for the other side of a conflict. Returns 0, having done nothing,
+ * when the library must take over.
+ */
+static inline __attribute__((always_inline)) int
+lucid_store_try_(struct lucid_txfast_ *tx, uintptr_t a, uint64_t value, unsigned size,
+                 struct lucid_recfast_ *rec, const void *site, const struct lucid_wentry_ *limit)
 {
-	struct lucid_txfast_ *tx = lucid_tls_tx_;
-	uintptr_t a = (uintptr_t)addr;
-
-	if (LUCID_LIKELY_((a & (size - 1)) == 0 && tx->w_top < tx->w_end)) {
+	if (LUCID_LIKELY_((a & (size - 1)) == 0 && tx->w_top < limit)) {
 		uintptr_t idx = (a >> LUCID_WORD_SHIFT_) & tx->orec_mask;
 		uintptr_t *orec = &tx->orecs[idx];
 		uintptr_t seen = __atomic_load_n(orec, __ATOMIC_RELAXED);
 
 		if (LUCID_LIKELY_(seen <= tx->end)) {
 			struct lucid_wentry_ *e = tx->w_top;
-			struct lucid_recfast_ *rec = tx->rec;
 			unsigned sh = lucid_lane_shift_(a, size);
 			uint64_t bits = size == 8 ? ~(uint64_t)0 : (((uint64_t)1 << (size * 8)) - 1);
 			uint32_t id = 0;
 			uint64_t tag = 0;
 
-			/* While recording: where this write was made, for the
-			 * other side of a conflict; the tag gives it in one word
-			 * (stack, block site, word). */
-			if (LUCID_UNLIKELY_(rec != 0)) {
+			if (rec) {
 				id = lucid_rec_id_(rec, site);
 				if (id)
 					tag = id | rec->tag_site | (uint64_t)(uint32_t)(a >> 3) << 32;
 			}
-
-			/* addr, next and stack may be read by other threads. */
+			/* addr, next, stack and the tag may be read by other threads. */
 			__atomic_store_n(&e->addr, a & ~(uintptr_t)7, __ATOMIC_RELAXED);
 			e->value = (value & bits) << sh;
 			e->mask = bits << sh;
@@ -264,15 +287,34 @@ lucid_store_fast_(void *addr, uint64_t value, unsigned size, const void *site)
 			__atomic_store_n(&e->next, (struct lucid_wentry_ *)0, __ATOMIC_RELAXED);
 			e->orec = (uint32_t)idx;
 			__atomic_store_n(&e->stack, id, __ATOMIC_RELAXED);
-			__atomic_store_n(&e->reserved, tag, __ATOMIC_RELAXED);
+			if (rec)
+				__atomic_store_n(&e->reserved, tag, __ATOMIC_RELAXED);
 			if (LUCID_LIKELY_(__atomic_compare_exchange_n(orec, &seen,
 			                                              (uintptr_t)e | LUCID_OREC_LOCKED_, 0,
 			                                              __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))) {
 				tx->w_top = e + 1;
-				return;
+				return 1;
 			}
 		}
 	}
+	return 0;
+}
+
+/* Transactional store of an aligned 1, 2, 4 or 8-byte scalar held in the
+ * low bytes of @p value. The common case (first write to an unlocked orec
+ * that is not newer than the snapshot) locks it here, recording or not;
+ * everything else goes to lucid_store_. @p size must be a constant. */
+static inline __attribute__((always_inline)) void
+lucid_store_fast_(void *addr, uint64_t value, unsigned size, const void *site)
+{
+	struct lucid_txfast_ *tx = lucid_tls_tx_;
+	uintptr_t a = (uintptr_t)addr;
+
+	if (LUCID_LIKELY_(lucid_store_try_(tx, a, value, size, 0, site, tx->w_end)))
+		return;
+	if (LUCID_UNLIKELY_(tx->rec != 0) &&
+	    lucid_store_try_(tx, a, value, size, tx->rec, site, tx->rec->w_limit))
+		return;
 	lucid_store_(addr, value, size);
 }
 
