@@ -11,10 +11,13 @@ for name in "$@"; do
 	mkdir -p "$out/corpus/$name"
 	[ -d "$src/corpus/$name" ] && cp -n "$src/corpus/$name"/* "$out/corpus/$name/" 2>/dev/null
 	echo "fuzz: $name for $seconds s (corpus: $out/corpus/$name)"
+	# A harness's words, when it has a dictionary (SRCDIR/fuzz/NAME.dict).
+	dict=
+	[ -f "$src/$name.dict" ] && dict=-dict=$src/$name.dict
 	# One job on one core; inputs up to 64 KiB (records are small, a file
 	# of a few of each type is enough); a single input taking 10 s is a hang.
 	if ! "$out/$name" -max_total_time="$seconds" -max_len=65536 -timeout=10 \
-	    -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$out/$name-" \
+	    -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$out/$name-" $dict \
 	    "$out/corpus/$name" > "$out/$name.log" 2>&1; then
 		tail -n 40 "$out/$name.log"
 		echo "fuzz: $name FAILED; the input is in $out/$name-*: fix the bug and keep the input" \
