@@ -574,14 +574,15 @@ uint32_t rec_stack_memo(struct stm_tx *tx)
 	return id ? id : rec_stack_here(tx);
 }
 
-/* The inline paths' question (see lucid_recfast_): where is this access? */
-uint32_t lucid_rec_site_(const void *site, uintptr_t sp)
+/* The inline paths' question (see lucid_recfast_): where is this access,
+ * made from the user's code at @p ra? */
+uint32_t lucid_rec_site_(const void *site, uintptr_t sp, const void *ra)
 {
 	struct stm_tx *tx = stm_self_if_any();
 
 	if (!tx || !tx->rec_on || !tx->rec)
 		return 0;
-	return memo_stack(tx, (uintptr_t)site, sp, (uintptr_t)__builtin_return_address(0));
+	return memo_stack(tx, (uintptr_t)site, sp, (uintptr_t)ra);
 }
 
 /* The tag: stack id (20 bits), site id (12 bits), word address / 8 (low 32

@@ -142,7 +142,7 @@ LUCID_API extern __thread struct lucid_txfast_ *lucid_tls_tx_
 
 LUCID_API uint64_t lucid_load_slow_(const void *addr, unsigned size);
 LUCID_API void lucid_store_(void *addr, uint64_t value, unsigned size);
-LUCID_API uint32_t lucid_rec_site_(const void *site, uintptr_t sp);
+LUCID_API uint32_t lucid_rec_site_(const void *site, uintptr_t sp, const void *ra);
 
 /* The stack position at an access: with the site, it tells apart the same
  * source line reached through different frames (recursion). */
@@ -159,16 +159,17 @@ static inline __attribute__((always_inline)) uintptr_t lucid_sp_(void)
 	return sp;
 }
 
-/* The stack id of the access being made at @p site (see lucid_recfast_). */
+/* The stack id of the access being made at @p site, from the user's
+ * code at @p ra (see lucid_recfast_). */
 static inline __attribute__((always_inline)) uint32_t
-lucid_rec_id_(struct lucid_recfast_ *rec, const void *site)
+lucid_rec_id_(struct lucid_recfast_ *rec, const void *site, const void *ra)
 {
 	uintptr_t sp = lucid_sp_();
 	struct lucid_recslot_ *sl = &rec->slot[(uintptr_t)site % LUCID_REC_SLOTS_];
 
 	if (LUCID_LIKELY_(sl->site == site && sl->sp == sp && sl->id))
 		return sl->id;
-	return lucid_rec_site_(site, sp);
+	return lucid_rec_site_(site, sp, ra);
 }
 
 /*
@@ -180,7 +181,7 @@ lucid_rec_id_(struct lucid_recfast_ *rec, const void *site)
  */
 static inline __attribute__((always_inline)) int
 lucid_load_try_(struct lucid_txfast_ *tx, uintptr_t a, unsigned size, struct lucid_recfast_ *rec,
-                const void *site, const struct lucid_rentry_ *limit, uint64_t *out)
+                const void *site, const void *ra, const struct lucid_rentry_ *limit, uint64_t *out)
 {
 	if (LUCID_LIKELY_((a & (size - 1)) == 0 && tx->r_top < limit)) {
 		uintptr_t idx = (a >> LUCID_WORD_SHIFT_) & tx->orec_mask;
@@ -204,7 +205,7 @@ lucid_load_try_(struct lucid_txfast_ *tx, uintptr_t a, unsigned size, struct luc
 
 				if (rec) {
 					*(uintptr_t *)((uintptr_t)r + rec->raddr_delta) = a;
-					id = lucid_rec_id_(rec, site);
+					id = lucid_rec_id_(rec, site, ra);
 				}
 				r->orec = (uint32_t)idx;
 				r->site = id;
@@ -222,19 +223,30 @@ lucid_load_try_(struct lucid_txfast_ *tx, uintptr_t a, unsigned size, struct luc
  * this access's site (a distinct constant per place in the source). While
  * recording, the common path finds no room and the recording one, out of
  * the way, does the same read and notes where it was made. */
+/* Everything but the common read, kept out of the caller's code (one copy
+ * per size in each file) so that the common path compiles as if there were
+ * no recorder. */
+static __attribute__((noinline, cold, unused)) uint64_t
+lucid_load_other_(const void *addr, unsigned size, const void *site)
+{
+	struct lucid_txfast_ *tx = lucid_tls_tx_;
+	uint64_t v;
+
+	if (tx->rec && lucid_load_try_(tx, (uintptr_t)addr, size, tx->rec, site,
+	                               __builtin_return_address(0), tx->rec->r_limit, &v))
+		return v;
+	return lucid_load_slow_(addr, size);
+}
+
 static inline __attribute__((always_inline)) uint64_t
 lucid_load_(const void *addr, unsigned size, const void *site)
 {
 	struct lucid_txfast_ *tx = lucid_tls_tx_;
-	uintptr_t a = (uintptr_t)addr;
 	uint64_t v;
 
-	if (LUCID_LIKELY_(lucid_load_try_(tx, a, size, 0, site, tx->r_end, &v)))
+	if (LUCID_LIKELY_(lucid_load_try_(tx, (uintptr_t)addr, size, 0, site, 0, tx->r_end, &v)))
 		return v;
-	if (LUCID_UNLIKELY_(tx->rec != 0) &&
-	    lucid_load_try_(tx, a, size, tx->rec, site, tx->rec->r_limit, &v))
-		return v;
-	return lucid_load_slow_(addr, size);
+	return lucid_load_other_(addr, size, site);
 }
 
 /* Byte mask and shifted value of an aligned @p size-byte store at @p addr,
@@ -260,7 +272,8 @@ lucid_lane_shift_(uintptr_t addr, unsigned size)
  */
 static inline __attribute__((always_inline)) int
 lucid_store_try_(struct lucid_txfast_ *tx, uintptr_t a, uint64_t value, unsigned size,
-                 struct lucid_recfast_ *rec, const void *site, const struct lucid_wentry_ *limit)
+                 struct lucid_recfast_ *rec, const void *site, const void *ra,
+                 const struct lucid_wentry_ *limit)
 {
 	if (LUCID_LIKELY_((a & (size - 1)) == 0 && tx->w_top < limit)) {
 		uintptr_t idx = (a >> LUCID_WORD_SHIFT_) & tx->orec_mask;
@@ -275,7 +288,7 @@ lucid_store_try_(struct lucid_txfast_ *tx, uintptr_t a, uint64_t value, unsigned
 			uint64_t tag = 0;
 
 			if (rec) {
-				id = lucid_rec_id_(rec, site);
+				id = lucid_rec_id_(rec, site, ra);
 				if (id)
 					tag = id | rec->tag_site | (uint64_t)(uint32_t)(a >> 3) << 32;
 			}
@@ -304,18 +317,28 @@ lucid_store_try_(struct lucid_txfast_ *tx, uintptr_t a, uint64_t value, unsigned
  * low bytes of @p value. The common case (first write to an unlocked orec
  * that is not newer than the snapshot) locks it here, recording or not;
  * everything else goes to lucid_store_. @p size must be a constant. */
+/* Everything but the common write, out of the caller's code (see
+ * lucid_load_other_). */
+static __attribute__((noinline, cold, unused)) void
+lucid_store_other_(void *addr, uint64_t value, unsigned size, const void *site)
+{
+	struct lucid_txfast_ *tx = lucid_tls_tx_;
+
+	if (tx->rec &&
+	    lucid_store_try_(tx, (uintptr_t)addr, value, size, tx->rec, site,
+	                     __builtin_return_address(0), tx->rec->w_limit))
+		return;
+	lucid_store_(addr, value, size);
+}
+
 static inline __attribute__((always_inline)) void
 lucid_store_fast_(void *addr, uint64_t value, unsigned size, const void *site)
 {
 	struct lucid_txfast_ *tx = lucid_tls_tx_;
-	uintptr_t a = (uintptr_t)addr;
 
-	if (LUCID_LIKELY_(lucid_store_try_(tx, a, value, size, 0, site, tx->w_end)))
+	if (LUCID_LIKELY_(lucid_store_try_(tx, (uintptr_t)addr, value, size, 0, site, 0, tx->w_end)))
 		return;
-	if (LUCID_UNLIKELY_(tx->rec != 0) &&
-	    lucid_store_try_(tx, a, value, size, tx->rec, site, tx->rec->w_limit))
-		return;
-	lucid_store_(addr, value, size);
+	lucid_store_other_(addr, value, size, site);
 }
 
 /*
