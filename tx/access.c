@@ -36,24 +36,34 @@ static __attribute__((noinline)) uint64_t load_misaligned(struct stm_tx *tx, uin
 	return v;
 }
 
-uint64_t lucid_load_slow_(const void *addr, unsigned size)
+static uint64_t load_at(struct stm_tx *tx, uintptr_t a, unsigned size)
 {
-	struct stm_tx *tx = in_tx("lucid_read");
-	uintptr_t a = (uintptr_t)addr;
-
-	STM_NOTE_CALLER(tx);
 	if (stm_likely(aligned(a, size)))
 		return stm_read(tx, a, size);
 	return load_misaligned(tx, a, size);
 }
 
-void lucid_store_(void *addr, uint64_t value, unsigned size)
+uint64_t lucid_load_slow_(const void *addr, unsigned size)
 {
-	struct stm_tx *tx = in_tx("lucid_write");
-	uintptr_t a = (uintptr_t)addr;
+	struct stm_tx *tx = in_tx("lucid_read");
 
 	STM_NOTE_CALLER(tx);
+	return load_at(tx, (uintptr_t)addr, size);
+}
 
+/* The same, called from the header's per-file helper, which passes the
+ * user's return address (the helper's own frame is not the user's). */
+uint64_t lucid_load_slow_at_(const void *addr, unsigned size, const void *ra)
+{
+	struct stm_tx *tx = in_tx("lucid_read");
+
+	STM_NOTE_CALLER(tx);
+	tx->rec_ra = (void *)ra;
+	return load_at(tx, (uintptr_t)addr, size);
+}
+
+static void store_at(struct stm_tx *tx, uintptr_t a, uint64_t value, unsigned size)
+{
 	if (stm_likely(aligned(a, size))) {
 		stm_write(tx, a, size, value);
 		return;
@@ -66,4 +76,22 @@ void lucid_store_(void *addr, uint64_t value, unsigned size)
 	__builtin_memcpy(bytes, &value, size);
 	for (unsigned i = 0; i < size; i++)
 		stm_write(tx, a + i, 1, bytes[i]);
+}
+
+void lucid_store_(void *addr, uint64_t value, unsigned size)
+{
+	struct stm_tx *tx = in_tx("lucid_write");
+
+	STM_NOTE_CALLER(tx);
+	store_at(tx, (uintptr_t)addr, value, size);
+}
+
+/* See lucid_load_slow_at_. */
+void lucid_store_at_(void *addr, uint64_t value, unsigned size, const void *ra)
+{
+	struct stm_tx *tx = in_tx("lucid_write");
+
+	STM_NOTE_CALLER(tx);
+	tx->rec_ra = (void *)ra;
+	store_at(tx, (uintptr_t)addr, value, size);
 }

@@ -142,6 +142,9 @@ LUCID_API extern __thread struct lucid_txfast_ *lucid_tls_tx_
 
 LUCID_API uint64_t lucid_load_slow_(const void *addr, unsigned size);
 LUCID_API void lucid_store_(void *addr, uint64_t value, unsigned size);
+/* The same, told the user's return address (from the per-file helpers). */
+LUCID_API uint64_t lucid_load_slow_at_(const void *addr, unsigned size, const void *ra);
+LUCID_API void lucid_store_at_(void *addr, uint64_t value, unsigned size, const void *ra);
 LUCID_API uint32_t lucid_rec_site_(const void *site, uintptr_t sp, const void *ra);
 
 /* The stack position at an access: with the site, it tells apart the same
@@ -235,7 +238,7 @@ lucid_load_other_(const void *addr, unsigned size, const void *site)
 	if (tx->rec && lucid_load_try_(tx, (uintptr_t)addr, size, tx->rec, site,
 	                               __builtin_return_address(0), tx->rec->r_limit, &v))
 		return v;
-	return lucid_load_slow_(addr, size);
+	return lucid_load_slow_at_(addr, size, __builtin_return_address(0));
 }
 
 static inline __attribute__((always_inline)) uint64_t
@@ -328,7 +331,7 @@ lucid_store_other_(void *addr, uint64_t value, unsigned size, const void *site)
 	    lucid_store_try_(tx, (uintptr_t)addr, value, size, tx->rec, site,
 	                     __builtin_return_address(0), tx->rec->w_limit))
 		return;
-	lucid_store_(addr, value, size);
+	lucid_store_at_(addr, value, size, __builtin_return_address(0));
 }
 
 static inline __attribute__((always_inline)) void
