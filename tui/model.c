@@ -50,6 +50,19 @@ static uint32_t tui_map_get(const struct tui_map *m, uint64_t k1, uint64_t k2)
 	return m->cap ? m->s[tui_map_find(m, k1, k2)].val : 0;
 }
 
+/*
+ * Asks the cache for memory a pass over the aborts is about to touch: it
+ * knows its next aborts, and having their groups and members on their way
+ * hides part of the wait for memory once these outgrow the cache.
+ */
+#ifdef __GNUC__
+#define TUI_PREFETCH(p) __builtin_prefetch(p)
+#else
+#define TUI_PREFETCH(p) ((void)(p))
+#endif
+#define TUI_AHEAD 16               /* aborts between a prefetch and its use */
+#define TUI_BLOCK_COUNTS (1u << 20) /* a pass's rows of block counts, at most (4 MiB) */
+
 static int tui_map_grow(struct tui_map *m)
 {
 	size_t cap = m->cap ? 2 * m->cap : 64;
@@ -987,6 +1000,7 @@ struct tui_grp {
 	uint32_t block;            /* the block most of its aborts ran */
 	uint32_t block_count;      /* aborts that ran it, while counting */
 	int32_t kind;              /* the reason, -1 mixed */
+	uint32_t brow;             /* while counting: its row of block counts + 1 (tui_blocks) */
 	struct tui_row *row;       /* made on first access */
 };
 
@@ -1479,26 +1493,108 @@ static void tui_view_empty(struct tui_view *v)
 }
 
 /* The number (from 1) of the group of key (k1, k2), made with abort i as
- * its first when new; 0 on out of memory. */
+ * its first when new (always without a map: a key known to be new); 0 on
+ * out of memory. */
 static uint32_t tui_group_find(struct tui_view *v, struct tui_map *groups, uint64_t k1, uint64_t k2,
 			       size_t i)
 {
 	const struct tui_abort *a = &v->m->ab[i];
-	bool fresh;
-	struct tui_slot *sl = tui_map_slot(groups, k1, k2, &fresh);
+	bool fresh = true;
+	struct tui_slot *sl = groups ? tui_map_slot(groups, k1, k2, &fresh) : NULL;
 
-	if (!sl)
+	if (groups && !sl)
 		return 0;
-	if (fresh) {
-		if (tui_reserve((void **)&v->g, &v->capg, v->ng + 1, sizeof(*v->g)) < 0)
-			return 0;
-		v->g[v->ng] = (struct tui_grp){
-			.k1 = k1, .k2 = k2, .first_abort = i, .first_ns = a->mono_ns,
-			.block = a->block, .kind = a->reason,
-		};
-		sl->val = (uint32_t)++v->ng;
+	if (!fresh)
+		return sl->val;
+	if (tui_reserve((void **)&v->g, &v->capg, v->ng + 1, sizeof(*v->g)) < 0)
+		return 0;
+	v->g[v->ng] = (struct tui_grp){
+		.k1 = k1, .k2 = k2, .first_abort = i, .first_ns = a->mono_ns,
+		.block = a->block, .kind = a->reason,
+	};
+	v->ng++;
+	if (sl)
+		sl->val = (uint32_t)v->ng;
+	return (uint32_t)v->ng;
+}
+
+/*
+ * The blocks that a pass's groups ran besides each one's first, counted
+ * to find the block most of a group's aborts ran (tui_grp.block): in a
+ * row of counts by block handle per group that mixes blocks while these
+ * rows stay small, else in a map from (group, block).
+ */
+struct tui_blocks {
+	size_t nblk;               /* block handles are 0 .. nblk - 1 */
+	uint32_t *rows;
+	size_t nrows, caprows;
+	struct tui_map map;        /* (group number, block) -> count + 1 */
+	uint32_t *count;
+	size_t n, cap;
+};
+
+/* Counts an abort of group g (number gnum) that ran block; 0 or -ENOMEM. */
+static int tui_blocks_add(struct tui_blocks *bl, struct tui_grp *g, uint32_t gnum, uint32_t block)
+{
+	struct tui_slot *sl;
+	bool fresh;
+
+	if (!g->brow && (bl->nrows + 1) * bl->nblk <= TUI_BLOCK_COUNTS) {
+		if (tui_reserve((void **)&bl->rows, &bl->caprows, (bl->nrows + 1) * bl->nblk,
+				sizeof(*bl->rows)) < 0)
+			return -ENOMEM;
+		memset(bl->rows + bl->nrows * bl->nblk, 0, bl->nblk * sizeof(*bl->rows));
+		g->brow = (uint32_t)++bl->nrows;
 	}
-	return sl->val;
+	if (g->brow) {
+		bl->rows[(g->brow - 1) * bl->nblk + block]++;
+		return 0;
+	}
+	if (!(sl = tui_map_slot(&bl->map, gnum, block, &fresh)))
+		return -ENOMEM;
+	if (fresh) {
+		if (tui_reserve((void **)&bl->count, &bl->cap, bl->n + 1, sizeof(*bl->count)) < 0)
+			return -ENOMEM;
+		bl->count[bl->n] = 0;
+		sl->val = (uint32_t)++bl->n;
+	}
+	bl->count[sl->val - 1]++;
+	return 0;
+}
+
+/* Block b counted c times may be group g's: most aborts first, then the
+ * lowest handle, so that the order of the candidates does not matter. */
+static void tui_blocks_try(struct tui_grp *g, uint32_t b, uint32_t c)
+{
+	if (c > g->block_count || (c == g->block_count && b < g->block)) {
+		g->block_count = c;
+		g->block = b;
+	}
+}
+
+/* Sets each of the ng groups' block to the one most of its aborts ran. */
+static void tui_blocks_choose(const struct tui_blocks *bl, struct tui_grp *g, size_t ng)
+{
+	for (size_t k = 0; k < ng; k++) {
+		const uint32_t *row = g[k].brow ? bl->rows + (g[k].brow - 1) * bl->nblk : NULL;
+
+		for (uint32_t b = 0; row && b < bl->nblk; b++)
+			if (row[b])
+				tui_blocks_try(&g[k], b, row[b]);
+	}
+	for (size_t k = 0; k < bl->map.cap; k++) {
+		const struct tui_slot *sl = &bl->map.s[k];
+
+		if (sl->val)
+			tui_blocks_try(&g[sl->k1 - 1], (uint32_t)sl->k2, bl->count[sl->val - 1]);
+	}
+}
+
+static void tui_blocks_free(struct tui_blocks *bl)
+{
+	free(bl->rows);
+	tui_map_free(&bl->map);
+	free(bl->count);
 }
 
 int tui_view_refresh(struct tui_view *v)
@@ -1506,10 +1602,10 @@ int tui_view_refresh(struct tui_view *v)
 	struct tui_model *m = v->m;
 	struct tui_triples *x;
 	struct tui_summary s;
-	struct tui_map groups = { NULL, 0, 0 }, blocks = { NULL, 0, 0 };
-	uint32_t *gid = NULL, *bcount = NULL, *tgrp = NULL, last = 0;
+	struct tui_map groups = { NULL, 0, 0 };
+	struct tui_blocks blocks = { .nblk = m->nblk };
+	uint32_t *gid = NULL, *tgrp = NULL, last = 0;
 	uint64_t *pos = NULL, lk1 = 0, lk2 = 0;
-	size_t nb = 0, capb = 0;
 	int rc = -ENOMEM;
 
 	tui_view_empty(v);
@@ -1541,10 +1637,15 @@ int tui_view_refresh(struct tui_view *v)
 			continue;
 		}
 		if (tgrp) {
+			/* Tens of thousands of groups outgrow the cache. */
+			if (i + TUI_AHEAD < m->nab && tgrp[x->of[i + TUI_AHEAD]])
+				TUI_PREFETCH(&v->g[tgrp[x->of[i + TUI_AHEAD]] - 1]);
 			cur = tgrp[t];
 			if (!cur) {
+				/* Exact stacks: a new triple is a new group. */
 				tui_key(m, v->q.group, a, &k1, &k2);
-				if (!(cur = tgrp[t] = tui_group_find(v, &groups, k1, k2, i)))
+				cur = tui_group_find(v, v->q.group == TUI_GROUP_STACKS ? NULL : &groups, k1, k2, i);
+				if (!(tgrp[t] = cur))
 					goto out;
 			}
 		} else {
@@ -1572,40 +1673,14 @@ int tui_view_refresh(struct tui_view *v)
 			g->first_ns = a->mono_ns;
 		if (a->mono_ns > g->last_ns)
 			g->last_ns = a->mono_ns;
-		if (a->block == g->block) {
+		if (a->block == g->block)
 			g->block_count++;
-		} else {
-			/* The group mixes blocks: count the others aside, to
-			 * find the one most of its aborts ran. */
-			bool fresh;
-			struct tui_slot *bs = tui_map_slot(&blocks, cur, a->block, &fresh);
-
-			if (!bs)
-				goto out;
-			if (fresh) {
-				if (tui_reserve((void **)&bcount, &capb, nb + 1, sizeof(*bcount)) < 0)
-					goto out;
-				bcount[nb] = 0;
-				bs->val = (uint32_t)++nb;
-			}
-			bcount[bs->val - 1]++;
-		}
+		else if (tui_blocks_add(&blocks, g, cur, a->block) < 0)
+			goto out;
 		v->tot.aborts++;
 		v->tot.wasted_ns += a->wasted_ns;
 	}
-	for (size_t k = 0; k < blocks.cap; k++) {
-		const struct tui_slot *bs = &blocks.s[k];
-
-		if (bs->val) {
-			struct tui_grp *g = &v->g[bs->k1 - 1];
-
-			if (bcount[bs->val - 1] > g->block_count ||
-			    (bcount[bs->val - 1] == g->block_count && bs->k2 < g->block)) {
-				g->block_count = bcount[bs->val - 1];
-				g->block = (uint32_t)bs->k2;
-			}
-		}
-	}
+	tui_blocks_choose(&blocks, v->g, v->ng);
 
 	/* Members by group (a counting sort), in file order within each. */
 	if (tui_reserve((void **)&v->members, &v->capmembers, v->tot.aborts ? v->tot.aborts : 1,
@@ -1617,9 +1692,12 @@ int tui_view_refresh(struct tui_view *v)
 		pos[k + 1] = at;
 		at += v->g[k].aborts;
 	}
-	for (size_t i = 0; i < m->nab; i++)
+	for (size_t i = 0; i < m->nab; i++) {
+		if (i + TUI_AHEAD < m->nab && gid[i + TUI_AHEAD])
+			TUI_PREFETCH(&v->members[pos[gid[i + TUI_AHEAD]]]);
 		if (gid[i])
 			v->members[pos[gid[i]]++] = i;
+	}
 	if (tui_view_sort(v) < 0)
 		goto out;
 	v->tot.groups = v->ng;
@@ -1630,8 +1708,7 @@ out:
 	if (rc < 0)
 		tui_view_empty(v);
 	tui_map_free(&groups);
-	tui_map_free(&blocks);
-	free(bcount);
+	tui_blocks_free(&blocks);
 	free(tgrp);
 	free(gid);
 	free(pos);
