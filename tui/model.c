@@ -52,8 +52,8 @@ static uint32_t tui_map_get(const struct tui_map *m, uint64_t k1, uint64_t k2)
 
 /*
  * Asks the cache for memory a pass over the aborts is about to touch: it
- * knows its next aborts, and having their groups and members on their way
- * hides part of the wait for memory once these outgrow the cache.
+ * knows its next aborts, and having their groups on their way hides part
+ * of the wait for memory once these outgrow the cache.
  */
 #ifdef __GNUC__
 #define TUI_PREFETCH(p) __builtin_prefetch(p)
@@ -1628,7 +1628,8 @@ int tui_view_refresh(struct tui_view *v)
 	/* One pass: each kept abort into its group. */
 	for (size_t i = 0; i < m->nab; i++) {
 		const struct tui_abort *a = &m->ab[i];
-		uint32_t t = x->of[i], cur;
+		/* Block, address and thread keys unfiltered need no triple. */
+		uint32_t t = v->filter || tgrp ? x->of[i] : 0, cur;
 		struct tui_grp *g;
 		uint64_t k1, k2;
 
@@ -1636,30 +1637,27 @@ int tui_view_refresh(struct tui_view *v)
 			gid[i] = 0;
 			continue;
 		}
-		if (tgrp) {
-			/* Tens of thousands of groups outgrow the cache. */
-			if (i + TUI_AHEAD < m->nab && tgrp[x->of[i + TUI_AHEAD]])
-				TUI_PREFETCH(&v->g[tgrp[x->of[i + TUI_AHEAD]] - 1]);
-			cur = tgrp[t];
-			if (!cur) {
-				/* Exact stacks: a new triple is a new group. */
-				tui_key(m, v->q.group, a, &k1, &k2);
-				cur = tui_group_find(v, v->q.group == TUI_GROUP_STACKS ? NULL : &groups, k1, k2, i);
-				if (!(tgrp[t] = cur))
-					goto out;
-			}
-		} else {
+		/* Tens of thousands of groups outgrow the cache. */
+		if (tgrp && i + TUI_AHEAD < m->nab && tgrp[x->of[i + TUI_AHEAD]])
+			TUI_PREFETCH(&v->g[tgrp[x->of[i + TUI_AHEAD]] - 1]);
+		cur = tgrp ? tgrp[t] : 0;
+		if (!cur) {
 			tui_key(m, v->q.group, a, &k1, &k2);
 			/* Runs of aborts of one group are common (a hot spot
 			 * repeats): the previous abort's group is tried
-			 * before the map. */
+			 * before the map. Under exact stacks, a triple new
+			 * to the pass is a new group. */
 			if (!last || k1 != lk1 || k2 != lk2) {
-				if (!(last = tui_group_find(v, &groups, k1, k2, i)))
+				last = tui_group_find(v, v->q.group == TUI_GROUP_STACKS ? NULL : &groups, k1, k2,
+						      i);
+				if (!last)
 					goto out;
 				lk1 = k1;
 				lk2 = k2;
 			}
 			cur = last;
+			if (tgrp)
+				tgrp[t] = cur;
 		}
 		g = &v->g[cur - 1];
 		gid[i] = cur;
@@ -1692,12 +1690,9 @@ int tui_view_refresh(struct tui_view *v)
 		pos[k + 1] = at;
 		at += v->g[k].aborts;
 	}
-	for (size_t i = 0; i < m->nab; i++) {
-		if (i + TUI_AHEAD < m->nab && gid[i + TUI_AHEAD])
-			TUI_PREFETCH(&v->members[pos[gid[i + TUI_AHEAD]]]);
+	for (size_t i = 0; i < m->nab; i++)
 		if (gid[i])
 			v->members[pos[gid[i]]++] = i;
-	}
 	if (tui_view_sort(v) < 0)
 		goto out;
 	v->tot.groups = v->ng;
