@@ -69,7 +69,14 @@ echo "lucid report on $aborts aborts (gen-recording -S), $rounds rounds of $(ech
 echo "per key (name@screen): wall-clock and CPU ms from reading it to the new screen sent:"
 sed -n 1p "$log" | awk '{ printf "  %-22s       wall %7.1f  cpu %7.1f (the main view built and drawn)\n", $1, $2, $3 }'
 sed -n 2p "$log" | awk '{ printf "  %-22s       wall %7.1f  cpu %7.1f (from the start of lucid report: the load too)\n", $1, $2, $3 }'
+# The six g of a round show block, address, function, thread and exact-stack
+# grouping for the first time with that filter, then the pair grouping's kept
+# view; the two Enter at the prompt set the filter, then clear it: named so.
 sed 1,2d "$log" | awk '
+	BEGIN { split("block address function thread stacks pair-kept", grp) }
+	$1 == "g@hot-spots" { $1 = "g>" grp[ng++ % 6 + 1] "@hot-spots" }
+	$1 == "Enter@prompt" { $1 = (np++ % 2 ? "Enter(clear)" : "Enter(filter)") "@prompt" }
+	{ print }' | awk '
 	function sort(v, c,   i, j, x) {
 		for (i = 1; i <= c; i++) for (j = i + 1; j <= c; j++) if (v[j] < v[i]) { x = v[i]; v[i] = v[j]; v[j] = x }
 	}

@@ -51,6 +51,27 @@ static void set_query(struct tui_view *v, const struct tui_query *q)
 	}
 }
 
+/* A new view of q and its first 50 rows, as the browser draws them. */
+static void show(struct tui_model *m, const struct tui_query *q)
+{
+	struct tui_view *v = tui_view_new(m, q);
+
+	if (!v) {
+		fprintf(stderr, "model-speed: out of memory\n");
+		exit(1);
+	}
+	for (size_t i = 0; i < 50 && i < tui_view_rows(v); i++) {
+		uint64_t counts[16];
+
+		if (!tui_view_row(v, i)) {
+			fprintf(stderr, "model-speed: out of memory\n");
+			exit(1);
+		}
+		tui_view_histogram_sample(v, i, counts, 16, 4096);
+	}
+	tui_view_free(v);
+}
+
 int main(int argc, char **argv)
 {
 	struct tui_query q = { TUI_GROUP_PAIR, TUI_SORT_WASTED, NULL, 0 };
@@ -96,7 +117,24 @@ int main(int argc, char **argv)
 		snprintf(what, sizeof(what), "group by %s", tui_group_name(q.group));
 		printf("%-30s %s, %zu rows\n", what, since(t0, b, sizeof(b)), tui_view_rows(v));
 	}
+	/* What a browser key showing a grouping for the first time asks:
+	 * a new view and the rows of one screen, with the sparklines the
+	 * browser draws (16 buckets from at most 4096 aborts a row). */
+	for (int k = 0; k <= TUI_GROUPS; k++) {
+		char what[48];
+
+		q.group = (enum tui_group)(k % TUI_GROUPS);
+		q.filter = k == TUI_GROUPS ? filter : NULL;
+		t0 = stamp();
+		show(m, &q);
+		if (q.filter)
+			snprintf(what, sizeof(what), "show filter \"%s\"", filter);
+		else
+			snprintf(what, sizeof(what), "show %s", tui_group_name(q.group));
+		printf("%-30s %s, 50 rows\n", what, since(t0, b, sizeof(b)));
+	}
 	q.group = TUI_GROUP_PAIR;
+	q.filter = NULL;
 	set_query(v, &q);
 	/* Another sort key over the same groups: no pass. */
 	for (int k = TUI_SORTS - 1; k >= 0; k--) {

@@ -351,6 +351,10 @@ START_TEST(test_group_others)
 	expect_row(v, 2, 1, 10, "0xb0");
 	expect_row(v, 3, 1, 0, "0xa8");
 	ck_assert_uint_eq(tui_view_row(v, 1)->address, 0xa0);
+	/* 0xa0's first abort ran block 1 (a0, a1), most of them block 2
+	 * (a3..a5): the row shows block 2 and its rate. */
+	ck_assert_uint_eq(tui_view_row(v, 1)->block, 2);
+	ck_assert_double_eq_tol(tui_view_row(v, 1)->abort_rate, 0.5, 1e-12);
 	tui_view_free(v);
 
 	v = view(m, TUI_GROUP_FUNCTION, TUI_SORT_WASTED, NULL, 0);
@@ -366,6 +370,12 @@ START_TEST(test_group_others)
 	expect_row(v, 1, 1, 200, "tid 12");
 	expect_row(v, 2, 5, 130, "tid 11");
 	ck_assert_uint_eq(tui_view_row(v, 0)->tid, 13);
+	/* tid 13 ran two stack pairs once each (a5, then a7): the first met. */
+	r = tui_view_row(v, 0);
+	ck_assert_str_eq(r->aborted.function, "0x2000");
+	ck_assert_str_eq(r->other.function, "0x1000");
+	/* tid 11 ran block 1 twice, block 2 three times. */
+	ck_assert_uint_eq(tui_view_row(v, 2)->block, 2);
 	tui_view_free(v);
 	tui_model_free(m);
 }
@@ -469,6 +479,93 @@ START_TEST(test_filter_limit)
 	ck_assert_uint_eq(t.groups, 3);
 	ck_assert_uint_eq(t.aborts, NRUN);
 	tui_view_free(v);
+	tui_model_free(m);
+}
+END_TEST
+
+START_TEST(test_block_ties)
+{
+	/* A row's block is the one most of its aborts ran; of equals, the
+	 * first defined (lowest handle), whichever its first abort ran. */
+	static const struct { uint32_t tid, site; } ab[] = {
+		{ 21, 2 }, { 21, 1 },             /* a tie: block 1 */
+		{ 22, 2 }, { 22, 1 }, { 22, 2 },  /* block 2 */
+		{ 23, 1 }, { 23, 2 }, { 23, 2 },  /* block 2 */
+	};
+	struct rec_buf b = { 0 };
+	char path[PATH_MAX];
+	struct tui_model *m;
+	struct tui_view *v;
+
+	put_start(&b, "serve");
+	for (size_t i = 0; i < sizeof(ab) / sizeof(ab[0]); i++) {
+		struct rec_abort a = {
+			.mono_ns = T0 + i, .wasted_ns = 10, .reason = LUCID_ABORT_WRITE_LOCKED, .flags = K,
+			.attempt = 1, .tid = ab[i].tid, .other_tid = 1, .site = ab[i].site, .other_site = 1,
+			.stack = 1, .other_stack = 3,
+		};
+
+		ck_assert_int_eq(rec_put_abort(&b, &a), 0);
+	}
+	put_file(tpath(path, "ties.lucid"), "wb", REC_MAGIC, REC_MAGIC_LEN);
+	put_file(path, "ab", b.data, b.len);
+	rec_buf_free(&b);
+	m = open_ok(path);
+	v = view(m, TUI_GROUP_THREAD, TUI_SORT_ABORTS, NULL, 0);
+	ck_assert_uint_eq(tui_view_rows(v), 3);
+	expect_row(v, 0, 3, 30, "tid 22");
+	expect_row(v, 1, 3, 30, "tid 23");
+	expect_row(v, 2, 2, 20, "tid 21");
+	ck_assert_uint_eq(tui_view_row(v, 0)->block, 2);
+	ck_assert_uint_eq(tui_view_row(v, 1)->block, 2);
+	ck_assert_uint_eq(tui_view_row(v, 2)->block, 1);
+	tui_view_free(v);
+	tui_model_free(m);
+}
+END_TEST
+
+START_TEST(test_filter_views)
+{
+	/* The model keeps the last filter's verdicts for the next view:
+	 * views of other filters, other groupings and set_query must still
+	 * see their own. */
+	struct tui_model *m = open_run(true);
+	struct tui_view *a = view(m, TUI_GROUP_PAIR, TUI_SORT_WASTED, "0X9100", 0);
+	struct tui_view *b = view(m, TUI_GROUP_BLOCK, TUI_SORT_WASTED, "0x3000", 0);
+	struct tui_query q;
+
+	/* Two filters at once, each view made again after the other. */
+	ck_assert_int_eq(tui_view_refresh(a), 0);
+	ck_assert_uint_eq(tui_view_rows(a), 2);
+	expect_row(a, 0, 1, 200, "0x1000 -> 0x2000");
+	expect_row(a, 1, 1, 10, "0x2000 -> 0x1000");
+	ck_assert_int_eq(tui_view_refresh(b), 0);
+	ck_assert_uint_eq(tui_view_rows(b), 1);
+	expect_row(b, 0, 1, 1000, "report app.c:20");
+	/* Another grouping, the same filter: a1 (tid 12) and a4 (tid 11). */
+	q = *tui_view_query(a);
+	q.group = TUI_GROUP_THREAD;
+	ck_assert_int_eq(tui_view_set_query(a, &q), 0);
+	ck_assert_uint_eq(tui_view_rows(a), 2);
+	expect_row(a, 0, 1, 200, "tid 12");
+	expect_row(a, 1, 1, 10, "tid 11");
+	/* Another filter: stack 3 is on one side of every abort but a7's. */
+	q.filter = "0x2000";
+	ck_assert_int_eq(tui_view_set_query(a, &q), 0);
+	ck_assert_uint_eq(tui_view_rows(a), 3);
+	expect_row(a, 0, 1, 200, "tid 12");
+	expect_row(a, 1, 5, 130, "tid 11");
+	expect_row(a, 2, 1, 10, "tid 13");
+	/* And back. */
+	q.filter = "0x9100";
+	ck_assert_int_eq(tui_view_set_query(a, &q), 0);
+	ck_assert_uint_eq(tui_view_rows(a), 2);
+	expect_row(a, 0, 1, 200, "tid 12");
+	ck_assert_int_eq(tui_view_refresh(b), 0);
+	ck_assert_uint_eq(tui_view_rows(b), 1);
+	expect_row(b, 0, 1, 1000, "report app.c:20");
+	tui_view_free(a);
+	tui_view_free(b);
 	tui_model_free(m);
 }
 END_TEST
@@ -669,7 +766,8 @@ START_TEST(test_follow)
 	struct rec_buf b = { 0 }, rest = { 0 };
 	char path[PATH_MAX];
 	struct tui_model *m;
-	struct tui_view *v;
+	struct tui_view *v, *fv, *bv;
+	struct tui_stack_pair p[4];
 	struct tui_summary s;
 	size_t cut;
 
@@ -691,6 +789,11 @@ START_TEST(test_follow)
 	v = view(m, TUI_GROUP_PAIR, TUI_SORT_WASTED, NULL, 0);
 	ck_assert_uint_eq(tui_view_rows(v), 2);
 	expect_row(v, 0, 3, 300, "0x1000 -> 0x2000");
+	/* Views whose aborts' stacks and filter verdicts grow with the update. */
+	fv = view(m, TUI_GROUP_PAIR, TUI_SORT_WASTED, "0x3000", 0);
+	ck_assert_uint_eq(tui_view_rows(fv), 0);
+	bv = view(m, TUI_GROUP_BLOCK, TUI_SORT_WASTED, NULL, 0);
+	ck_assert_uint_eq(tui_view_rows(bv), 2);
 	ck_assert_int_eq(tui_model_update(m), TUI_UPDATE_NONE);
 
 	/* The rest arrives. */
@@ -708,6 +811,22 @@ START_TEST(test_follow)
 	tui_model_summary(m, &s);
 	ck_assert_uint_eq(s.end_mono_ns, T0 + 999);
 	ck_assert_int_eq(tui_model_update(m), TUI_UPDATE_NONE);
+	/* a7 (stack 4, no other side) came with the update. */
+	ck_assert_int_eq(tui_view_refresh(fv), 0);
+	ck_assert_uint_eq(tui_view_rows(fv), 1);
+	expect_row(fv, 0, 1, 1000, "0x3000");
+	/* Block 2 now has a3..a7: stacks (3, 1) three times, (3, 2) and
+	 * (4, none) once, most first, then in file order. */
+	ck_assert_int_eq(tui_view_refresh(bv), 0);
+	expect_row(bv, 0, 5, 1040, "report app.c:20");
+	ck_assert_uint_eq(tui_view_stack_pairs(bv, 0, p, 4), 3);
+	ck_assert(p[0].stack == 3 && p[0].other_stack == 1 && p[0].aborts == 3 && p[0].wasted_ns == 30 &&
+		  p[0].example == 3);
+	ck_assert(p[1].stack == 3 && p[1].other_stack == 2 && p[1].aborts == 1 && p[1].example == 4);
+	ck_assert(p[2].stack == 4 && p[2].other_stack == 0 && p[2].wasted_ns == 1000 && p[2].example == 7);
+	ck_assert_str_eq(tui_view_row(bv, 0)->aborted.function, "0x2000");
+	tui_view_free(fv);
+	tui_view_free(bv);
 	tui_view_free(v);
 	tui_model_free(m);
 	rec_buf_free(&b);
@@ -917,6 +1036,8 @@ static Suite *suite(void)
 	add(s, "sort", test_sort, 0);
 	add(s, "rate unknown", test_rate_unknown, 0);
 	add(s, "filter and limit", test_filter_limit, 0);
+	add(s, "a row's block, ties", test_block_ties, 0);
+	add(s, "filter verdicts kept across views", test_filter_views, 0);
 	add(s, "row details", test_row_details, 0);
 	add(s, "histogram and sparkline", test_histogram, 0);
 	add(s, "threads", test_threads, 0);

@@ -50,6 +50,19 @@ static uint32_t tui_map_get(const struct tui_map *m, uint64_t k1, uint64_t k2)
 	return m->cap ? m->s[tui_map_find(m, k1, k2)].val : 0;
 }
 
+/*
+ * Asks the cache for memory a pass over the aborts is about to touch: it
+ * knows its next aborts, and having their groups on their way hides part
+ * of the wait for memory once these outgrow the cache.
+ */
+#ifdef __GNUC__
+#define TUI_PREFETCH(p) __builtin_prefetch(p)
+#else
+#define TUI_PREFETCH(p) ((void)(p))
+#endif
+#define TUI_AHEAD 16               /* aborts between a prefetch and its use */
+#define TUI_BLOCK_COUNTS (1u << 20) /* a pass's rows of block counts, at most (4 MiB) */
+
 static int tui_map_grow(struct tui_map *m)
 {
 	size_t cap = m->cap ? 2 * m->cap : 64;
@@ -347,7 +360,10 @@ struct tui_model {
 	char reader_warning[600];
 	char *warnings;            /* what tui_model_warning returns */
 	struct tui_chunk *frames_arena;
+	struct tui_triples *triples; /* the views' per-abort keys, made when first needed */
 };
+
+static void tui_triples_free(struct tui_triples *x);
 
 static const char *const tui_kind_names[] = {
 	/* enum lucid_abort_reason, as lucid_abort_reason_name() names them
@@ -665,6 +681,7 @@ void tui_model_free(struct tui_model *m)
 	tui_map_free(&m->raw_strings);
 	tui_strings_free(&m->str);
 	tui_arena_free(&m->frames_arena);
+	tui_triples_free(m->triples);
 	rec_sym_free(m->sym);
 	rec_reader_close(m->r);
 	free(m);
@@ -1021,6 +1038,7 @@ struct tui_grp {
 	uint32_t block;            /* the block most of its aborts ran */
 	uint32_t block_count;      /* aborts that ran it, while counting */
 	int32_t kind;              /* the reason, -1 mixed */
+	uint32_t brow;             /* while counting: its row of block counts + 1 (tui_blocks) */
 	struct tui_row *row;       /* made on first access */
 };
 
@@ -1050,8 +1068,6 @@ struct tui_view {
 	uint64_t gen;              /* the model's generation the groups are of */
 	bool valid;                /* the groups are those of q (but for sort, limit) */
 	struct tui_chunk *rows;    /* rows and labels made so far */
-	uint8_t *match;            /* per stack: 0 unknown, 1 no, 2 yes */
-	size_t capmatch;
 };
 
 static uint32_t tui_stack_loc(struct tui_model *m, uint32_t stack)
@@ -1098,24 +1114,223 @@ static void tui_key(struct tui_model *m, enum tui_group g, const struct tui_abor
 	}
 }
 
-/* Whether a stack has a frame whose function or file contains the filter. */
-static bool tui_stack_matches(struct tui_view *v, uint32_t stack)
+/* ------------------------------------------------------------ triples */
+
+/*
+ * The distinct (reason, stack, other stack) of the model's aborts,
+ * numbered as first met, and each abort's number: made once, when a view
+ * first needs them, and for the new aborts after an update. The keys of
+ * the pair, function and exact-stack groupings, the filter's verdict and
+ * a row's stack pairs depend on an abort's triple only, so a view's pass
+ * looks them up per triple (a few thousand) instead of per abort (a
+ * million), and a row counts its stack pairs with an array, not a map.
+ */
+struct tui_triple {
+	uint32_t stack, other_stack;
+	uint32_t pair;             /* its (stack, other stack)'s number */
+	uint8_t reason;
+};
+
+struct tui_triples {
+	uint32_t *of;              /* [abort]: its triple's number */
+	size_t done, capof;        /* aborts numbered so far */
+	struct tui_triple *t;
+	size_t n, cap;
+	struct tui_map ids;        /* (reason, stacks) -> triple + 1 */
+	struct tui_map pair_ids;   /* (stack, other stack) -> pair + 1 */
+	uint32_t *pair_slot;       /* [pair]: scratch of tui_row_pairs, all 0 between calls */
+	size_t npairs, cappairs;
+	/* The filter of the last filtered view and its verdicts, kept for
+	 * the next view with the same one: per stack and per triple, 0
+	 * unknown, 1 no, 2 yes. */
+	char *filter;
+	uint8_t *stack_match, *triple_match;
+	size_t nsm, capsm, ntm, captm; /* entries in use (zeroed) */
+};
+
+static void tui_triples_free(struct tui_triples *x)
 {
+	if (!x)
+		return;
+	free(x->of);
+	free(x->t);
+	tui_map_free(&x->ids);
+	tui_map_free(&x->pair_ids);
+	free(x->pair_slot);
+	free(x->filter);
+	free(x->stack_match);
+	free(x->triple_match);
+	free(x);
+}
+
+/* The number of a new triple's stack pair; -1 on out of memory. */
+static long tui_pair_number(struct tui_triples *x, uint32_t stack, uint32_t other)
+{
+	uint32_t v = tui_map_get(&x->pair_ids, stack, other);
+
+	if (v)
+		return (long)v - 1;
+	if (tui_reserve((void **)&x->pair_slot, &x->cappairs, x->npairs + 1, sizeof(*x->pair_slot)) < 0 ||
+	    tui_map_put(&x->pair_ids, stack, other, (uint32_t)x->npairs + 1) < 0)
+		return -1;
+	x->pair_slot[x->npairs] = 0;
+	return (long)x->npairs++;
+}
+
+/* Numbers the aborts read since the last call; 0 or -ENOMEM (those
+ * numbered stay so). */
+static int tui_triples_update(struct tui_model *m)
+{
+	struct tui_triples *x = m->triples;
+	uint64_t lk1 = 0, lk2 = 0;
+	uint32_t last = 0;
+	size_t i;
+
+	if (!x && !(x = m->triples = calloc(1, sizeof(*x))))
+		return -ENOMEM;
+	if (x->done == m->nab)
+		return 0;
+	if (tui_reserve((void **)&x->of, &x->capof, m->nab, sizeof(*x->of)) < 0)
+		return -ENOMEM;
+	for (i = x->done; i < m->nab; i++) {
+		const struct tui_abort *a = &m->ab[i];
+		uint64_t k1 = a->reason, k2 = (uint64_t)a->stack << 32 | a->other_stack;
+
+		/* A hot spot repeats: try the previous abort's triple first. */
+		if (!last || k1 != lk1 || k2 != lk2) {
+			uint32_t v = tui_map_get(&x->ids, k1, k2);
+
+			if (!v) {
+				long pair = tui_pair_number(x, a->stack, a->other_stack);
+
+				if (pair < 0 ||
+				    tui_reserve((void **)&x->t, &x->cap, x->n + 1, sizeof(*x->t)) < 0 ||
+				    tui_map_put(&x->ids, k1, k2, (uint32_t)x->n + 1) < 0)
+					break;
+				x->t[x->n] = (struct tui_triple){ a->stack, a->other_stack, (uint32_t)pair,
+								 a->reason };
+				v = (uint32_t)++x->n;
+			}
+			last = v;
+			lk1 = k1;
+			lk2 = k2;
+		}
+		x->of[i] = last - 1;
+	}
+	x->done = i;
+	return i == m->nab ? 0 : -ENOMEM;
+}
+
+/* Makes the model's filter verdicts those of filter, for every stack and
+ * triple so far; 0 or -ENOMEM. */
+static int tui_filter_prepare(struct tui_model *m, const char *filter)
+{
+	struct tui_triples *x = m->triples;
+
+	if (!x->filter || strcmp(x->filter, filter) != 0) {
+		char *f = strdup(filter);
+
+		if (!f)
+			return -ENOMEM;
+		free(x->filter);
+		x->filter = f;
+		x->nsm = x->ntm = 0;
+	}
+	if (tui_reserve((void **)&x->stack_match, &x->capsm, m->nstk, 1) < 0 ||
+	    tui_reserve((void **)&x->triple_match, &x->captm, x->n, 1) < 0)
+		return -ENOMEM;
+	if (x->nsm < m->nstk)
+		memset(x->stack_match + x->nsm, 0, m->nstk - x->nsm);
+	if (x->ntm < x->n)
+		memset(x->triple_match + x->ntm, 0, x->n - x->ntm);
+	x->nsm = m->nstk;
+	x->ntm = x->n;
+	return 0;
+}
+
+/* Whether a stack has a frame whose function or file contains the filter. */
+static bool tui_stack_matches(struct tui_model *m, uint32_t stack)
+{
+	struct tui_triples *x = m->triples;
 	const struct tui_frame *f;
+	bool yes = false;
 	size_t n;
 
 	if (!stack)
 		return false;
-	if (v->match[stack])
-		return v->match[stack] == 2;
-	f = tui_model_frames(v->m, stack, &n);
-	v->match[stack] = 1;
-	for (size_t i = 0; i < n; i++)
-		if (strcasestr(f[i].function, v->filter) || strcasestr(f[i].file, v->filter)) {
-			v->match[stack] = 2;
-			break;
+	if (x->stack_match[stack])
+		return x->stack_match[stack] == 2;
+	f = tui_model_frames(m, stack, &n);
+	for (size_t i = 0; i < n && !yes; i++)
+		yes = strcasestr(f[i].function, x->filter) || strcasestr(f[i].file, x->filter);
+	/* Out of memory while symbolizing: no match this time, not for good. */
+	if (m->stk[stack].frames_done)
+		x->stack_match[stack] = yes ? 2 : 1;
+	return yes;
+}
+
+/* Whether either stack of triple t matches the filter (tui_filter_prepare). */
+static bool tui_triple_matches(struct tui_model *m, uint32_t t)
+{
+	struct tui_triples *x = m->triples;
+	bool yes;
+
+	if (x->triple_match[t])
+		return x->triple_match[t] == 2;
+	yes = tui_stack_matches(m, x->t[t].stack) || tui_stack_matches(m, x->t[t].other_stack);
+	/* A yes is for good; a no once both verdicts are. */
+	if (yes || ((!x->t[t].stack || x->stack_match[x->t[t].stack]) &&
+		    (!x->t[t].other_stack || x->stack_match[x->t[t].other_stack])))
+		x->triple_match[t] = yes ? 2 : 1;
+	return yes;
+}
+
+/* One stack pair of a row while counting, with its number. */
+struct tui_pair_count {
+	struct tui_stack_pair p;
+	uint32_t pair;
+};
+
+/*
+ * Counts the aborts of row i by stack pair into *out (allocated; the
+ * caller frees it), in the order first met, each with its first abort as
+ * example; with wasted, their wasted time too (which reads each abort;
+ * counting alone reads only their triple numbers). Returns how many pairs,
+ * or -1 on out of memory.
+ */
+static long tui_row_pairs(const struct tui_view *v, size_t i, bool wasted, struct tui_pair_count **out)
+{
+	struct tui_triples *x = v->m->triples;
+	struct tui_pair_count *all = NULL;
+	size_t n, nall = 0, cap = 0;
+	const uint64_t *mem = tui_view_members(v, i, &n);
+	long rc = -1;
+
+	*out = NULL;
+	for (size_t k = 0; k < n; k++) {
+		const struct tui_triple *t = &x->t[x->of[mem[k]]];
+		uint32_t s = x->pair_slot[t->pair];
+
+		if (!s) {
+			if (tui_reserve((void **)&all, &cap, nall + 1, sizeof(*all)) < 0)
+				goto out;
+			all[nall] = (struct tui_pair_count){
+				{ t->stack, t->other_stack, 0, 0, mem[k] }, t->pair };
+			s = x->pair_slot[t->pair] = (uint32_t)++nall;
 		}
-	return v->match[stack] == 2;
+		all[s - 1].p.aborts++;
+		if (wasted)
+			all[s - 1].p.wasted_ns += v->m->ab[mem[k]].wasted_ns;
+	}
+	*out = all;
+	all = NULL;
+	rc = (long)nall;
+out:
+	/* Back to all zeros for the next call. */
+	for (size_t k = 0; k < nall; k++)
+		x->pair_slot[(*out ? *out : all)[k].pair] = 0;
+	free(all);
+	return rc;
 }
 
 static void tui_loc_fill(struct tui_model *m, struct tui_loc *l, uint32_t stack)
@@ -1226,6 +1441,8 @@ static struct tui_row *tui_row_make(struct tui_view *v, size_t i)
 	struct tui_row *r = tui_arena_alloc(&v->rows, sizeof(*r));
 	const struct tui_abort *first = &v->m->ab[g->first_abort];
 	struct tui_stack_pair best;
+	struct tui_pair_count *pairs;
+	long np;
 
 	if (!r)
 		return NULL;
@@ -1248,8 +1465,16 @@ static struct tui_row *tui_row_make(struct tui_view *v, size_t i)
 	if (v->q.group == TUI_GROUP_PAIR || v->q.group == TUI_GROUP_STACKS) {
 		best.stack = first->stack;
 		best.other_stack = first->other_stack;
-	} else if (!tui_view_stack_pairs(v, i, &best, 1)) {
-		return NULL;
+	} else {
+		/* The most aborts; of equals, the first met (tui_pair_cmp). */
+		np = tui_row_pairs(v, i, false, &pairs);
+		if (np <= 0)
+			return NULL;
+		best = pairs[0].p;
+		for (long k = 1; k < np; k++)
+			if (pairs[k].p.aborts > best.aborts)
+				best = pairs[k].p;
+		free(pairs);
 	}
 	tui_loc_fill(v->m, &r->aborted, best.stack);
 	tui_loc_fill(v->m, &r->other, best.other_stack);
@@ -1305,14 +1530,120 @@ static void tui_view_empty(struct tui_view *v)
 	tui_arena_free(&v->rows);
 }
 
+/* The number (from 1) of the group of key (k1, k2), made with abort i as
+ * its first when new (always without a map: a key known to be new); 0 on
+ * out of memory. */
+static uint32_t tui_group_find(struct tui_view *v, struct tui_map *groups, uint64_t k1, uint64_t k2,
+			       size_t i)
+{
+	const struct tui_abort *a = &v->m->ab[i];
+	bool fresh = true;
+	struct tui_slot *sl = groups ? tui_map_slot(groups, k1, k2, &fresh) : NULL;
+
+	if (groups && !sl)
+		return 0;
+	if (!fresh)
+		return sl->val;
+	if (tui_reserve((void **)&v->g, &v->capg, v->ng + 1, sizeof(*v->g)) < 0)
+		return 0;
+	v->g[v->ng] = (struct tui_grp){
+		.k1 = k1, .k2 = k2, .first_abort = i, .first_ns = a->mono_ns,
+		.block = a->block, .kind = a->reason,
+	};
+	v->ng++;
+	if (sl)
+		sl->val = (uint32_t)v->ng;
+	return (uint32_t)v->ng;
+}
+
+/*
+ * The blocks that a pass's groups ran besides each one's first, counted
+ * to find the block most of a group's aborts ran (tui_grp.block): in a
+ * row of counts by block handle per group that mixes blocks while these
+ * rows stay small, else in a map from (group, block).
+ */
+struct tui_blocks {
+	size_t nblk;               /* block handles are 0 .. nblk - 1 */
+	uint32_t *rows;
+	size_t nrows, caprows;
+	struct tui_map map;        /* (group number, block) -> count + 1 */
+	uint32_t *count;
+	size_t n, cap;
+};
+
+/* Counts an abort of group g (number gnum) that ran block; 0 or -ENOMEM. */
+static int tui_blocks_add(struct tui_blocks *bl, struct tui_grp *g, uint32_t gnum, uint32_t block)
+{
+	struct tui_slot *sl;
+	bool fresh;
+
+	if (!g->brow && (bl->nrows + 1) * bl->nblk <= TUI_BLOCK_COUNTS) {
+		if (tui_reserve((void **)&bl->rows, &bl->caprows, (bl->nrows + 1) * bl->nblk,
+				sizeof(*bl->rows)) < 0)
+			return -ENOMEM;
+		memset(bl->rows + bl->nrows * bl->nblk, 0, bl->nblk * sizeof(*bl->rows));
+		g->brow = (uint32_t)++bl->nrows;
+	}
+	if (g->brow) {
+		bl->rows[(g->brow - 1) * bl->nblk + block]++;
+		return 0;
+	}
+	if (!(sl = tui_map_slot(&bl->map, gnum, block, &fresh)))
+		return -ENOMEM;
+	if (fresh) {
+		if (tui_reserve((void **)&bl->count, &bl->cap, bl->n + 1, sizeof(*bl->count)) < 0)
+			return -ENOMEM;
+		bl->count[bl->n] = 0;
+		sl->val = (uint32_t)++bl->n;
+	}
+	bl->count[sl->val - 1]++;
+	return 0;
+}
+
+/* Block b counted c times may be group g's: most aborts first, then the
+ * lowest handle, so that the order of the candidates does not matter. */
+static void tui_blocks_try(struct tui_grp *g, uint32_t b, uint32_t c)
+{
+	if (c > g->block_count || (c == g->block_count && b < g->block)) {
+		g->block_count = c;
+		g->block = b;
+	}
+}
+
+/* Sets each of the ng groups' block to the one most of its aborts ran. */
+static void tui_blocks_choose(const struct tui_blocks *bl, struct tui_grp *g, size_t ng)
+{
+	for (size_t k = 0; k < ng; k++) {
+		const uint32_t *row = g[k].brow ? bl->rows + (g[k].brow - 1) * bl->nblk : NULL;
+
+		for (uint32_t b = 0; row && b < bl->nblk; b++)
+			if (row[b])
+				tui_blocks_try(&g[k], b, row[b]);
+	}
+	for (size_t k = 0; k < bl->map.cap; k++) {
+		const struct tui_slot *sl = &bl->map.s[k];
+
+		if (sl->val)
+			tui_blocks_try(&g[sl->k1 - 1], (uint32_t)sl->k2, bl->count[sl->val - 1]);
+	}
+}
+
+static void tui_blocks_free(struct tui_blocks *bl)
+{
+	free(bl->rows);
+	tui_map_free(&bl->map);
+	free(bl->count);
+}
+
 int tui_view_refresh(struct tui_view *v)
 {
 	struct tui_model *m = v->m;
+	struct tui_triples *x;
 	struct tui_summary s;
-	struct tui_map groups = { NULL, 0, 0 }, blocks = { NULL, 0, 0 };
-	uint32_t *gid = NULL, *bcount = NULL, last = 0;
+	struct tui_map groups = { NULL, 0, 0 };
+	struct tui_blocks blocks = { .nblk = m->nblk };
+	uint32_t *gid = NULL, *tgrp = NULL, last = 0;
 	uint64_t *pos = NULL, lk1 = 0, lk2 = 0;
-	size_t nb = 0, capb = 0;
 	int rc = -ENOMEM;
 
 	tui_view_empty(v);
@@ -1320,47 +1651,54 @@ int tui_view_refresh(struct tui_view *v)
 	v->start_ns = s.start_mono_ns;
 	v->end_ns = s.end_mono_ns;
 	v->wasted_all = s.wasted_ns;
-	if (v->filter && tui_reserve((void **)&v->match, &v->capmatch, m->nstk, 1) < 0)
+	if (tui_triples_update(m) < 0 || (v->filter && tui_filter_prepare(m, v->filter) < 0))
 		goto out;
-	if (v->filter)
-		memset(v->match, 0, m->nstk);
+	x = m->triples;
+	/* These groupings' keys depend on the triple only: each triple's
+	 * group is looked up once, at its first abort. */
+	if ((v->q.group == TUI_GROUP_PAIR || v->q.group == TUI_GROUP_FUNCTION ||
+	     v->q.group == TUI_GROUP_STACKS) &&
+	    !(tgrp = calloc(x->n ? x->n : 1, sizeof(*tgrp))))
+		goto out;
 	if (m->nab && !(gid = malloc(m->nab * sizeof(*gid))))
 		goto out;
 
 	/* One pass: each kept abort into its group. */
 	for (size_t i = 0; i < m->nab; i++) {
 		const struct tui_abort *a = &m->ab[i];
+		/* Block, address and thread keys unfiltered need no triple. */
+		uint32_t t = v->filter || tgrp ? x->of[i] : 0, cur;
 		struct tui_grp *g;
 		uint64_t k1, k2;
 
-		if (v->filter && !tui_stack_matches(v, a->stack) && !tui_stack_matches(v, a->other_stack)) {
+		if (v->filter && !tui_triple_matches(m, t)) {
 			gid[i] = 0;
 			continue;
 		}
-		tui_key(m, v->q.group, a, &k1, &k2);
-		/* Runs of aborts of one group are common (a hot spot repeats):
-		 * the previous abort's group is tried before the map. */
-		if (!last || k1 != lk1 || k2 != lk2) {
-			bool fresh;
-			struct tui_slot *sl = tui_map_slot(&groups, k1, k2, &fresh);
-
-			if (!sl)
-				goto out;
-			if (fresh) {
-				if (tui_reserve((void **)&v->g, &v->capg, v->ng + 1, sizeof(*v->g)) < 0)
+		/* Tens of thousands of groups outgrow the cache. */
+		if (tgrp && i + TUI_AHEAD < m->nab && tgrp[x->of[i + TUI_AHEAD]])
+			TUI_PREFETCH(&v->g[tgrp[x->of[i + TUI_AHEAD]] - 1]);
+		cur = tgrp ? tgrp[t] : 0;
+		if (!cur) {
+			tui_key(m, v->q.group, a, &k1, &k2);
+			/* Runs of aborts of one group are common (a hot spot
+			 * repeats): the previous abort's group is tried
+			 * before the map. Under exact stacks, a triple new
+			 * to the pass is a new group. */
+			if (!last || k1 != lk1 || k2 != lk2) {
+				last = tui_group_find(v, v->q.group == TUI_GROUP_STACKS ? NULL : &groups, k1, k2,
+						      i);
+				if (!last)
 					goto out;
-				v->g[v->ng] = (struct tui_grp){
-					.k1 = k1, .k2 = k2, .first_abort = i, .first_ns = a->mono_ns,
-					.block = a->block, .kind = a->reason,
-				};
-				sl->val = (uint32_t)++v->ng;
+				lk1 = k1;
+				lk2 = k2;
 			}
-			last = sl->val;
-			lk1 = k1;
-			lk2 = k2;
+			cur = last;
+			if (tgrp)
+				tgrp[t] = cur;
 		}
-		g = &v->g[last - 1];
-		gid[i] = last;
+		g = &v->g[cur - 1];
+		gid[i] = cur;
 		g->aborts++;
 		g->wasted_ns += a->wasted_ns;
 		if (a->flags & REC_ABORT_FALSE_CONFLICT)
@@ -1371,40 +1709,14 @@ int tui_view_refresh(struct tui_view *v)
 			g->first_ns = a->mono_ns;
 		if (a->mono_ns > g->last_ns)
 			g->last_ns = a->mono_ns;
-		if (a->block == g->block) {
+		if (a->block == g->block)
 			g->block_count++;
-		} else {
-			/* The group mixes blocks: count the others aside, to
-			 * find the one most of its aborts ran. */
-			bool fresh;
-			struct tui_slot *bs = tui_map_slot(&blocks, last, a->block, &fresh);
-
-			if (!bs)
-				goto out;
-			if (fresh) {
-				if (tui_reserve((void **)&bcount, &capb, nb + 1, sizeof(*bcount)) < 0)
-					goto out;
-				bcount[nb] = 0;
-				bs->val = (uint32_t)++nb;
-			}
-			bcount[bs->val - 1]++;
-		}
+		else if (tui_blocks_add(&blocks, g, cur, a->block) < 0)
+			goto out;
 		v->tot.aborts++;
 		v->tot.wasted_ns += a->wasted_ns;
 	}
-	for (size_t k = 0; k < blocks.cap; k++) {
-		const struct tui_slot *bs = &blocks.s[k];
-
-		if (bs->val) {
-			struct tui_grp *g = &v->g[bs->k1 - 1];
-
-			if (bcount[bs->val - 1] > g->block_count ||
-			    (bcount[bs->val - 1] == g->block_count && bs->k2 < g->block)) {
-				g->block_count = bcount[bs->val - 1];
-				g->block = (uint32_t)bs->k2;
-			}
-		}
-	}
+	tui_blocks_choose(&blocks, v->g, v->ng);
 
 	/* Members by group (a counting sort), in file order within each. */
 	if (tui_reserve((void **)&v->members, &v->capmembers, v->tot.aborts ? v->tot.aborts : 1,
@@ -1429,8 +1741,8 @@ out:
 	if (rc < 0)
 		tui_view_empty(v);
 	tui_map_free(&groups);
-	tui_map_free(&blocks);
-	free(bcount);
+	tui_blocks_free(&blocks);
+	free(tgrp);
 	free(gid);
 	free(pos);
 	return rc;
@@ -1481,7 +1793,6 @@ void tui_view_free(struct tui_view *v)
 	tui_arena_free(&v->rows);
 	free(v->g);
 	free(v->members);
-	free(v->match);
 	free(v->filter);
 	free(v);
 }
@@ -1599,7 +1910,8 @@ char *tui_sparkline(const uint64_t *counts, size_t nbuckets, bool utf8, char *bu
 
 static int tui_pair_cmp(const void *a, const void *b)
 {
-	const struct tui_stack_pair *x = a, *y = b;
+	const struct tui_stack_pair *x = &((const struct tui_pair_count *)a)->p;
+	const struct tui_stack_pair *y = &((const struct tui_pair_count *)b)->p;
 
 	if (x->aborts != y->aborts)
 		return x->aborts > y->aborts ? -1 : 1;
@@ -1608,38 +1920,19 @@ static int tui_pair_cmp(const void *a, const void *b)
 
 size_t tui_view_stack_pairs(const struct tui_view *v, size_t i, struct tui_stack_pair *out, size_t max)
 {
-	struct tui_map seen = { NULL, 0, 0 };
-	struct tui_stack_pair *all = NULL;
-	size_t n, nall = 0, cap = 0;
-	const uint64_t *mem = tui_view_members(v, i, &n);
+	struct tui_pair_count *all;
+	long nall = tui_row_pairs(v, i, true, &all);
 
-	for (size_t k = 0; k < n; k++) {
-		const struct tui_abort *a = &v->m->ab[mem[k]];
-		struct tui_slot *sl;
-		bool fresh;
-
-		sl = tui_map_slot(&seen, a->stack, a->other_stack, &fresh);
-		if (!sl || (fresh && tui_reserve((void **)&all, &cap, nall + 1, sizeof(*all)) < 0))
-			goto oom;
-		if (fresh) {
-			all[nall] = (struct tui_stack_pair){ a->stack, a->other_stack, 0, 0, mem[k] };
-			sl->val = (uint32_t)++nall;
-		}
-		all[sl->val - 1].aborts++;
-		all[sl->val - 1].wasted_ns += a->wasted_ns;
+	if (nall < 0) {
+		errno = ENOMEM;
+		return 0;
 	}
 	if (nall > 1)
-		qsort(all, nall, sizeof(*all), tui_pair_cmp);
-	if (nall && max)
-		memcpy(out, all, (nall < max ? nall : max) * sizeof(*out));
-	tui_map_free(&seen);
+		qsort(all, (size_t)nall, sizeof(*all), tui_pair_cmp);
+	for (size_t k = 0; k < (size_t)nall && k < max; k++)
+		out[k] = all[k].p;
 	free(all);
-	return nall;
-oom:
-	tui_map_free(&seen);
-	free(all);
-	errno = ENOMEM;
-	return 0;
+	return (size_t)nall;
 }
 
 static int tui_addr_cmp(const void *a, const void *b)

@@ -25,8 +25,13 @@
  * Cost: loading does no symbolization. Stacks are symbolized per distinct
  * stack, lazily (when a grouping, a filter or a caller needs their
  * frames), and cached for the model's life; the symbolizer caches per PC.
- * Grouping is one pass over the aborts with one hash lookup per abort;
- * sorting again is a sort of the groups only (BENCHMARKS.md has figures).
+ * The first view numbers each abort's (kind, stack, other stack) once (4
+ * bytes an abort and about 100 a distinct triple, kept with the model and
+ * extended after an update). Grouping is then one pass over the aborts:
+ * the pair, function and exact-stack groupings and the filter look up each
+ * distinct triple once, the other groupings do one hash lookup per abort;
+ * a row finds its stack pairs by counting its aborts' triples. Sorting
+ * again is a sort of the groups only (BENCHMARKS.md has figures).
  *
  * Strings: every string the model returns (names, files, modules, labels,
  * the program and its arguments) has its control characters, DEL,
