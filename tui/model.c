@@ -384,6 +384,39 @@ bool tui_kind_is_conflict(int reason)
 	return reason >= 0 && reason <= 4;
 }
 
+void tui_side_text(char *buf, size_t len, const struct tui_loc *l)
+{
+	const char *base = strrchr(l->file, '/');
+
+	base = base ? base + 1 : l->file;
+	if (!l->stack)
+		snprintf(buf, len, "?");
+	else if (l->line)
+		snprintf(buf, len, "%s %s:%u", l->function, base, l->line);
+	else
+		snprintf(buf, len, "%s", l->function);
+}
+
+void tui_row_other_text(char *buf, size_t len, const struct tui_row *r)
+{
+	if (r->kind >= 0 && !tui_kind_is_conflict(r->kind))
+		snprintf(buf, len, "-");
+	else
+		tui_side_text(buf, len, &r->other);
+}
+
+void tui_row_kind_text(char *buf, size_t len, const struct tui_row *r)
+{
+	const char *k = r->kind < 0 ? "mixed" : tui_kind_name(r->kind);
+
+	if (!r->false_conflicts)
+		snprintf(buf, len, "%s", k);
+	else if (r->false_conflicts == r->aborts)
+		snprintf(buf, len, "%s false", k);
+	else
+		snprintf(buf, len, "%s %" PRIu64 " false", k, r->false_conflicts);
+}
+
 /* Handle for a recorded id (0 when unknown). */
 static uint32_t tui_handle(const struct tui_map *ids, uint32_t id)
 {
@@ -1343,7 +1376,8 @@ static void tui_loc_fill(struct tui_model *m, struct tui_loc *l, uint32_t stack)
 	l->line = f ? f->line : 0;
 }
 
-static void tui_loc_text(char *buf, size_t len, const struct tui_loc *l)
+/* A side in a row label: also names a file known without its line. */
+static void tui_label_side(char *buf, size_t len, const struct tui_loc *l)
 {
 	const char *base = strrchr(l->file, '/');
 
@@ -1369,9 +1403,9 @@ static const char *tui_label(struct tui_view *v, const struct tui_row *r)
 	switch (v->q.group) {
 	case TUI_GROUP_PAIR:
 	case TUI_GROUP_STACKS:
-		tui_loc_text(a, sizeof(a), &r->aborted);
+		tui_label_side(a, sizeof(a), &r->aborted);
 		if (r->other.stack) {
-			tui_loc_text(o, sizeof(o), &r->other);
+			tui_label_side(o, sizeof(o), &r->other);
 			snprintf(buf, sizeof(buf), "%s -> %s", a, o);
 		} else {
 			snprintf(buf, sizeof(buf), "%s", a);

@@ -325,6 +325,15 @@ struct tui_row {
 	uint64_t address;
 };
 
+/* How every front end writes a row's parts, into buf (len bytes, cut if
+ * needed): a side as "function file:line" with the file's base name ("?"
+ * for an unknown side); the other side, or "-" when the row's aborts are
+ * not conflicts between two transactions; the kind ("mixed" when the row
+ * has several), with how many of its aborts were false conflicts. */
+void tui_side_text(char *buf, size_t len, const struct tui_loc *l);
+void tui_row_other_text(char *buf, size_t len, const struct tui_row *r);
+void tui_row_kind_text(char *buf, size_t len, const struct tui_row *r);
+
 struct tui_view;
 
 /* Builds a view of the model's current aborts; q is copied (the filter

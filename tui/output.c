@@ -73,32 +73,6 @@ static void tui_put_col(FILE *out, const char *s, size_t w, bool pad)
 	fputs("..", out);
 }
 
-/* "function file:line" with the file's base name; "?" for an unknown side. */
-static void tui_side_text(char *buf, size_t len, const struct tui_loc *l)
-{
-	const char *base = strrchr(l->file, '/');
-
-	base = base ? base + 1 : l->file;
-	if (!l->stack)
-		snprintf(buf, len, "?");
-	else if (l->line)
-		snprintf(buf, len, "%s %s:%u", l->function, base, l->line);
-	else
-		snprintf(buf, len, "%s", l->function);
-}
-
-static void tui_kind_text(char *buf, size_t len, const struct tui_row *r)
-{
-	const char *k = r->kind < 0 ? "mixed" : tui_kind_name(r->kind);
-
-	if (!r->false_conflicts)
-		snprintf(buf, len, "%s", k);
-	else if (r->false_conflicts == r->aborts)
-		snprintf(buf, len, "%s false", k);
-	else
-		snprintf(buf, len, "%s %" PRIu64 " false", k, r->false_conflicts);
-}
-
 static const char *tui_sort_title(enum tui_sort s)
 {
 	switch (s) {
@@ -117,16 +91,6 @@ static const char *tui_group_title(enum tui_group g)
 	case TUI_GROUP_THREAD: return "Thread";
 	default: return NULL;
 	}
-}
-
-/* The other side's text for a row: "-" when its aborts are not conflicts
- * between two transactions (there is no other side). */
-static void tui_other_text(char *buf, size_t len, const struct tui_row *r)
-{
-	if (r->kind >= 0 && !tui_kind_is_conflict(r->kind))
-		snprintf(buf, len, "-");
-	else
-		tui_side_text(buf, len, &r->other);
 }
 
 static void tui_print_frames(FILE *out, struct tui_model *m, uint32_t stack, const char *indent)
@@ -285,10 +249,10 @@ int tui_print_stdio(FILE *out, struct tui_model *m, const struct tui_print_opts 
 		tui_side_text(buf, sizeof(buf), &r->aborted);
 		if ((w = tui_width(buf)) > wa)
 			wa = w;
-		tui_other_text(buf, sizeof(buf), r);
+		tui_row_other_text(buf, sizeof(buf), r);
 		if ((w = tui_width(buf)) > wo)
 			wo = w;
-		tui_kind_text(buf, sizeof(buf), r);
+		tui_row_kind_text(buf, sizeof(buf), r);
 		if ((w = strlen(buf)) > wk)
 			wk = w;
 	}
@@ -313,7 +277,7 @@ int tui_print_stdio(FILE *out, struct tui_model *m, const struct tui_print_opts 
 
 		tui_fmt_pct(share, sizeof(share), r->share);
 		tui_fmt_pct(rate, sizeof(rate), r->abort_rate);
-		tui_kind_text(kind, sizeof(kind), r);
+		tui_row_kind_text(kind, sizeof(kind), r);
 		fprintf(out, "  %7s %9s %8" PRIu64 " %7s  %-*s  ", share,
 			tui_fmt_ns(wasted, sizeof(wasted), r->wasted_ns), r->aborts, rate, (int)wk, kind);
 		if (gtitle) {
@@ -323,7 +287,7 @@ int tui_print_stdio(FILE *out, struct tui_model *m, const struct tui_print_opts 
 		tui_side_text(buf, sizeof(buf), &r->aborted);
 		tui_put_col(out, buf, wa, true);
 		fputs("  ", out);
-		tui_other_text(buf, sizeof(buf), r);
+		tui_row_other_text(buf, sizeof(buf), r);
 		tui_put_col(out, buf, wo, true);
 		tui_view_histogram(v, i, counts, TUI_SPARK_BUCKETS);
 		fprintf(out, "  |%s|\n", tui_sparkline(counts, TUI_SPARK_BUCKETS, o->utf8, spark, sizeof(spark)));

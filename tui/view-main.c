@@ -86,42 +86,6 @@ static const char *tui_sort_words(enum tui_sort s)
 	}
 }
 
-static void tui_kind_text(char *buf, size_t len, const struct tui_row *r)
-{
-	const char *k = r->kind < 0 ? "mixed" : tui_kind_name(r->kind);
-
-	if (!r->false_conflicts)
-		snprintf(buf, len, "%s", k);
-	else if (r->false_conflicts == r->aborts)
-		snprintf(buf, len, "%s false", k);
-	else
-		snprintf(buf, len, "%s %" PRIu64 " false", k, r->false_conflicts);
-}
-
-/* "function file:line" with the file's base name; "?" for an unknown side. */
-static void tui_side_text(char *buf, size_t len, const struct tui_loc *l)
-{
-	const char *base = strrchr(l->file, '/');
-
-	base = base ? base + 1 : l->file;
-	if (!l->stack)
-		snprintf(buf, len, "?");
-	else if (l->line)
-		snprintf(buf, len, "%s %s:%u", l->function, base, l->line);
-	else
-		snprintf(buf, len, "%s", l->function);
-}
-
-/* The other side of a row: "-" when its aborts are not conflicts between
- * two transactions (explicit aborts, retries: no other side). */
-static void tui_other_text(char *buf, size_t len, const struct tui_row *r)
-{
-	if (r->kind >= 0 && !tui_kind_is_conflict(r->kind))
-		snprintf(buf, len, "-");
-	else
-		tui_side_text(buf, len, &r->other);
-}
-
 /* Row i's sparkline: from a sample of its aborts when it has many (the
  * shape is all a sparkline shows), kept while the view's contents stay. */
 static const char *tui_main_spark(struct tui_main *mv, size_t i, const struct tui_row *r)
@@ -164,7 +128,7 @@ static void tui_main_row(void *ctx, size_t i, int y, int x, int w, bool current)
 		at += mv->w_rate + 1;
 	}
 	at += 1;
-	tui_kind_text(buf, sizeof(buf), r);
+	tui_row_kind_text(buf, sizeof(buf), r);
 	tui_put(y, at, mv->w_kind, buf, p, true);
 	at += mv->w_kind + 2;
 	if (mv->has_label) {
@@ -174,7 +138,7 @@ static void tui_main_row(void *ctx, size_t i, int y, int x, int w, bool current)
 	tui_side_text(buf, sizeof(buf), &r->aborted);
 	tui_put(y, at, mv->w_side, buf, p, true);
 	at += mv->w_side + 2;
-	tui_other_text(buf, sizeof(buf), r);
+	tui_row_other_text(buf, sizeof(buf), r);
 	tui_put(y, at, mv->w_other, buf, p, true);
 	at += mv->w_other + 2;
 	if (mv->w_spark && at + mv->w_spark <= end) {
@@ -221,7 +185,7 @@ static void tui_main_layout(struct tui_main *mv, int cols)
 		const struct tui_row *r = tui_view_row(mv->v, i);
 		int k;
 
-		tui_kind_text(buf, sizeof(buf), r);
+		tui_row_kind_text(buf, sizeof(buf), r);
 		if ((k = tui_text_width(buf)) > mv->w_kind)
 			mv->w_kind = k > TUI_KIND_MAX ? TUI_KIND_MAX : k;
 		if (mv->has_label && (k = tui_text_width(r->label)) > need[0])
@@ -229,7 +193,7 @@ static void tui_main_layout(struct tui_main *mv, int cols)
 		tui_side_text(buf, sizeof(buf), &r->aborted);
 		if ((k = tui_text_width(buf)) > need[1])
 			need[1] = k;
-		tui_other_text(buf, sizeof(buf), r);
+		tui_row_other_text(buf, sizeof(buf), r);
 		if ((k = tui_text_width(buf)) > need[2])
 			need[2] = k;
 	}
