@@ -192,13 +192,8 @@ int main(int argc, char **argv)
 	}
 	pthread_barrier_wait(&start_line);
 
-	double t0 = tm_seconds(CLOCK_MONOTONIC), cpu0 = tm_seconds(CLOCK_PROCESS_CPUTIME_ID);
-	struct timespec d = { duration / 1000, (duration % 1000) * 1000000 };
-	while (nanosleep(&d, &d) != 0 && errno == EINTR)
-		;
-	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
-	double secs = tm_seconds(CLOCK_MONOTONIC) - t0;
-	double cpu_secs = tm_seconds(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
+	double secs, cpu_secs;
+	tm_run_for(duration, &stop, &secs, &cpu_secs);
 	uint64_t transfers = 0, audits = 0, write_alls = 0;
 	for (long i = 0; i < threads; i++) {
 		pthread_join(w[i].thread, NULL);

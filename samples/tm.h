@@ -183,6 +183,20 @@ static inline double tm_seconds(clockid_t clock)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
+/* Lets the workers run for @p duration_ms, then raises *stop; the wall-clock
+ * and process CPU seconds that passed, for the result line. */
+static inline void tm_run_for(long duration_ms, volatile int *stop, double *secs, double *cpu_secs)
+{
+	double t0 = tm_seconds(CLOCK_MONOTONIC), cpu0 = tm_seconds(CLOCK_PROCESS_CPUTIME_ID);
+	struct timespec d = { duration_ms / 1000, (duration_ms % 1000) * 1000000 };
+
+	while (nanosleep(&d, &d) != 0 && errno == EINTR)
+		;
+	__atomic_store_n(stop, 1, __ATOMIC_RELAXED);
+	*secs = tm_seconds(CLOCK_MONOTONIC) - t0;
+	*cpu_secs = tm_seconds(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
+}
+
 /* A per-thread seed from the run's seed and the thread's index. */
 static inline uint64_t tm_seed(long seed, long index)
 {
