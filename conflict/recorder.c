@@ -516,7 +516,7 @@ static uint32_t memo_stack(struct stm_tx *tx, uintptr_t key, uintptr_t pos, uint
 	uint64_t h = ((uint64_t)key * 0x9e3779b97f4a7c15u) ^ ((uint64_t)pos * 0xc2b2ae3d27d4eb4fu) ^
 	             tx->rec_ctx;
 	unsigned slot = (unsigned)((h * 0x9e3779b97f4a7c15u) >> 40) % STM_REC_MEMO;
-	struct lucid_recslot_ *recent = &tx->recfast.slot[key % LUCID_REC_SLOTS_];
+	struct lucid_recslot_ *recent = lucid_rec_slot_(&tx->recfast, (const void *)key);
 	struct stm_rec_memo scratch = { 0 }, *m = &scratch;
 
 	if (!tx->rec_memo)

@@ -258,9 +258,9 @@ uint64_t stm_random(struct stm_tx *tx);
 unsigned stm_backoff_limit(unsigned retries);
 
 /* The recent answer for place (key, pos), or 0 (see lucid_recfast_). */
-static inline uint32_t stm_rec_recent(const struct stm_tx *tx, const void *key, uintptr_t pos)
+static inline uint32_t stm_rec_recent(struct stm_tx *tx, const void *key, uintptr_t pos)
 {
-	const struct lucid_recslot_ *sl = &tx->recfast.slot[(uintptr_t)key % LUCID_REC_SLOTS_];
+	const struct lucid_recslot_ *sl = lucid_rec_slot_(&tx->recfast, key);
 
 	return sl->site == key && sl->sp == pos ? sl->id : 0;
 }

@@ -162,13 +162,20 @@ static inline __attribute__((always_inline)) uintptr_t lucid_sp_(void)
 	return sp;
 }
 
+/* Where the recent answer for places at @p site is kept. */
+static inline __attribute__((always_inline)) struct lucid_recslot_ *
+lucid_rec_slot_(struct lucid_recfast_ *rec, const void *site)
+{
+	return &rec->slot[(uintptr_t)site % LUCID_REC_SLOTS_];
+}
+
 /* The stack id of the access being made at @p site, from the user's
  * code at @p ra (see lucid_recfast_). */
 static inline __attribute__((always_inline)) uint32_t
 lucid_rec_id_(struct lucid_recfast_ *rec, const void *site, const void *ra)
 {
 	uintptr_t sp = lucid_sp_();
-	struct lucid_recslot_ *sl = &rec->slot[(uintptr_t)site % LUCID_REC_SLOTS_];
+	struct lucid_recslot_ *sl = lucid_rec_slot_(rec, site);
 
 	if (LUCID_LIKELY_(sl->site == site && sl->sp == sp && sl->id))
 		return sl->id;
