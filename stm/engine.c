@@ -525,24 +525,6 @@ void stm_rollback(struct stm_tx *tx)
 	tx->fast.r_top = tx->r_base;
 }
 
-/* Leaves the attempt: not in a transaction until the next stm_start, and no
- * longer serial or holding the token (a transaction in either mode aborts
- * only to leave: lucid_abort or lucid_retry). */
-static inline __attribute__((always_inline)) void attempt_end(struct stm_tx *tx)
-{
-	tx->fast.r_top = tx->fast.r_end = tx->r_base;
-	tx->fast.w_top = tx->fast.w_end = tx->w_base;
-	tx->fast.rec = NULL;   /* no room for the recording paths either */
-	STM_RCU_TSAN_RELEASE();
-	urcu_bp_read_unlock();
-	__atomic_store_n(&tx->in_cs, 0, __ATOMIC_RELEASE);
-	if (tx->serial)
-		stm_serial_exit(tx);
-	if (tx->token)
-		stm_token_release(tx);
-	tx->irrevocable = false;
-}
-
 /* Whether any entry under this head writes a byte (irrevocable transactions
  * also hold read-only locks, which must not advance the version). */
 static bool head_dirty(const struct lucid_wentry_ *head)
@@ -553,14 +535,13 @@ static bool head_dirty(const struct lucid_wentry_ *head)
 	return false;
 }
 
-void stm_commit(struct stm_tx *tx)
+void stm_commit_slow(struct stm_tx *tx)
 {
 	if (tx->fast.w_top == tx->w_base) {
 		/* Read-only: every read was valid at the snapshot. */
 		if (stm_unlikely(tx->rec_on))
 			rec_commit_ro(tx);
-		attempt_end(tx);
-		stm_stat_add(&tx->stats.commits, 1);
+		stm_attempt_end(tx);
 		stm_stat_add(&tx->stats.commits_ro, 1);
 		tx->retries = 0;
 		tx->want_serial = false;
@@ -593,10 +574,10 @@ void stm_commit(struct stm_tx *tx)
 		__atomic_store_n(&orecs[e->orec], !tx->token || head_dirty(e) ? ts : e->version,
 		                 __ATOMIC_RELEASE);
 	}
-	attempt_end(tx);
+	stm_attempt_end(tx);
 	if (wake)
 		stm_retry_wake();
-	stm_stat_add(&tx->stats.commits, 1);
+	stm_stat_add(&tx->stats.commits_rw, 1);
 	tx->retries = 0;
 	tx->want_serial = false;
 	tx->want_irrevocable = false;
@@ -615,7 +596,7 @@ void stm_abort(struct stm_tx *tx, int reason, int jump_value)
 
 	tx->blocked_by_token = false;
 	stm_rollback(tx);
-	attempt_end(tx);
+	stm_attempt_end(tx);
 	stm_stat_add(&tx->stats.aborts, 1);
 	stm_stat_add(&tx->stats.by_reason[reason], 1);
 	if (tx->rec_on)
@@ -689,7 +670,7 @@ void stm_retry(struct stm_tx *tx)
 			                                                     .orec = e->orec };
 	}
 	stm_rollback(tx);
-	attempt_end(tx);
+	stm_attempt_end(tx);
 	stm_stat_add(&tx->stats.aborts, 1);
 	stm_stat_add(&tx->stats.by_reason[LUCID_ABORT_RETRY], 1);
 	if (tx->rec_on)

@@ -37,8 +37,8 @@ _Static_assert(sizeof(struct lucid_wentry_) == 64, "write-log entries are one ca
 /* Per-thread counters: written only by the owner (relaxed atomics, so that
  * lucid_stats_get may read them from another thread), on their own line. */
 struct stm_counters {
-	uint64_t commits;
-	uint64_t commits_ro;
+	uint64_t commits_rw;       /* commits that wrote */
+	uint64_t commits_ro;       /* and those that did not */
 	uint64_t aborts;
 	uint64_t max_retries;
 	uint64_t serial;
@@ -178,7 +178,8 @@ void stm_rcu_synchronize(void);         /* a grace period, fork-safe */
 
 /* ------------------------------------------------------------- engine (engine.c) */
 void stm_start_slow(struct stm_tx *tx);
-void stm_commit(struct stm_tx *tx);     /* returns committed, or aborts (longjmp) */
+/* Commits (see stm_commit below) what the inline part does not. */
+void stm_commit_slow(struct stm_tx *tx);
 __attribute__((noreturn)) void stm_abort(struct stm_tx *tx, int reason, int jump_value);
 void stm_rollback(struct stm_tx *tx);
 __attribute__((noreturn)) void stm_retry(struct stm_tx *tx);
@@ -273,7 +274,7 @@ static inline uint32_t stm_rec_recent(struct stm_tx *tx, const void *key, uintpt
  * (serial mode wanted or pending, the token, recording) goes to
  * stm_start_slow, which starts over.
  */
-static inline void stm_start(struct stm_tx *tx)
+static inline __attribute__((always_inline)) void stm_start(struct stm_tx *tx)
 {
 	extern bool rec_capture;
 
@@ -295,6 +296,51 @@ static inline void stm_start(struct stm_tx *tx)
 		__atomic_store_n(&tx->in_cs, 0, __ATOMIC_RELEASE);
 	}
 	stm_start_slow(tx);
+}
+
+/* ------------------------------------------------ ending an attempt */
+/* Leaves the attempt: not in a transaction until the next stm_start, and no
+ * longer serial or holding the token (a transaction in either mode aborts
+ * only to leave: lucid_abort or lucid_retry). */
+static inline __attribute__((always_inline)) void stm_attempt_end(struct stm_tx *tx)
+{
+	tx->fast.r_top = tx->fast.r_end = tx->r_base;
+	tx->fast.w_top = tx->fast.w_end = tx->w_base;
+	tx->fast.rec = NULL;   /* no room for the recording paths either */
+	STM_RCU_TSAN_RELEASE();
+	urcu_bp_read_unlock();
+	__atomic_store_n(&tx->in_cs, 0, __ATOMIC_RELEASE);
+	if (tx->serial)
+		stm_serial_exit(tx);
+	if (tx->token)
+		stm_token_release(tx);
+	tx->irrevocable = false;
+}
+
+/*
+ * Commits the running attempt, or aborts it (longjmp). Inline for the most
+ * common transaction, a read-only one in no special mode with nothing to
+ * do afterwards: every read was valid at the snapshot, so it only leaves.
+ * Everything else is stm_commit_slow's.
+ */
+static inline void stm_commit(struct stm_tx *tx)
+{
+	if (stm_likely(tx->fast.w_top == tx->w_base && !(tx->rec_on | tx->serial | tx->token) &&
+	               !tx_after_commit_pending(tx))) {
+		/* stm_attempt_end, less what this kind of attempt never
+		 * changed (the write log, the recorder's room, the modes);
+		 * no room left in the read set, so that reads outside a
+		 * transaction go out of line (and are refused there). */
+		tx->fast.r_end = tx->r_base;
+		tx->fast.w_end = tx->w_base;
+		STM_RCU_TSAN_RELEASE();
+		urcu_bp_read_unlock();
+		__atomic_store_n(&tx->in_cs, 0, __ATOMIC_RELEASE);
+		stm_stat_add(&tx->stats.commits_ro, 1);
+		tx->retries = 0;
+		return;
+	}
+	stm_commit_slow(tx);
 }
 
 /* ------------------------------------------------------- diagnostics (tx/diag.c) */

@@ -159,7 +159,7 @@ struct stm_tx *stm_register(void)
 
 static void counters_add(struct stm_counters *to, const struct stm_counters *from)
 {
-	to->commits += __atomic_load_n(&from->commits, __ATOMIC_RELAXED);
+	to->commits_rw += __atomic_load_n(&from->commits_rw, __ATOMIC_RELAXED);
 	to->commits_ro += __atomic_load_n(&from->commits_ro, __ATOMIC_RELAXED);
 	to->aborts += __atomic_load_n(&from->aborts, __ATOMIC_RELAXED);
 	to->serial += __atomic_load_n(&from->serial, __ATOMIC_RELAXED);
@@ -329,7 +329,7 @@ void stm_stats_collect(struct lucid_stats *out)
 	pthread_mutex_unlock(&registry_mutex);
 
 	memset(out, 0, sizeof(*out));
-	out->commits = sum.commits;
+	out->commits = sum.commits_rw + sum.commits_ro;
 	out->commits_ro = sum.commits_ro;
 	out->aborts = sum.aborts;
 	out->max_retries = sum.max_retries;

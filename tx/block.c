@@ -64,21 +64,21 @@ static void check_stale(struct stm_tx *tx, const struct lucid_block_ *b)
 		report_left(o, b, "started");
 }
 
-void lucid_block_begin_(struct lucid_block_ *b, int jumped)
+/* lucid_block_begin_ for anything but an outermost block's first attempt. */
+static __attribute__((noinline)) void begin_other(struct stm_tx *tx, struct lucid_block_ *b,
+                                                  int jumped, void *pc)
 {
-	struct stm_tx *tx = stm_self();
-
 	switch (jumped) {
 	case 0:
 		if (tx->nesting > 0) {
 			check_stale(tx, b);
 			b->depth = ++tx->nesting;
-			track(tx, b, __builtin_return_address(0));
+			track(tx, b, pc);
 			b->body = 1;
 			return;
 		}
 		b->depth = tx->nesting = 1;
-		track(tx, b, __builtin_return_address(0));
+		track(tx, b, pc);
 		tx->env = b->env;
 		tx->retries = 0;
 		break;
@@ -95,6 +95,28 @@ void lucid_block_begin_(struct lucid_block_ *b, int jumped)
 	}
 	stm_start(tx);
 	b->body = 1;
+}
+
+void lucid_block_begin_(struct lucid_block_ *b, int jumped)
+{
+	struct stm_tx *tx = stm_self();
+
+	/* The common case, written out: an outermost block starts. */
+	if (stm_likely(jumped == 0 && tx->nesting == 0)) {
+		struct stm_open_block *o = &tx->open[0];
+
+		tx->nesting = 1;
+		b->depth = 1;
+		*o = (struct stm_open_block){ .pc = __builtin_return_address(0), .file = b->file,
+		                              .func = b->func, .line = b->line, .frame = b->frame,
+		                              .block = b };
+		tx->env = b->env;
+		tx->retries = 0;
+		stm_start(tx);
+		b->body = 1;
+		return;
+	}
+	begin_other(tx, b, jumped, __builtin_return_address(0));
 }
 
 void lucid_block_end_(struct lucid_block_ *b)

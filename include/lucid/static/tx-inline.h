@@ -71,6 +71,19 @@ struct lucid_rentry_ {
 	uint32_t site;    /* call-site/stack id while recording, else 0 */
 };
 
+/* Fills a read-set entry with one store; @p orec is an orec index, below
+ * 2^32 (the table has at most 2^28 orecs). */
+static inline __attribute__((always_inline)) void
+lucid_rentry_put_(struct lucid_rentry_ *r, uintptr_t orec, uint32_t site)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint64_t both = orec | (uint64_t)site << 32;
+#else
+	uint64_t both = (uint64_t)orec << 32 | site;
+#endif
+	__builtin_memcpy(r, &both, sizeof(both));
+}
+
 struct lucid_txfast_;
 
 /**
@@ -193,7 +206,9 @@ static inline __attribute__((always_inline)) int
 lucid_load_try_(struct lucid_txfast_ *tx, uintptr_t a, unsigned size, struct lucid_recfast_ *rec,
                 const void *site, const void *ra, const struct lucid_rentry_ *limit, uint64_t *out)
 {
-	if (LUCID_LIKELY_((a & (size - 1)) == 0 && tx->r_top < limit)) {
+	struct lucid_rentry_ *r = tx->r_top;
+
+	if (LUCID_LIKELY_((a & (size - 1)) == 0 && r < limit)) {
 		uintptr_t idx = (a >> LUCID_WORD_SHIFT_) & tx->orec_mask;
 		uintptr_t *orec = &tx->orecs[idx];
 		uintptr_t seen = __atomic_load_n(orec, __ATOMIC_ACQUIRE);
@@ -210,15 +225,15 @@ lucid_load_try_(struct lucid_txfast_ *tx, uintptr_t a, unsigned size, struct luc
 			/* The data load must not move after the second orec load. */
 			LUCID_READ_FENCE_();
 			if (LUCID_LIKELY_(__atomic_load_n(orec, __ATOMIC_RELAXED) == seen)) {
-				struct lucid_rentry_ *r = tx->r_top;
+				/* r, loaded before the orec loads, is still the top:
+				 * only this thread moves it. */
 				uint32_t id = 0;
 
 				if (rec) {
 					*(uintptr_t *)((uintptr_t)r + rec->raddr_delta) = a;
 					id = lucid_rec_id_(rec, site, ra);
 				}
-				r->orec = (uint32_t)idx;
-				r->site = id;
+				lucid_rentry_put_(r, idx, id);
 				tx->r_top = r + 1;
 				*out = v;
 				return 1;
