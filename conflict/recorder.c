@@ -443,16 +443,28 @@ void rec_attempt_start(struct stm_tx *tx)
 		r->last_ctx = attempt_context(tx);
 		r->last_site = site_cached(r, o);
 	}
-	/* The recent answers hold for one block context. */
-	if (tx->rec_ctx != r->last_ctx)
-		memset(tx->recfast.slot, 0, sizeof(tx->recfast.slot));
+	/* The recent answers hold for one block context: each of the last
+	 * few contexts keeps its own (a thread that alternates between a
+	 * few blocks finds its places again). */
+	if (tx->rec_ctx != r->last_ctx) {
+		unsigned w = 0;
+
+		while (w < STM_REC_WAYS && tx->recfast_ctx[w] != r->last_ctx)
+			w++;
+		if (w == STM_REC_WAYS) {
+			w = tx->recfast_next++ % STM_REC_WAYS;
+			memset(tx->recfast[w].slot, 0, sizeof(tx->recfast[w].slot));
+			tx->recfast_ctx[w] = r->last_ctx;
+		}
+		tx->recf = &tx->recfast[w];
+	}
 	tx->rec_ctx = r->last_ctx;
 	if (tx->rec_raddr_cap < tx->r_cap)
 		rec_rset_resized(tx, tx->r_cap);
-	tx->recfast.raddr_delta = (uintptr_t)tx->rec_raddr - (uintptr_t)tx->r_base;
+	tx->recf->raddr_delta = (uintptr_t)tx->rec_raddr - (uintptr_t)tx->r_base;
 	uint32_t site = r->last_site;
 
-	tx->recfast.tag_site = (uint64_t)site << 20;
+	tx->recf->tag_site = (uint64_t)site << 20;
 	__atomic_store_n(&r->site, site, __ATOMIC_RELAXED);
 	/* After the site: whoever sees this attempt's number sees its site. */
 	__atomic_store_n(&r->seq, r->seq + 1, __ATOMIC_RELEASE);
@@ -470,7 +482,7 @@ void rec_rset_resized(struct stm_tx *tx, size_t cap)
 		return;   /* the engine reads out of line, noting addresses that fit */
 	tx->rec_raddr = a;
 	tx->rec_raddr_cap = cap;
-	tx->recfast.raddr_delta = (uintptr_t)a - (uintptr_t)tx->r_base;
+	tx->recf->raddr_delta = (uintptr_t)a - (uintptr_t)tx->r_base;
 }
 
 /*
@@ -516,7 +528,7 @@ static uint32_t memo_stack(struct stm_tx *tx, uintptr_t key, uintptr_t pos, uint
 	uint64_t h = ((uint64_t)key * 0x9e3779b97f4a7c15u) ^ ((uint64_t)pos * 0xc2b2ae3d27d4eb4fu) ^
 	             tx->rec_ctx;
 	unsigned slot = (unsigned)((h * 0x9e3779b97f4a7c15u) >> 40) % STM_REC_MEMO;
-	struct lucid_recslot_ *recent = lucid_rec_slot_(&tx->recfast, (const void *)key);
+	struct lucid_recslot_ *recent = lucid_rec_slot_(tx->recf, (const void *)key, pos);
 	struct stm_rec_memo scratch = { 0 }, *m = &scratch;
 
 	if (!tx->rec_memo)

@@ -182,7 +182,7 @@ static void set_read_room(struct stm_tx *tx)
 	struct lucid_rentry_ *end = read_inline_ok(tx) ? tx->r_base + tx->r_cap : tx->r_base;
 
 	if (tx->fast.rec) {
-		tx->recfast.r_limit = end;
+		tx->recf->r_limit = end;
 		tx->fast.r_end = tx->r_base;
 	} else {
 		tx->fast.r_end = end;
@@ -195,7 +195,7 @@ static void set_write_room(struct stm_tx *tx)
 	struct lucid_wentry_ *end = tx->w_base + tx->w_cap;
 
 	if (tx->fast.rec) {
-		tx->recfast.w_limit = end;
+		tx->recf->w_limit = end;
 		tx->fast.w_end = tx->w_base;
 	} else {
 		tx->fast.w_end = end;
@@ -216,7 +216,7 @@ static void rset_grow(struct stm_tx *tx)
 	tx->fast.r_top = r + used;
 	if (tx->rec_on) {
 		rec_rset_resized(tx, cap);
-		tx->recfast.raddr_delta = (uintptr_t)tx->rec_raddr - (uintptr_t)r;
+		tx->recf->raddr_delta = (uintptr_t)tx->rec_raddr - (uintptr_t)r;
 	}
 	set_read_room(tx);
 }
@@ -284,7 +284,7 @@ void stm_start_slow(struct stm_tx *tx)
 	if (tx->rec_on) {
 		rec_attempt_start(tx);
 		if (tx->rec)
-			tx->fast.rec = &tx->recfast;
+			tx->fast.rec = tx->recf;
 	}
 	set_write_room(tx);
 	set_read_room(tx);

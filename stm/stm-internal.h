@@ -59,6 +59,7 @@ struct stm_open_block {
 };
 #define STM_TRACK_DEPTH 16
 #define STM_REC_MEMO 1024          /* memo of captured stacks (per thread, while recording) */
+#define STM_REC_WAYS 4             /* block contexts whose recent places are kept */
 
 /*
  * A thread's transaction descriptor. The fast part comes first, alone on its
@@ -99,7 +100,10 @@ struct stm_tx {
 	struct rec_thread *rec;    /* the recorder's per-thread state (read by others) */
 	uintptr_t rec_ctx;         /* this attempt's block context (see recorder.c) */
 	struct stm_rec_memo { uintptr_t ra, frame, ctx; uint32_t id; } *rec_memo;  /* or NULL */
-	struct lucid_recfast_ recfast; /* the memo's recent answers, for the inline paths */
+	struct lucid_recfast_ *recf;   /* the inline paths' recording state (one of recfast) */
+	struct lucid_recfast_ recfast[STM_REC_WAYS];  /* for the last few block contexts, */
+	uintptr_t recfast_ctx[STM_REC_WAYS];          /* which ones (see rec_attempt_start) */
+	unsigned recfast_next;                        /* the next to replace */
 	uintptr_t *rec_raddr;      /* the address of each read-set entry (recorder.c) */
 	size_t rec_raddr_cap;
 	unsigned in_cs;            /* between RCU read lock and unlock (for fork) */
@@ -261,7 +265,7 @@ unsigned stm_backoff_limit(unsigned retries);
 /* The recent answer for place (key, pos), or 0 (see lucid_recfast_). */
 static inline uint32_t stm_rec_recent(struct stm_tx *tx, const void *key, uintptr_t pos)
 {
-	const struct lucid_recslot_ *sl = lucid_rec_slot_(&tx->recfast, key);
+	const struct lucid_recslot_ *sl = lucid_rec_slot_(tx->recf, key, pos);
 
 	return sl->site == key && sl->sp == pos ? sl->id : 0;
 }

@@ -140,6 +140,7 @@ struct stm_tx *stm_register(void)
 	tx->fast.orecs = stm_orecs;
 	tx->fast.orec_mask = stm_orec_mask;
 	tx->fast.r_top = tx->fast.r_end = tx->r_base;
+	tx->recf = &tx->recfast[0];
 	tx->thread_id = gettid_u64();
 	tx->rng = (tx->thread_id * 0x9E3779B97F4A7C15ULL) ^ (uint64_t)time(NULL) ^ (uintptr_t)tx;
 	if (!tx->rng)

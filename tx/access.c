@@ -95,3 +95,46 @@ void lucid_store_at_(void *addr, uint64_t value, unsigned size, const void *ra)
 	tx->rec_ra = (void *)ra;
 	store_at(tx, (uintptr_t)addr, value, size);
 }
+
+/*
+ * The per-file helpers' way in while recording (or for anything their
+ * inline attempt could not do): an access at a place (site, stack
+ * position) not seen lately has its stack captured (lucid_rec_site_ keeps
+ * it among the recent places), then is made as inline; what still cannot
+ * be made so takes the general path.
+ */
+uint64_t lucid_load_rec_(const void *addr, unsigned size, const void *site, uintptr_t sp,
+                         const void *ra)
+{
+	struct stm_tx *tx = in_tx("lucid_read");
+	struct lucid_recfast_ *rec = tx->fast.rec;
+	uint64_t v;
+
+	STM_NOTE_CALLER(tx);
+	tx->rec_ra = (void *)ra;
+	if (rec) {
+		if (!lucid_rec_id_(rec, site, sp))
+			(void)lucid_rec_site_(site, sp, ra);
+		if (lucid_load_try_(&tx->fast, (uintptr_t)addr, size, rec, site, sp, rec->r_limit, &v))
+			return v;
+	}
+	return load_at(tx, (uintptr_t)addr, size);
+}
+
+void lucid_store_rec_(void *addr, uint64_t value, unsigned size, const void *site, uintptr_t sp,
+                      const void *ra)
+{
+	struct stm_tx *tx = in_tx("lucid_write");
+	struct lucid_recfast_ *rec = tx->fast.rec;
+
+	STM_NOTE_CALLER(tx);
+	tx->rec_ra = (void *)ra;
+	if (rec) {
+		if (!lucid_rec_id_(rec, site, sp))
+			(void)lucid_rec_site_(site, sp, ra);
+		if (lucid_store_try_(&tx->fast, (uintptr_t)addr, value, size, rec, site, sp,
+		                     rec->w_limit))
+			return;
+	}
+	store_at(tx, (uintptr_t)addr, value, size);
+}

@@ -91,11 +91,13 @@ struct lucid_txfast_;
  * the inline paths note where each access was made: the access's site (a
  * constant per lucid_read/lucid_write in the source) and stack position,
  * and the id of the stack captured there. A few recent places are kept,
- * chosen by the site's address, so that a loop over several sites (a tree
- * walk reads a key, then a left or a right child) finds its answers inline;
- * the library is asked only about a place not seen lately.
+ * chosen by the site's address and the stack position, so that a loop over
+ * several sites (a tree walk reads a key, then a left or a right child)
+ * finds its answers inline; the library is asked only about a place not
+ * seen lately. The library keeps such a set for each of the last few block
+ * contexts and points the descriptor's rec at the current one.
  */
-#define LUCID_REC_SLOTS_ 8
+#define LUCID_REC_SLOTS_ 32
 struct lucid_recslot_ {
 	const void *site;               /* a place: its site */
 	uintptr_t sp;                   /* and stack position */
@@ -159,6 +161,12 @@ LUCID_API void lucid_store_(void *addr, uint64_t value, unsigned size);
 LUCID_API uint64_t lucid_load_slow_at_(const void *addr, unsigned size, const void *ra);
 LUCID_API void lucid_store_at_(void *addr, uint64_t value, unsigned size, const void *ra);
 LUCID_API uint32_t lucid_rec_site_(const void *site, uintptr_t sp, const void *ra);
+/* The per-file helpers' way into the library while recording: the access
+ * at place (@p site, @p sp), made from the user's code at @p ra. */
+LUCID_API uint64_t lucid_load_rec_(const void *addr, unsigned size, const void *site, uintptr_t sp,
+                                   const void *ra);
+LUCID_API void lucid_store_rec_(void *addr, uint64_t value, unsigned size, const void *site,
+                                uintptr_t sp, const void *ra);
 
 /* The stack position at an access: with the site, it tells apart the same
  * source line reached through different frames (recursion). */
@@ -175,40 +183,41 @@ static inline __attribute__((always_inline)) uintptr_t lucid_sp_(void)
 	return sp;
 }
 
-/* Where the recent answer for places at @p site is kept. */
+/* Where the recent answer for place (@p site, @p sp) is kept: the same
+ * line reached from different frames (a helper called from several
+ * blocks) takes different slots. */
 static inline __attribute__((always_inline)) struct lucid_recslot_ *
-lucid_rec_slot_(struct lucid_recfast_ *rec, const void *site)
+lucid_rec_slot_(struct lucid_recfast_ *rec, const void *site, uintptr_t sp)
 {
-	return &rec->slot[(uintptr_t)site % LUCID_REC_SLOTS_];
+	return &rec->slot[((uintptr_t)site ^ sp >> 4) % LUCID_REC_SLOTS_];
 }
 
-/* The stack id of the access being made at @p site, from the user's
- * code at @p ra (see lucid_recfast_). */
+/* The stack id of the access being made at place (@p site, @p sp) if it
+ * was seen lately (see lucid_recfast_), else 0: ask the library. */
 static inline __attribute__((always_inline)) uint32_t
-lucid_rec_id_(struct lucid_recfast_ *rec, const void *site, const void *ra)
+lucid_rec_id_(struct lucid_recfast_ *rec, const void *site, uintptr_t sp)
 {
-	uintptr_t sp = lucid_sp_();
-	struct lucid_recslot_ *sl = lucid_rec_slot_(rec, site);
+	struct lucid_recslot_ *sl = lucid_rec_slot_(rec, site, sp);
 
-	if (LUCID_LIKELY_(sl->site == site && sl->sp == sp && sl->id))
-		return sl->id;
-	return lucid_rec_site_(site, sp, ra);
+	return sl->site == site && sl->sp == sp ? sl->id : 0;
 }
 
 /*
  * One inline read of an aligned 1, 2, 4 or 8-byte scalar at @p a: an
  * unlocked orec not newer than the snapshot, the data, the orec unchanged;
  * appends the read to the read set if it has room below @p limit. With
- * @p rec (while recording) it also notes the read's address and place.
+ * @p rec (while recording) it also notes the read's address and place
+ * (@p site, @p sp), which must have been seen lately.
  * Returns 0, having done nothing, when the library must take over.
  */
 static inline __attribute__((always_inline)) int
 lucid_load_try_(struct lucid_txfast_ *tx, uintptr_t a, unsigned size, struct lucid_recfast_ *rec,
-                const void *site, const void *ra, const struct lucid_rentry_ *limit, uint64_t *out)
+                const void *site, uintptr_t sp, const struct lucid_rentry_ *limit, uint64_t *out)
 {
 	struct lucid_rentry_ *r = tx->r_top;
+	uint32_t id = rec ? lucid_rec_id_(rec, site, sp) : 0;
 
-	if (LUCID_LIKELY_((a & (size - 1)) == 0 && r < limit)) {
+	if (LUCID_LIKELY_((a & (size - 1)) == 0 && r < limit && (!rec || id))) {
 		uintptr_t idx = (a >> LUCID_WORD_SHIFT_) & tx->orec_mask;
 		uintptr_t *orec = &tx->orecs[idx];
 		uintptr_t seen = __atomic_load_n(orec, __ATOMIC_ACQUIRE);
@@ -227,12 +236,8 @@ lucid_load_try_(struct lucid_txfast_ *tx, uintptr_t a, unsigned size, struct luc
 			if (LUCID_LIKELY_(__atomic_load_n(orec, __ATOMIC_RELAXED) == seen)) {
 				/* r, loaded before the orec loads, is still the top:
 				 * only this thread moves it. */
-				uint32_t id = 0;
-
-				if (rec) {
+				if (rec)
 					*(uintptr_t *)((uintptr_t)r + rec->raddr_delta) = a;
-					id = lucid_rec_id_(rec, site, ra);
-				}
 				lucid_rentry_put_(r, idx, id);
 				tx->r_top = r + 1;
 				*out = v;
@@ -251,16 +256,20 @@ lucid_load_try_(struct lucid_txfast_ *tx, uintptr_t a, unsigned size, struct luc
 /* Everything but the common read, kept out of the caller's code (one copy
  * per size in each file) so that the common path compiles as if there were
  * no recorder. */
+/* Everything else is one tail call into the library, so that this stays a
+ * leaf and the stack position it takes is the same at every call from one
+ * frame. */
 static __attribute__((noinline, cold, unused)) uint64_t
 lucid_load_other_(const void *addr, unsigned size, const void *site)
 {
 	struct lucid_txfast_ *tx = lucid_tls_tx_;
+	struct lucid_recfast_ *rec = tx->rec;
+	uintptr_t sp = lucid_sp_();
 	uint64_t v;
 
-	if (tx->rec && lucid_load_try_(tx, (uintptr_t)addr, size, tx->rec, site,
-	                               __builtin_return_address(0), tx->rec->r_limit, &v))
+	if (rec && lucid_load_try_(tx, (uintptr_t)addr, size, rec, site, sp, rec->r_limit, &v))
 		return v;
-	return lucid_load_slow_at_(addr, size, __builtin_return_address(0));
+	return lucid_load_rec_(addr, size, site, sp, __builtin_return_address(0));
 }
 
 static inline __attribute__((always_inline)) uint64_t
@@ -297,10 +306,12 @@ lucid_lane_shift_(uintptr_t addr, unsigned size)
  */
 static inline __attribute__((always_inline)) int
 lucid_store_try_(struct lucid_txfast_ *tx, uintptr_t a, uint64_t value, unsigned size,
-                 struct lucid_recfast_ *rec, const void *site, const void *ra,
+                 struct lucid_recfast_ *rec, const void *site, uintptr_t sp,
                  const struct lucid_wentry_ *limit)
 {
-	if (LUCID_LIKELY_((a & (size - 1)) == 0 && tx->w_top < limit)) {
+	uint32_t id = rec ? lucid_rec_id_(rec, site, sp) : 0;
+
+	if (LUCID_LIKELY_((a & (size - 1)) == 0 && tx->w_top < limit && (!rec || id))) {
 		uintptr_t idx = (a >> LUCID_WORD_SHIFT_) & tx->orec_mask;
 		uintptr_t *orec = &tx->orecs[idx];
 		uintptr_t seen = __atomic_load_n(orec, __ATOMIC_RELAXED);
@@ -309,14 +320,10 @@ lucid_store_try_(struct lucid_txfast_ *tx, uintptr_t a, uint64_t value, unsigned
 			struct lucid_wentry_ *e = tx->w_top;
 			unsigned sh = lucid_lane_shift_(a, size);
 			uint64_t bits = size == 8 ? ~(uint64_t)0 : (((uint64_t)1 << (size * 8)) - 1);
-			uint32_t id = 0;
 			uint64_t tag = 0;
 
-			if (rec) {
-				id = lucid_rec_id_(rec, site, ra);
-				if (id)
-					tag = id | rec->tag_site | (uint64_t)(uint32_t)(a >> 3) << 32;
-			}
+			if (rec)
+				tag = id | rec->tag_site | (uint64_t)(uint32_t)(a >> 3) << 32;
 			/* addr, next, stack and the tag may be read by other threads. */
 			__atomic_store_n(&e->addr, a & ~(uintptr_t)7, __ATOMIC_RELAXED);
 			e->value = (value & bits) << sh;
@@ -348,12 +355,12 @@ static __attribute__((noinline, cold, unused)) void
 lucid_store_other_(void *addr, uint64_t value, unsigned size, const void *site)
 {
 	struct lucid_txfast_ *tx = lucid_tls_tx_;
+	struct lucid_recfast_ *rec = tx->rec;
+	uintptr_t sp = lucid_sp_();
 
-	if (tx->rec &&
-	    lucid_store_try_(tx, (uintptr_t)addr, value, size, tx->rec, site,
-	                     __builtin_return_address(0), tx->rec->w_limit))
+	if (rec && lucid_store_try_(tx, (uintptr_t)addr, value, size, rec, site, sp, rec->w_limit))
 		return;
-	lucid_store_at_(addr, value, size, __builtin_return_address(0));
+	lucid_store_rec_(addr, value, size, site, sp, __builtin_return_address(0));
 }
 
 static inline __attribute__((always_inline)) void
