@@ -564,15 +564,21 @@ void stm_commit_slow(struct stm_tx *tx)
 		abort_invalid(tx, LUCID_ABORT_COMMIT_INVALID);
 	/* Readers that see a written value must then see the orec locked. */
 	WRITE_BACK_FENCE();
-	for (const struct lucid_wentry_ *e = tx->w_base; e < tx->fast.w_top; e++)
+	const struct lucid_wentry_ *top = tx->fast.w_top;
+
+	for (const struct lucid_wentry_ *e = tx->w_base; e < top; e++)
 		stm_store_masked(e->addr, e->value, e->mask);
 	if (stm_unlikely(tx->rec_on))
 		rec_commit(tx, ts);
-	for (const struct lucid_wentry_ *e = tx->w_base; e < tx->fast.w_top; e++) {
-		if (e->version == STM_NOT_HEAD)
-			continue;
-		__atomic_store_n(&orecs[e->orec], !tx->token || head_dirty(e) ? ts : e->version,
-		                 __ATOMIC_RELEASE);
+	if (stm_likely(!tx->token)) {
+		for (const struct lucid_wentry_ *e = tx->w_base; e < top; e++)
+			if (e->version != STM_NOT_HEAD)
+				__atomic_store_n(&orecs[e->orec], ts, __ATOMIC_RELEASE);
+	} else {
+		for (const struct lucid_wentry_ *e = tx->w_base; e < top; e++)
+			if (e->version != STM_NOT_HEAD)
+				__atomic_store_n(&orecs[e->orec], head_dirty(e) ? ts : e->version,
+				                 __ATOMIC_RELEASE);
 	}
 	stm_attempt_end(tx);
 	if (wake)
