@@ -214,6 +214,137 @@ START_TEST(test_alloc_stack)
 }
 END_TEST
 
+/*
+ * The reader's stack of a read found invalid at commit, when one thread
+ * alternates between two blocks that call the same reading function at the
+ * same stack depth: the stacks the inline paths remember for a place
+ * (site, stack position) belong to one block context, so each abort must
+ * name the block it happened in.
+ */
+static long ctx_x, ctx_y;
+static int ctx_phase;            /* 1: the reader has read x; 2: x was changed */
+static int ctx_waited;           /* this round's first attempt has waited */
+static uintptr_t ctx_pc[16][3];  /* innermost three frames of each abort */
+static int ctx_reason[16];
+static int ctx_aborts;
+
+static __attribute__((noinline)) long ctx_read_x(void)
+{
+	long v = lucid_read(ctx_x);
+
+	__asm__ __volatile__("" : : "r"(v) : "memory");   /* not a tail call */
+	return v;
+}
+
+static void ctx_hook(const struct lucid_conflict *c, void *arg)
+{
+	(void)arg;
+	int i = ctx_aborts++;
+
+	if (i < 16) {
+		ctx_reason[i] = c->reason;
+		for (unsigned f = 0; f < 3; f++)
+			ctx_pc[i][f] = c->stack_depth > f ? c->stack[f] : 0;
+	}
+}
+
+/* The first attempt of a round reads x, lets the other thread change it,
+ * then writes: its commit finds the read invalid. */
+static __attribute__((noinline)) void ctx_round_body(void)
+{
+	long v = ctx_read_x();
+
+	if (!__atomic_load_n(&ctx_waited, __ATOMIC_RELAXED)) {
+		__atomic_store_n(&ctx_waited, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&ctx_phase, 1, __ATOMIC_RELEASE);
+		while (__atomic_load_n(&ctx_phase, __ATOMIC_ACQUIRE) != 2)
+			sched_yield();
+	}
+	lucid_write(ctx_y, v + 1);
+}
+
+static __attribute__((noinline)) void ctx_block_a(void)
+{
+	LUCID_ATOMIC {
+		ctx_round_body();
+	}
+	__asm__ __volatile__("" ::: "memory");
+}
+
+static __attribute__((noinline)) void ctx_block_b(void)
+{
+	LUCID_ATOMIC {
+		ctx_round_body();
+	}
+	__asm__ __volatile__("" ::: "memory");
+}
+
+static void *ctx_writer(void *arg)
+{
+	long rounds = (long)(intptr_t)arg;
+
+	for (volatile long r = 0; r < rounds; r++) {
+		while (__atomic_load_n(&ctx_phase, __ATOMIC_ACQUIRE) != 1)
+			sched_yield();
+		LUCID_ATOMIC {
+			lucid_write(ctx_x, lucid_read(ctx_x) + 1);
+		}
+		__atomic_store_n(&ctx_phase, 2, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+/* Which of these functions @p pc returns into: the nearest start below it
+ * (a return address is inside its function; the compiler may move a
+ * function's cold part elsewhere, which is why the read itself, inside
+ * ctx_read_x's cold part, is not looked up this way). */
+static int ctx_function_of(uintptr_t pc)
+{
+	const uintptr_t fn[] = { (uintptr_t)ctx_block_a, (uintptr_t)ctx_block_b,
+	                         (uintptr_t)ctx_round_body, (uintptr_t)ctx_read_x };
+	int best = -1;
+
+	for (int i = 0; i < 4; i++)
+		if (pc > fn[i] && (best < 0 || fn[i] > fn[best]))
+			best = i;
+	return best;
+}
+
+START_TEST(test_reader_stack_per_block)
+{
+	enum { ROUNDS = 8 };
+	pthread_t t;
+
+	lucid_set_abort_hook(ctx_hook, NULL);
+	ck_assert_int_eq(pthread_create(&t, NULL, ctx_writer, (void *)(intptr_t)ROUNDS), 0);
+	for (int r = 0; r < ROUNDS; r++) {
+		__atomic_store_n(&ctx_waited, 0, __ATOMIC_RELAXED);
+		if (r % 2 == 0)
+			ctx_block_a();
+		else
+			ctx_block_b();
+		__atomic_store_n(&ctx_phase, 0, __ATOMIC_RELAXED);
+	}
+	pthread_join(t, NULL);
+	lucid_set_abort_hook(NULL, NULL);
+	ck_assert_int_eq(ctx_x, ROUNDS);
+	ck_assert_int_eq(ctx_aborts, ROUNDS);
+	for (int i = 0; i < ROUNDS; i++) {
+		ck_assert_msg(ctx_reason[i] == LUCID_ABORT_COMMIT_INVALID,
+		              "abort %d: reason %d, not commit-invalid", i, ctx_reason[i]);
+		/* The read: one place, in every round. */
+		ck_assert_msg(ctx_pc[i][0] != 0 && ctx_pc[i][0] == ctx_pc[0][0],
+		              "abort %d: the innermost frame is %#lx, abort 0's %#lx", i,
+		              (unsigned long)ctx_pc[i][0], (unsigned long)ctx_pc[0][0]);
+		ck_assert_msg(ctx_function_of(ctx_pc[i][1]) == 2,
+		              "abort %d: the second frame is not in ctx_round_body", i);
+		ck_assert_msg(ctx_function_of(ctx_pc[i][2]) == i % 2,
+		              "abort %d (in block %c) names function %d", i, "ab"[i % 2],
+		              ctx_function_of(ctx_pc[i][2]));
+	}
+}
+END_TEST
+
 static char dir[] = "/tmp/lucid-hook-XXXXXX";
 
 START_TEST(test_record_start_errors)
@@ -315,6 +446,10 @@ int main(void)
 	tc = tcase_create("alloc_stack");
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_alloc_stack);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("reader_stack_per_block");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_reader_stack_per_block);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("record_start_errors");
 	tcase_set_timeout(tc, 60);
