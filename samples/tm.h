@@ -23,7 +23,7 @@
  * TM_PURE             marks a function called inside a transaction that must
  *                     run as is, uninstrumented (it reports an impossible state)
  * TM_RESULT           qualifies a local set inside a block and read after it:
- *                     volatile for Lucid (its blocks restart with siglongjmp),
+ *                     volatile for Lucid (its blocks restart like siglongjmp),
  *                     nothing for GCC TM (which forbids volatile there and
  *                     restores such locals itself) and the others
  * TM_VARIANT          the variant's name, printed in results

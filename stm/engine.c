@@ -629,7 +629,7 @@ void stm_abort(struct stm_tx *tx, int reason, int jump_value)
 		stm_token_wait();
 	else if (backoff)
 		stm_backoff(tx);
-	siglongjmp(*tx->env, jump_value);
+	stm_jump(tx, jump_value);
 }
 
 /*
@@ -686,7 +686,7 @@ void stm_retry(struct stm_tx *tx)
 	tx->want_irrevocable = false;
 	tx_after_abort(tx);
 	stm_retry_wait(tx);
-	siglongjmp(*tx->env, 1);
+	stm_jump(tx, 1);
 }
 
 /*

@@ -80,7 +80,8 @@ struct stm_tx {
 	size_t w_cap;
 
 	/* the running transaction */
-	sigjmp_buf *env;           /* outermost block's checkpoint */
+	void *env;                 /* outermost block's checkpoint: a sigjmp_buf, or */
+	bool env_own;              /* a struct lucid_checkpoint_ (see stm_jump) */
 	unsigned nesting;          /* 0 = not in a transaction */
 	unsigned retries;          /* consecutive aborts of this transaction */
 	bool serial;               /* this attempt runs in serial irrevocable mode */
@@ -182,6 +183,9 @@ void stm_rcu_synchronize(void);         /* a grace period, fork-safe */
 
 /* ------------------------------------------------------------- engine (engine.c) */
 void stm_start_slow(struct stm_tx *tx);
+/* Back to the outermost block's checkpoint: its next attempt (@p value 1)
+ * or out of it (2, lucid_abort). tx/checkpoint.c. */
+__attribute__((noreturn)) void stm_jump(struct stm_tx *tx, int value);
 /* Commits (see stm_commit below) what the inline part does not. */
 void stm_commit_slow(struct stm_tx *tx);
 __attribute__((noreturn)) void stm_abort(struct stm_tx *tx, int reason, int jump_value);

@@ -52,7 +52,7 @@ static void report_left(const struct stm_open_block *o, const struct lucid_block
  * the open block was left without ending (return, goto, longjmp). The stack
  * tells them apart when the new block is in a caller of the open block's
  * function (a shallower frame), in another function at the same depth (a
- * sibling call: functions that call sigsetjmp are never inlined), or is that
+ * sibling call: functions that take a checkpoint are never inlined), or is that
  * very block again.
  */
 static void check_stale(struct stm_tx *tx, const struct lucid_block_ *b)
@@ -66,7 +66,7 @@ static void check_stale(struct stm_tx *tx, const struct lucid_block_ *b)
 
 /* lucid_block_begin_ for anything but an outermost block's first attempt. */
 static __attribute__((noinline)) void begin_other(struct stm_tx *tx, struct lucid_block_ *b,
-                                                  int jumped, void *pc)
+                                                  int jumped, void *pc, bool own)
 {
 	switch (jumped) {
 	case 0:
@@ -80,6 +80,7 @@ static __attribute__((noinline)) void begin_other(struct stm_tx *tx, struct luci
 		b->depth = tx->nesting = 1;
 		track(tx, b, pc);
 		tx->env = b->env;
+		tx->env_own = own;
 		tx->retries = 0;
 		break;
 	case 1:
@@ -97,7 +98,8 @@ static __attribute__((noinline)) void begin_other(struct stm_tx *tx, struct luci
 	b->body = 1;
 }
 
-void lucid_block_begin_(struct lucid_block_ *b, int jumped)
+static inline __attribute__((always_inline)) void begin(struct lucid_block_ *b, int jumped,
+                                                        void *pc, bool own)
 {
 	struct stm_tx *tx = stm_self();
 
@@ -107,16 +109,36 @@ void lucid_block_begin_(struct lucid_block_ *b, int jumped)
 
 		tx->nesting = 1;
 		b->depth = 1;
-		*o = (struct stm_open_block){ .pc = __builtin_return_address(0), .file = b->file,
-		                              .func = b->func, .line = b->line, .frame = b->frame,
-		                              .block = b };
+		*o = (struct stm_open_block){ .pc = pc, .file = b->file, .func = b->func,
+		                              .line = b->line, .frame = b->frame, .block = b };
 		tx->env = b->env;
+		tx->env_own = own;
 		tx->retries = 0;
 		stm_start(tx);
 		b->body = 1;
 		return;
 	}
-	begin_other(tx, b, jumped, __builtin_return_address(0));
+	begin_other(tx, b, jumped, pc, own);
+}
+
+void lucid_block_begin_(struct lucid_block_ *b, int jumped)
+{
+	begin(b, jumped, __builtin_return_address(0), false);
+}
+
+/* The same after lucid_block_enter_ took the checkpoint (checkpoint.c), or
+ * after a jump back to it: returns to the block. */
+__attribute__((visibility("hidden"))) void lucid_block_begin_own_(struct lucid_block_ *b,
+                                                                  int jumped);
+void lucid_block_begin_own_(struct lucid_block_ *b, int jumped)
+{
+#ifdef LUCID_TSAN_
+	/* ThreadSanitizer follows the stack through sigsetjmp/siglongjmp only. */
+	lucid_misuse("compile the program with -fsanitize=thread too, as this liblucid was",
+	             "the LUCID_ATOMIC block at %s:%d (in %s()) was compiled without "
+	             "ThreadSanitizer, and this liblucid with it", b->file, b->line, b->func);
+#endif
+	begin(b, jumped, __builtin_return_address(0), true);
 }
 
 void lucid_block_end_(struct lucid_block_ *b)

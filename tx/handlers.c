@@ -56,7 +56,8 @@ static void run(struct stm_tx *tx, struct stm_handlers *list)
 	struct stm_handlers h = *list;
 	unsigned nesting = tx->nesting, retries = tx->retries;
 	bool want_serial = tx->want_serial, want_irrevocable = tx->want_irrevocable;
-	sigjmp_buf *env = tx->env;
+	void *env = tx->env;
+	bool env_own = tx->env_own;
 	struct stm_open_block outer = tx->open[0];
 	struct stm_wait_entry *wait_set = tx->wait_set;
 	size_t wait_n = tx->wait_n, wait_cap = tx->wait_cap;
@@ -86,6 +87,7 @@ static void run(struct stm_tx *tx, struct stm_handlers *list)
 	tx->want_serial = want_serial;
 	tx->want_irrevocable = want_irrevocable;
 	tx->env = env;
+	tx->env_own = env_own;
 	tx->open[0] = outer;
 	if (!list->v) {
 		h.n = 0;

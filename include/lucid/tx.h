@@ -30,7 +30,8 @@ extern "C" {
  * Blocks nest (flat nesting: an inner block is part of the outer
  * transaction). `continue` ends the block like reaching its end.
  *
- * Two rules come from its use of sigsetjmp:
+ * Two rules come from its checkpoint (sigsetjmp, or on x86-64 a cheaper
+ * one that behaves the same):
  *  - A local variable of the enclosing function that is changed inside the
  *    block and read after it must be `volatile` or, better, be set only
  *    inside the block from transactional reads: an aborted attempt's changes

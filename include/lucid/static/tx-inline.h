@@ -37,6 +37,14 @@ extern "C" {
 #define LUCID_TSAN_ 1
 #endif
 #endif
+#if defined(__SANITIZE_ADDRESS__)
+#define LUCID_ASAN_ 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
+#define LUCID_ASAN_ 1
+#endif
+#endif
+
 #ifdef LUCID_TSAN_
 #define LUCID_DATA_LOAD_ORDER_ __ATOMIC_ACQUIRE
 #define LUCID_READ_FENCE_() ((void)0)
@@ -374,11 +382,25 @@ lucid_store_fast_(void *addr, uint64_t value, unsigned size, const void *site)
 }
 
 /*
+ * A block's checkpoint on x86-64 (see lucid_block_enter_): the callee-saved
+ * registers, the stack pointer and the return address of the call that
+ * took it. Elsewhere, and where the sanitizers must see the jumps (they
+ * intercept sigsetjmp and siglongjmp), the checkpoint is a sigjmp_buf.
+ */
+#if defined(__x86_64__) && !defined(LUCID_TSAN_) && !defined(LUCID_ASAN_)
+#define LUCID_OWN_CHECKPOINT_ 1
+#endif
+struct lucid_checkpoint_ {
+	uint64_t reg[8];        /* rbx, rbp, r12-r15, rsp, rip */
+};
+
+/*
  * One LUCID_ATOMIC block, on the stack of the function that contains it.
- * `body` and `state` change after sigsetjmp, hence volatile.
+ * `body` and `state` change after the checkpoint, hence volatile.
  */
 struct lucid_block_ {
-	sigjmp_buf *env;        /* checkpoint of this block (used if outermost) */
+	void *env;              /* checkpoint of this block (used if outermost):
+	                           a struct lucid_checkpoint_ or a sigjmp_buf */
 	const char *file;       /* where the block is, for diagnostics */
 	const char *func;
 	int line;
@@ -393,6 +415,13 @@ struct lucid_block_ {
 #define LUCID_BLOCK_ABORTED_ 2
 
 LUCID_API void lucid_block_begin_(struct lucid_block_ *b, int jumped);
+/*
+ * Takes the checkpoint b->env (a struct lucid_checkpoint_) and starts the
+ * block, as sigsetjmp followed by lucid_block_begin_(b, 0) would, in one
+ * call; an abort comes back out of it (again) having started the block's
+ * next attempt, or left it. x86-64 only.
+ */
+LUCID_API void lucid_block_enter_(struct lucid_block_ *b) __attribute__((returns_twice));
 LUCID_API void lucid_block_end_(struct lucid_block_ *b);
 
 #define LUCID_CAT2_(a, b) a##b
@@ -401,14 +430,21 @@ LUCID_API void lucid_block_end_(struct lucid_block_ *b);
 /* Three nested one-shot loops: the outer one holds the checkpoint, the middle
  * one commits in its step (and so runs once more only if the block was left
  * by `break`, which lucid_block_end_ reports), the inner one runs the body. */
+#ifdef LUCID_OWN_CHECKPOINT_
+#define LUCID_CHECKPOINT_T_ struct lucid_checkpoint_
+#define LUCID_BLOCK_START_(E, B) lucid_block_enter_(&B)
+#else
+#define LUCID_CHECKPOINT_T_ sigjmp_buf
+#define LUCID_BLOCK_START_(E, B) lucid_block_begin_(&B, sigsetjmp(E, 0))
+#endif
 #define LUCID_ATOMIC_AT_(E, O, B)                                               \
-	for (sigjmp_buf E, *O = &E; O; O = NULL)                                \
+	for (LUCID_CHECKPOINT_T_ E, *O = &E; O; O = NULL)                       \
 		for (struct lucid_block_ B = { .env = &E, .file = __FILE__,     \
 		                               .func = __func__, .line = __LINE__, \
 		                               .body = 0, .state = 0, .depth = 0, \
 		                               .frame = __builtin_frame_address(0) }; \
 		     B.state == LUCID_BLOCK_RUNNING_; lucid_block_end_(&B))      \
-			for (lucid_block_begin_(&B, sigsetjmp(E, 0)); B.body; B.body = 0)
+			for (LUCID_BLOCK_START_(E, B); B.body; B.body = 0)
 
 #ifdef __cplusplus
 }
