@@ -281,6 +281,61 @@ START_TEST(test_abort_in_block_leaves_it)
 END_TEST
 
 /* Flat nesting: the inner block commits with the outer one. */
+/*
+ * Values set before a block and not changed in it keep them through re-runs,
+ * in the block's function and in its callers: the jump back puts back the
+ * registers they may live in. The first attempt of the block asks to become
+ * irrevocable, which rolls it back and runs it again (holding the token):
+ * one jump back, in one thread.
+ */
+static __attribute__((noinline)) long mix(long a)
+{
+	__asm__ __volatile__("" ::: "memory");
+	return a * 1000003 + 17;
+}
+
+static int rerun_attempts;
+
+static __attribute__((noinline)) void rerun_block(long a, long b)
+{
+	LUCID_ATOMIC {
+		rerun_attempts++;
+		lucid_write(shared_a, a);
+		lucid_irrevocable();
+		lucid_write(shared_b, b);
+	}
+}
+
+START_TEST(test_locals_survive_rerun)
+{
+	/* Live across the call: in the registers a callee must preserve. */
+	long a = mix(1), b = mix(2), c = mix(3), d = mix(4), e = mix(5), f = mix(6);
+
+	rerun_attempts = 0;
+	rerun_block(a ^ b, c ^ d);
+	ck_assert_int_eq(rerun_attempts, 2);
+	ck_assert(a == mix(1) && b == mix(2) && c == mix(3));
+	ck_assert(d == mix(4) && e == mix(5) && f == mix(6));
+	ck_assert_int_eq(shared_a, mix(1) ^ mix(2));
+	ck_assert_int_eq(shared_b, mix(3) ^ mix(4));
+
+	/* And in the block's own function. */
+	long g = mix(7), h = mix(8);
+	volatile int attempts = 0;
+
+	LUCID_ATOMIC {
+		attempts = attempts + 1;
+		lucid_write(shared_a, g);
+		lucid_irrevocable();
+		lucid_write(shared_b, h);
+	}
+	ck_assert_int_eq(attempts, 2);
+	ck_assert(g == mix(7) && h == mix(8));
+	ck_assert_int_eq(shared_a, mix(7));
+	ck_assert_int_eq(shared_b, mix(8));
+}
+END_TEST
+
 START_TEST(test_nested_flat)
 {
 	shared_a = 0;
@@ -556,6 +611,7 @@ static Suite *tx_suite(void)
 		{ "subword_merge", test_subword_merge },
 		{ "run_commits_and_aborts", test_run_commits_and_aborts },
 		{ "abort_in_block_leaves_it", test_abort_in_block_leaves_it },
+		{ "locals_survive_rerun", test_locals_survive_rerun },
 		{ "nested_flat", test_nested_flat },
 		{ "nested_run_abort", test_nested_run_abort },
 		{ "misuse_break", test_misuse_break },
