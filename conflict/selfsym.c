@@ -11,6 +11,7 @@
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 
+#include "conflict/dwunit.h"
 #include "conflict/selfsym.h"
 
 #define SS_MAX_FRAMES 32          /* inlined calls kept per address */
@@ -126,21 +127,6 @@ static void ss_call_site(Dwarf_Die *inl, const char **file, int *line)
 		*file = dwarf_filesrc(files, idx, NULL, NULL);
 }
 
-/*
- * The compilation unit holding @p addr. libdw finds it through
- * .debug_aranges, which clang does not emit by default; without them, each
- * unit is asked whether its ranges hold the address.
- */
-static Dwarf_Die *ss_unit(Dwfl_Module *m, Dwarf_Addr addr, Dwarf_Addr *bias)
-{
-	Dwarf_Die *cu = dwfl_module_addrdie(m, addr, bias);
-
-	while (!cu && (cu = dwfl_module_nextcu(m, cu, bias)) != NULL)
-		if (dwarf_haspc(cu, addr - *bias) > 0)
-			return cu;
-	return cu;
-}
-
 /* The frames at @p addr in @p m: inlined calls innermost first, then the
  * function that holds them. */
 static void ss_module_frames(Dwfl_Module *m, Dwarf_Addr addr, struct ss_frames *fr)
@@ -149,7 +135,7 @@ static void ss_module_frames(Dwfl_Module *m, Dwarf_Addr addr, struct ss_frames *
 	const char *file = NULL;
 	int line = 0;
 	Dwarf_Addr bias = 0;
-	Dwarf_Die *cu = ss_unit(m, addr, &bias), *scopes = NULL, inner;
+	Dwarf_Die *cu = rec_dwarf_unit(m, addr, &bias), *scopes = NULL, inner;
 	Dwarf_Line *ln = cu ? dwarf_getsrc_die(cu, addr - bias) : NULL;
 	int n = 0;
 

@@ -11,6 +11,7 @@
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 
+#include "conflict/dwunit.h"
 #include "conflict/symbolize.h"
 
 /*
@@ -230,17 +231,40 @@ static const char *rec_call_file(Dwarf_Die *inl)
 	return dwarf_filesrc(files, idx, NULL, NULL);
 }
 
-/*
- * The DWARF frames at addr: the scopes that physically contain the
- * innermost one (dwarf_getscopes_die, unlike dwarf_getscopes, does not
- * wander into an inlined function's abstract definition), innermost
- * first, up to the first real function.
- */
-static void rec_dwarf_frames(Dwfl_Module *dm, uint64_t addr, struct rec_frames *fr,
-			     const char *module, const char *file, int line, int col)
+/* The source line at addr, in @p cu (see rec_dwarf_unit) when libdw's own
+ * lookup, which also goes through .debug_aranges, finds none. */
+static const char *rec_line_at(Dwfl_Module *dm, Dwarf_Die *cu, Dwarf_Addr bias, uint64_t addr,
+			       int *line, int *col)
 {
-	Dwarf_Addr bias = 0;
-	Dwarf_Die *cu = dwfl_module_addrdie(dm, addr, &bias);
+	Dwfl_Line *ln = dwfl_module_getsrc(dm, addr);
+	const char *file = NULL;
+
+	*line = *col = 0;
+	if (ln) {
+		if (!(file = dwfl_lineinfo(ln, NULL, line, col, NULL, NULL)))
+			*line = *col = 0;
+		return file;
+	}
+	Dwarf_Line *dl = cu ? dwarf_getsrc_die(cu, addr - bias) : NULL;
+
+	if (dl && (file = dwarf_linesrc(dl, NULL, NULL)) != NULL &&
+	    (dwarf_lineno(dl, line) != 0 || dwarf_linecol(dl, col) != 0)) {
+		file = NULL;
+		*line = *col = 0;
+	}
+	return file;
+}
+
+/*
+ * The DWARF frames at addr (in @p cu): the scopes that physically contain
+ * the innermost one (dwarf_getscopes_die, unlike dwarf_getscopes, does not
+ * wander into an inlined function's abstract definition), innermost first,
+ * up to the first real function.
+ */
+static void rec_dwarf_frames(Dwfl_Module *dm, Dwarf_Die *cu, Dwarf_Addr bias, uint64_t addr,
+			     struct rec_frames *fr, const char *module, const char *file, int line,
+			     int col)
+{
 	Dwarf_Die *scopes = NULL, inner;
 	int n;
 
@@ -288,13 +312,12 @@ static struct rec_symentry *rec_sym_resolve(struct rec_symbolizer *s, const stru
 	struct rec_symentry *e;
 
 	if (dm) {
-		Dwfl_Line *ln = dwfl_module_getsrc(dm, addr);
-		const char *file = NULL;
-		int line = 0, col = 0;
+		Dwarf_Addr bias = 0;
+		Dwarf_Die *cu = rec_dwarf_unit(dm, addr, &bias);
+		int line, col;
+		const char *file = rec_line_at(dm, cu, bias, addr, &line, &col);
 
-		if (ln && !(file = dwfl_lineinfo(ln, NULL, &line, &col, NULL, NULL)))
-			line = col = 0;
-		rec_dwarf_frames(dm, addr, &fr, m->path, file, line, col);
+		rec_dwarf_frames(dm, cu, bias, addr, &fr, m->path, file, line, col);
 		if (!fr.n) {
 			/* No DWARF for it: the ELF symbol table still names
 			 * the function. */

@@ -1891,6 +1891,59 @@ START_TEST(test_symbolize_missing_and_mismatch)
 }
 END_TEST
 
+/* A program built without .debug_aranges (clang's default): its units are
+ * found by their own address ranges, and lines still come out. */
+START_TEST(test_symbolize_without_aranges)
+{
+	struct rec_buf b = { 0 };
+	char path[PATH_MAX], copy[PATH_MAX], cmd[3 * PATH_MAX], *real = realpath("/proc/self/exe", NULL);
+	struct rec_modmap *map = rec_modmap_new();
+	struct rec_module mods[512];
+	void *mem[512];
+	const struct rec_module *self;
+	struct rec_reader *r;
+	struct rec_symbolizer *s;
+	struct rec_event ev;
+	struct frames fr;
+	uint64_t ra = sym_target();
+	size_t n;
+
+	rec_put_modules(&b, map);
+	n = parse_modules(&b, mods, mem, 512);
+	self = module_at(mods, n, ra);
+	ck_assert_ptr_nonnull(self);
+	tpath(copy, "noaranges");
+	snprintf(cmd, sizeof(cmd), "objcopy --remove-section=.debug_aranges '%s' '%s'", real, copy);
+	ck_assert_int_eq(system(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "readelf -S '%s' | grep -q debug_aranges", copy);
+	ck_assert_msg(system(cmd) != 0, "the copy still has .debug_aranges");
+
+	rec_buf_reset(&b);
+	rec_put_header(&b, &(struct rec_header){ .program = copy });
+	rec_put_module(&b, &(struct rec_module){ .base = self->base, .low = self->low,
+		       .high = self->high, .build_id = self->build_id,
+		       .build_id_len = self->build_id_len, .path = copy });
+	write_recording(tpath(path, "noaranges.lucid"), &b);
+	r = open_ok(path);
+	while (rec_reader_next(r, &ev) == REC_OK)
+		;
+	s = rec_sym_new(r);
+	fr = lookup(s, ra, true);
+	ck_assert_int_eq(fr.n, 1);
+	ck_assert_str_eq(fr.f[0].function, "sym_target");
+	ck_assert_str_eq(base_name(fr.f[0].file), "check_conflict.c");
+	ck_assert_uint_eq(fr.f[0].line, (unsigned)line_target);
+	ck_assert_ptr_null(rec_sym_warning(s));
+
+	rec_sym_free(s);
+	rec_reader_close(r);
+	free_all(mem, n);
+	rec_modmap_free(map);
+	rec_buf_free(&b);
+	free(real);
+}
+END_TEST
+
 START_TEST(test_symbolize_follow)
 {
 	struct rec_buf b = { 0 };
@@ -2025,6 +2078,7 @@ static Suite *suite(void)
 	add(s, "symbolize: inlined", test_symbolize_inlined, 30);
 	add(s, "symbolize: unknown", test_symbolize_unknown, 30);
 	add(s, "symbolize: missing, mismatch", test_symbolize_missing_and_mismatch, 30);
+	add(s, "symbolize: no .debug_aranges", test_symbolize_without_aranges, 30);
 	add(s, "symbolize: modules read later", test_symbolize_follow, 30);
 	add(s, "a million aborts", test_million_aborts, 120);
 	return s;
