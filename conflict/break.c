@@ -68,13 +68,25 @@ static bool debugger_attached(void)
 	return t && strtol(t + strlen("\nTracerPid:"), NULL, 10) > 0;
 }
 
+/* What the thread stopped in conflict_break_trap is at, for the gdb
+ * extension (`lucid conflict`): the arguments' locations in the debug
+ * information are not always right at the call to raise() (clang describes
+ * the match number by its argument register, which raise() reuses). */
+__attribute__((visibility("hidden"))) __thread struct lucid_break_trap_ {
+	const struct lucid_conflict *c;
+	uint64_t n;
+} lucid_break_trap_;
+
 void conflict_break_trap(const struct lucid_conflict *c, uint64_t n)
 {
+	lucid_break_trap_.c = c;
+	lucid_break_trap_.n = n;
 	raise(SIGTRAP);
-	/* Both arguments live past the call, so the compiler keeps them where
-	 * the debugger (the gdb extension's `lucid conflict`) finds them while
-	 * the thread is stopped in raise(): volatile locals do not survive
-	 * AddressSanitizer's frame layout in the debug information. */
+	lucid_break_trap_.c = NULL;
+	/* Both arguments also live past the call, so the compiler keeps them
+	 * where a debugger without the variable above finds them (volatile
+	 * locals do not survive AddressSanitizer's frame layout in the debug
+	 * information). */
 	__asm__ __volatile__("" : : "r"(c), "r"(n) : "memory");
 }
 

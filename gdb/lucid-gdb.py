@@ -253,10 +253,26 @@ def _lucid_read_local(frame, name):
         return None
 
 
+def _lucid_trap_state():
+    """(conflict address, match number) that the selected thread's
+    conflict_break_trap noted, or None."""
+    try:
+        v = gdb.parse_and_eval("lucid_break_trap_")
+        addr = int(v["c"])
+        return (addr, int(v["n"])) if addr else None
+    except (ValueError, gdb.error):
+        return None
+
+
 def lucid_conflict_in_frame(frame):
     """(address of the conflict, LUCID_BREAK match number or None) held by frame, or None."""
     name = frame.name()
     if name == "conflict_break_trap":
+        # What the function noted for the debugger; its arguments, where the
+        # library was built without that variable.
+        noted = _lucid_trap_state()
+        if noted:
+            return noted
         addr = _lucid_read_local(frame, "c")
         if addr:
             return addr, _lucid_read_local(frame, "n")
