@@ -1498,18 +1498,26 @@ static void free_all(void **mem, size_t n)
 
 static int line_target, line_inline_body, line_inline_call;
 
+/* Functions whose calls must stay calls, each on its line: GCC's noipa;
+ * clang has no such attribute, and optnone keeps the function as written. */
+#ifdef __clang__
+#define SYM_NOIPA __attribute__((noinline, optnone))
+#else
+#define SYM_NOIPA __attribute__((noipa))
+#endif
+
 /*
  * probe() stores its return address. The call is alone on its line, so the
  * return address itself belongs to the next line: only looking up pc - 1
  * gives the call's line.
  */
-__attribute__((noipa)) static void probe(uint64_t *out)
+SYM_NOIPA static void probe(uint64_t *out)
 {
 	*out = (uint64_t)(uintptr_t)__builtin_return_address(0);
 }
 
 /* The return address of its call to probe(), at line_target. */
-__attribute__((noipa)) static uint64_t sym_target(void)
+SYM_NOIPA static uint64_t sym_target(void)
 {
 	uint64_t ra;
 
@@ -1529,7 +1537,7 @@ static inline __attribute__((always_inline)) uint64_t sym_inlined(void)
 }
 
 /* probe() called from sym_inlined, inlined here at line_inline_call. */
-__attribute__((noipa)) static uint64_t sym_inline_caller(void)
+SYM_NOIPA static uint64_t sym_inline_caller(void)
 {
 	uint64_t ra;
 
