@@ -15,10 +15,12 @@ static inline Dwarf_Die *rec_dwarf_unit(Dwfl_Module *m, Dwarf_Addr addr, Dwarf_A
 {
 	Dwarf_Die *cu = dwfl_module_addrdie(m, addr, bias);
 
-	while (!cu && (cu = dwfl_module_nextcu(m, cu, bias)) != NULL)
+	if (cu)
+		return cu;
+	while ((cu = dwfl_module_nextcu(m, cu, bias)) != NULL)
 		if (dwarf_haspc(cu, addr - *bias) > 0)
 			return cu;
-	return cu;
+	return NULL;
 }
 
 #endif
