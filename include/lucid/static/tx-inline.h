@@ -384,10 +384,13 @@ lucid_store_fast_(void *addr, uint64_t value, unsigned size, const void *site)
 /*
  * A block's checkpoint on x86-64 (see lucid_block_enter_): the callee-saved
  * registers, the stack pointer and the return address of the call that
- * took it. Elsewhere, and where the sanitizers must see the jumps (they
- * intercept sigsetjmp and siglongjmp), the checkpoint is a sigjmp_buf.
+ * took it. Elsewhere, where the sanitizers must see the jumps (they
+ * intercept sigsetjmp and siglongjmp), and where the program defines
+ * LUCID_SIGSETJMP (e.g. to run with user-space shadow stacks, which only
+ * siglongjmp knows how to unwind), the checkpoint is a sigjmp_buf.
  */
-#if defined(__x86_64__) && !defined(LUCID_TSAN_) && !defined(LUCID_ASAN_)
+#if defined(__x86_64__) && !defined(LUCID_TSAN_) && !defined(LUCID_ASAN_) && \
+    !defined(LUCID_SIGSETJMP)
 #define LUCID_OWN_CHECKPOINT_ 1
 #endif
 struct lucid_checkpoint_ {
