@@ -128,9 +128,10 @@ void lucid_block_begin_(struct lucid_block_ *b, int jumped)
 
 /* The same after lucid_block_enter_ took the checkpoint (checkpoint.c), or
  * after a jump back to it: returns to the block. */
-__attribute__((visibility("hidden"))) void lucid_block_begin_own_(struct lucid_block_ *b,
-                                                                  int jumped);
-void lucid_block_begin_own_(struct lucid_block_ *b, int jumped)
+/* Called only from asm, hence `used` (link-time optimization would drop it). */
+__attribute__((visibility("hidden"), used)) void lucid_block_begin_own_(struct lucid_block_ *b,
+                                                                        int jumped);
+__attribute__((used)) void lucid_block_begin_own_(struct lucid_block_ *b, int jumped)
 {
 #ifdef LUCID_TSAN_
 	/* ThreadSanitizer follows the stack through sigsetjmp/siglongjmp only. */

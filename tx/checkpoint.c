@@ -7,33 +7,36 @@
 #include <lucid/tx.h>
 #include "stm/stm-internal.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define LUCID_LIB_ASAN_ 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define LUCID_LIB_ASAN_ 1
-#endif
-#endif
-#ifdef LUCID_LIB_ASAN_
-#include <sanitizer/asan_interface.h>
-#endif
+/* AddressSanitizer, where the process has it (this library may be built
+ * without it and the program's other files with it): the frames a jump
+ * goes over may have poisoned stack left behind. */
+extern void __asan_handle_no_return(void) __attribute__((weak));
 
 #if defined(__x86_64__)
 /*
  * A block's checkpoint is what sigsetjmp keeps, less the signal mask (which
  * LUCID_ATOMIC never saved) and the pointer mangling: the callee-saved
- * registers, the stack pointer after the call and its return address. It is
- * taken and the block started in one call, lucid_block_enter_, which ends
- * by jumping into lucid_block_begin_own_ (block.c): that returns to the
- * block as if lucid_block_enter_ had. lucid_checkpoint_jump_ puts the
- * registers back and re-creates that call, the return address pushed where
- * it was, so that lucid_block_begin_own_ starts the next attempt (or leaves
- * the block) and returns to the block again. Each symbol's CFA stays the
- * stack pointer plus 8 up to its jump, so debuggers and unwinders see the
- * block's frame as the caller throughout.
+ * registers, the stack pointer after the call, its return address, and the
+ * shadow-stack pointer (Intel CET; 0 when the process has none, for which
+ * rdsspq reads nothing). It is taken and the block started in one call,
+ * lucid_block_enter_, which ends by jumping into lucid_block_begin_own_
+ * (block.c): that returns to the block as if lucid_block_enter_ had.
+ *
+ * lucid_checkpoint_jump_ puts the registers back, moves a shadow stack back
+ * to where that first return left it, calls lucid_block_begin_own_ from the
+ * block's stack (which starts the next attempt, or leaves the block) and
+ * jumps to the return address: a return would not match the shadow stack,
+ * whose entry for the first call later calls have overwritten. Between the
+ * two, the unwind information says the return address is the block's.
  */
 _Static_assert(offsetof(struct lucid_block_, env) == 0, "lucid_block_enter_ finds env first");
-_Static_assert(sizeof(struct lucid_checkpoint_) == 64, "eight registers");
+_Static_assert(sizeof(struct lucid_checkpoint_) == 72, "eight registers and the shadow stack");
+
+#if defined(__CET__) && (__CET__ & 1)
+#define LUCID_ENDBR_ "	endbr64\n"
+#else
+#define LUCID_ENDBR_ ""
+#endif
 
 __attribute__((visibility("hidden"), noreturn)) void
 lucid_checkpoint_jump_(void *checkpoint, const void *block, int value);
@@ -45,6 +48,7 @@ __asm__(
 	".p2align 4\n"
 	"lucid_block_enter_:\n"
 	".cfi_startproc\n"
+	LUCID_ENDBR_
 	"	movq (%rdi), %rax\n"
 	"	movq %rbx, 0(%rax)\n"
 	"	movq %rbp, 8(%rax)\n"
@@ -56,6 +60,9 @@ __asm__(
 	"	movq %rdx, 48(%rax)\n"
 	"	movq (%rsp), %rdx\n"
 	"	movq %rdx, 56(%rax)\n"
+	"	xorl %edx, %edx\n"
+	"	rdsspq %rdx\n"
+	"	movq %rdx, 64(%rax)\n"
 	"	xorl %esi, %esi\n"
 	"	jmp lucid_block_begin_own_\n"
 	".cfi_endproc\n"
@@ -67,31 +74,52 @@ __asm__(
 	".p2align 4\n"
 	"lucid_checkpoint_jump_:\n"
 	".cfi_startproc\n"
-	"	movq 0(%rdi), %rbx\n"
-	"	movq 8(%rdi), %rbp\n"
-	"	movq 16(%rdi), %r12\n"
-	"	movq 24(%rdi), %r13\n"
-	"	movq 32(%rdi), %r14\n"
-	"	movq 40(%rdi), %r15\n"
-	"	movq 48(%rdi), %rsp\n"
-	"	pushq 56(%rdi)\n"
-	"	movq %rsi, %rdi\n"
-	"	movl %edx, %esi\n"
-	"	jmp lucid_block_begin_own_\n"
+	LUCID_ENDBR_
+	"	movq %rdi, %r8\n"
+	"	movq %rsi, %r9\n"
+	"	movl %edx, %r10d\n"
+	"	xorl %eax, %eax\n"
+	"	rdsspq %rax\n"
+	"	testq %rax, %rax\n"
+	"	jz 2f\n"
+	"	movq 64(%r8), %rcx\n"
+	"	addq $8, %rcx\n"
+	"	subq %rax, %rcx\n"
+	"	shrq $3, %rcx\n"
+	"1:	movl $255, %eax\n"
+	"	cmpq %rax, %rcx\n"
+	"	cmovbq %rcx, %rax\n"
+	"	incsspq %rax\n"
+	"	subq %rax, %rcx\n"
+	"	jnz 1b\n"
+	"2:	movq 0(%r8), %rbx\n"
+	"	movq 8(%r8), %rbp\n"
+	"	movq 16(%r8), %r12\n"
+	"	movq 24(%r8), %r13\n"
+	"	movq 32(%r8), %r14\n"
+	"	movq 40(%r8), %r15\n"
+	"	movq 48(%r8), %rsp\n"
+	"	pushq 56(%r8)\n"
+	"	subq $8, %rsp\n"
+	".cfi_def_cfa_offset 16\n"
+	"	movq %r9, %rdi\n"
+	"	movl %r10d, %esi\n"
+	"	call lucid_block_begin_own_\n"
+	"	addq $8, %rsp\n"
+	".cfi_def_cfa_offset 8\n"
+	"	popq %rdx\n"
+	"	notrack jmp *%rdx\n"
 	".cfi_endproc\n"
 	".size lucid_checkpoint_jump_, .-lucid_checkpoint_jump_\n");
 #endif
 
 void stm_jump(struct stm_tx *tx, int value)
 {
-#if defined(__x86_64__)
-	if (tx->env_own) {
-#ifdef LUCID_LIB_ASAN_
-		/* The frames jumped over are ours: unpoison their stack. */
+	if (__asan_handle_no_return)
 		__asan_handle_no_return();
-#endif
+#if defined(__x86_64__)
+	if (tx->env_own)
 		lucid_checkpoint_jump_(tx->env, tx->open[0].block, value);
-	}
 #endif
 	siglongjmp(*(sigjmp_buf *)tx->env, value);
 }

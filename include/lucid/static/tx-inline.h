@@ -37,10 +37,11 @@ extern "C" {
 #define LUCID_TSAN_ 1
 #endif
 #endif
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_HWADDRESS__)
 #define LUCID_ASAN_ 1
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(hwaddress_sanitizer) || \
+    __has_feature(memory_sanitizer)
 #define LUCID_ASAN_ 1
 #endif
 #endif
@@ -384,17 +385,16 @@ lucid_store_fast_(void *addr, uint64_t value, unsigned size, const void *site)
 /*
  * A block's checkpoint on x86-64 (see lucid_block_enter_): the callee-saved
  * registers, the stack pointer and the return address of the call that
- * took it. Elsewhere, where the sanitizers must see the jumps (they
- * intercept sigsetjmp and siglongjmp), and where the program defines
- * LUCID_SIGSETJMP (e.g. to run with user-space shadow stacks, which only
- * siglongjmp knows how to unwind), the checkpoint is a sigjmp_buf.
+ * took it, and the shadow-stack pointer. Elsewhere, where the sanitizers
+ * must see the jumps (they intercept sigsetjmp and siglongjmp), and where
+ * the program defines LUCID_SIGSETJMP, the checkpoint is a sigjmp_buf.
  */
 #if defined(__x86_64__) && !defined(LUCID_TSAN_) && !defined(LUCID_ASAN_) && \
     !defined(LUCID_SIGSETJMP)
 #define LUCID_OWN_CHECKPOINT_ 1
 #endif
 struct lucid_checkpoint_ {
-	uint64_t reg[8];        /* rbx, rbp, r12-r15, rsp, rip */
+	uint64_t reg[9];        /* rbx, rbp, r12-r15, rsp, rip, shadow-stack pointer */
 };
 
 /*
