@@ -1,7 +1,6 @@
 /* conflict: symbolizing return addresses of the running process itself, with libdw, for LUCID_BREAK. */
 #include "config.h"
 
-#include <dwarf.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +10,7 @@
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 
-#include "conflict/dwunit.h"
+#include "conflict/dwframes.h"
 #include "conflict/selfsym.h"
 
 #define SS_MAX_FRAMES 32          /* inlined calls kept per address */
@@ -98,74 +97,35 @@ static void ss_push(struct ss_frames *fr, const char *function, const char *file
 	};
 }
 
-static const char *ss_die_name(Dwarf_Die *die)
+/* What a frame walk (rec_dwarf_frames) gives the frames of one address. */
+struct ss_frames_at {
+	struct ss_frames *fr;
+	const char *module;
+};
+
+static void ss_frame_found(void *arg, const char *function, const char *file, int line, int col,
+                           bool inlined)
 {
-	Dwarf_Attribute a;
-	/* An inlined instance names its function only through its abstract
-	 * origin, which the _integrate form follows. */
-	const char *name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_name, &a));
+	struct ss_frames_at *at = arg;
 
-	return name ? name : dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &a));
-}
-
-/* Where the inlined call @p inl was made: file and line in its caller. */
-static void ss_call_site(Dwarf_Die *inl, const char **file, int *line)
-{
-	Dwarf_Attribute a;
-	Dwarf_Word idx, ln;
-	Dwarf_Die cu;
-	Dwarf_Files *files;
-	size_t nfiles;
-
-	*file = NULL;
-	*line = 0;
-	if (dwarf_formudata(dwarf_attr(inl, DW_AT_call_line, &a), &ln) == 0 && ln <= 0x7fffffff)
-		*line = (int)ln;
-	if (dwarf_formudata(dwarf_attr(inl, DW_AT_call_file, &a), &idx) == 0 &&
-	    dwarf_diecu(inl, &cu, NULL, NULL) && dwarf_getsrcfiles(&cu, &files, &nfiles) == 0 &&
-	    idx < nfiles)
-		*file = dwarf_filesrc(files, idx, NULL, NULL);
+	(void)col;
+	ss_push(at->fr, function, file, line, inlined, at->module);
 }
 
 /* The frames at @p addr in @p m: inlined calls innermost first, then the
  * function that holds them. */
 static void ss_module_frames(Dwfl_Module *m, Dwarf_Addr addr, struct ss_frames *fr)
 {
-	const char *module = dwfl_module_info(m, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
-	const char *file = NULL;
-	int line = 0;
+	struct ss_frames_at at = { fr, dwfl_module_info(m, NULL, NULL, NULL, NULL, NULL, NULL, NULL) };
 	Dwarf_Addr bias = 0;
-	Dwarf_Die *cu = rec_dwarf_unit(m, addr, &bias), *scopes = NULL, inner;
-	Dwarf_Line *ln = cu ? dwarf_getsrc_die(cu, addr - bias) : NULL;
-	int n = 0;
+	Dwarf_Die *cu = rec_dwarf_unit(m, addr, &bias);
+	int line, col;
+	const char *file = rec_dwarf_line(cu, bias, addr, &line, &col);
 
-	if (ln && (file = dwarf_linesrc(ln, NULL, NULL)) != NULL && dwarf_lineno(ln, &line) != 0)
-		line = 0;
-	if (cu && (n = dwarf_getscopes(cu, addr - bias, &scopes)) > 0) {
-		/* Walk out from the innermost scope through the scopes that
-		 * physically hold it (dwarf_getscopes_die), not into the
-		 * abstract definitions of inlined functions. */
-		inner = scopes[0];
-		free(scopes);
-		scopes = NULL;
-		n = dwarf_getscopes_die(&inner, &scopes);
-		for (int i = 0; i < n; i++) {
-			int tag = dwarf_tag(&scopes[i]);
-
-			if (tag == DW_TAG_inlined_subroutine) {
-				ss_push(fr, ss_die_name(&scopes[i]), file, line, true, module);
-				ss_call_site(&scopes[i], &file, &line);
-			} else if (tag == DW_TAG_subprogram || tag == DW_TAG_entry_point) {
-				ss_push(fr, ss_die_name(&scopes[i]), file, line, false, module);
-				break;
-			}
-		}
-	}
-	free(scopes);
 	/* No DWARF, or inlined calls without a function around them: the
 	 * symbol table still names the function. */
-	if (!fr->n || fr->v[fr->n - 1].inlined)
-		ss_push(fr, dwfl_module_addrname(m, addr), file, line, false, module);
+	if (!rec_dwarf_frames(cu, bias, addr, &file, &line, &col, ss_frame_found, &at))
+		ss_push(fr, dwfl_module_addrname(m, addr), file, line, false, at.module);
 }
 
 /* A copy of the frames at @p pc that owns its strings; NULL when out of memory. */

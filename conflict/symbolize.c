@@ -1,7 +1,6 @@
 /* conflict: turning a recorded PC into function, file:line and inlined frames, offline, with libdw. */
 #include "config.h"
 
-#include <dwarf.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,7 +10,7 @@
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 
-#include "conflict/dwunit.h"
+#include "conflict/dwframes.h"
 #include "conflict/symbolize.h"
 
 /*
@@ -191,117 +190,18 @@ static void rec_frames_push(struct rec_frames *fr, const char *function, const c
 	};
 }
 
-static const char *rec_die_name(Dwarf_Die *die)
+/* What a frame walk (rec_dwarf_frames) gives the frames of one address. */
+struct rec_frames_at {
+	struct rec_frames *fr;
+	const char *module;
+};
+
+static void rec_frame_found(void *arg, const char *function, const char *file, int line,
+			    int col, bool inlined)
 {
-	Dwarf_Attribute a;
-	const char *name;
+	struct rec_frames_at *at = arg;
 
-	/* _integrate follows DW_AT_abstract_origin: an inlined instance
-	 * carries its name only in the abstract definition. */
-	name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_name, &a));
-	if (!name)
-		name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &a));
-	return name;
-}
-
-static int rec_die_udata(Dwarf_Die *die, unsigned attr)
-{
-	Dwarf_Attribute a;
-	Dwarf_Word w;
-
-	if (dwarf_formudata(dwarf_attr(die, attr, &a), &w) != 0 || w > 0x7fffffff)
-		return 0;
-	return (int)w;
-}
-
-/* Where an inlined call was made: its DW_AT_call_* attributes, the file an
- * index into its own unit's file table. */
-static const char *rec_call_file(Dwarf_Die *inl)
-{
-	Dwarf_Attribute a;
-	Dwarf_Word idx;
-	Dwarf_Die cu;
-	Dwarf_Files *files;
-	size_t nfiles;
-
-	if (dwarf_formudata(dwarf_attr(inl, DW_AT_call_file, &a), &idx) != 0 ||
-	    !dwarf_diecu(inl, &cu, NULL, NULL) || dwarf_getsrcfiles(&cu, &files, &nfiles) != 0 ||
-	    idx >= nfiles)
-		return NULL;
-	return dwarf_filesrc(files, idx, NULL, NULL);
-}
-
-/* The source line at addr, in @p cu (see rec_dwarf_unit) when libdw's own
- * lookup, which also goes through .debug_aranges, finds none. */
-static const char *rec_line_at(Dwfl_Module *dm, Dwarf_Die *cu, Dwarf_Addr bias, uint64_t addr,
-			       int *line, int *col)
-{
-	Dwfl_Line *ln = dwfl_module_getsrc(dm, addr);
-	const char *file = NULL;
-
-	*line = *col = 0;
-	if (ln) {
-		if (!(file = dwfl_lineinfo(ln, NULL, line, col, NULL, NULL)))
-			*line = *col = 0;
-		return file;
-	}
-	Dwarf_Line *dl = cu ? dwarf_getsrc_die(cu, addr - bias) : NULL;
-
-	if (dl && (file = dwarf_linesrc(dl, NULL, NULL)) != NULL &&
-	    (dwarf_lineno(dl, line) != 0 || dwarf_linecol(dl, col) != 0)) {
-		file = NULL;
-		*line = *col = 0;
-	}
-	return file;
-}
-
-/*
- * The DWARF frames at addr (in @p cu): the scopes that physically contain
- * the innermost one (dwarf_getscopes_die, unlike dwarf_getscopes, does not
- * wander into an inlined function's abstract definition), innermost first,
- * up to the first real function.
- */
-static void rec_dwarf_frames(Dwfl_Module *dm, Dwarf_Die *cu, Dwarf_Addr bias, uint64_t addr,
-			     struct rec_frames *fr, const char *module, const char *file, int line,
-			     int col)
-{
-	Dwarf_Die *scopes = NULL, inner;
-	int n;
-
-	if (!cu)
-		return;
-	n = dwarf_getscopes(cu, addr - bias, &scopes);
-	if (n <= 0) {
-		free(scopes);
-		return;
-	}
-	inner = scopes[0];
-	free(scopes);
-	scopes = NULL;
-	n = dwarf_getscopes_die(&inner, &scopes);
-	for (int i = 0; i < n; i++) {
-		int tag = dwarf_tag(&scopes[i]);
-
-		if (tag == DW_TAG_inlined_subroutine) {
-			rec_frames_push(fr, rec_die_name(&scopes[i]), file, line, col, true, module);
-			file = rec_call_file(&scopes[i]);
-			line = rec_die_udata(&scopes[i], DW_AT_call_line);
-			col = rec_die_udata(&scopes[i], DW_AT_call_column);
-		} else if (tag == DW_TAG_subprogram || tag == DW_TAG_entry_point) {
-			rec_frames_push(fr, rec_die_name(&scopes[i]), file, line, col, false, module);
-			break;
-		}
-	}
-	free(scopes);
-	/* Inlined frames with no function around them: end with what the
-	 * symbol table knows, at the outermost call's position. */
-	if (fr->n && fr->v[fr->n - 1].inlined) {
-		GElf_Off off;
-		GElf_Sym sym;
-
-		rec_frames_push(fr, dwfl_module_addrinfo(dm, addr, &off, &sym, NULL, NULL, NULL),
-				file, line, col, false, module);
-	}
+	rec_frames_push(at->fr, function, file, line, col, inlined, at->module);
 }
 
 static struct rec_symentry *rec_sym_resolve(struct rec_symbolizer *s, const struct rec_module *m,
@@ -315,12 +215,12 @@ static struct rec_symentry *rec_sym_resolve(struct rec_symbolizer *s, const stru
 		Dwarf_Addr bias = 0;
 		Dwarf_Die *cu = rec_dwarf_unit(dm, addr, &bias);
 		int line, col;
-		const char *file = rec_line_at(dm, cu, bias, addr, &line, &col);
+		const char *file = rec_dwarf_line(cu, bias, addr, &line, &col);
+		struct rec_frames_at at = { &fr, m->path };
 
-		rec_dwarf_frames(dm, cu, bias, addr, &fr, m->path, file, line, col);
-		if (!fr.n) {
-			/* No DWARF for it: the ELF symbol table still names
-			 * the function. */
+		if (!rec_dwarf_frames(cu, bias, addr, &file, &line, &col, rec_frame_found, &at)) {
+			/* No DWARF for it, or inlined calls without their
+			 * function: the ELF symbol table still names it. */
 			GElf_Off off;
 			GElf_Sym sym;
 
