@@ -1834,43 +1834,66 @@ START_TEST(test_symbolize_unknown)
 }
 END_TEST
 
-START_TEST(test_symbolize_missing_and_mismatch)
+/* This program's entry in the real module map; its strings live in
+ * mem[0..*n), for free_all. */
+static struct rec_module self_module(uint64_t pc, void **mem, size_t *n)
 {
 	struct rec_buf b = { 0 };
-	char path[PATH_MAX], *real = realpath("/proc/self/exe", NULL);
-	uint8_t bid[64];
-	size_t bid_len = file_build_id(real, bid, sizeof(bid));
 	struct rec_modmap *map = rec_modmap_new();
 	struct rec_module mods[512];
-	void *mem[512];
 	const struct rec_module *self;
+
+	rec_put_modules(&b, map);
+	*n = parse_modules(&b, mods, mem, 512);
+	self = module_at(mods, *n, pc);
+	ck_assert_ptr_nonnull(self);
+	rec_modmap_free(map);
+	rec_buf_free(&b);
+	return *self;
+}
+
+/* A symbolizer on the recording @p name, written with a header naming
+ * @p program and the module map @p mods, read to its end (*r to close). */
+static struct rec_symbolizer *sym_on_modules(const char *name, const char *program,
+                                             const struct rec_module *mods, size_t n,
+                                             struct rec_reader **r)
+{
+	struct rec_buf b = { 0 };
+	char path[PATH_MAX];
+	struct rec_event ev;
+
+	rec_put_header(&b, &(struct rec_header){ .program = program });
+	for (size_t i = 0; i < n; i++)
+		rec_put_module(&b, &mods[i]);
+	write_recording(tpath(path, name), &b);
+	rec_buf_free(&b);
+	*r = open_ok(path);
+	while (rec_reader_next(*r, &ev) == REC_OK)
+		;
+	return rec_sym_new(*r);
+}
+
+START_TEST(test_symbolize_missing_and_mismatch)
+{
+	char *real = realpath("/proc/self/exe", NULL);
+	uint8_t bid[64];
+	size_t bid_len = file_build_id(real, bid, sizeof(bid));
+	void *mem[512];
 	struct rec_reader *r;
 	struct rec_symbolizer *s;
-	struct rec_event ev;
 	struct frames fr;
 	uint64_t ra = sym_target();
 	size_t n;
+	/* Where this program is, from the real module map. */
+	struct rec_module self = self_module(ra, mem, &n);
 
-	/* The real module map, to know where this program is. */
-	rec_put_modules(&b, map);
-	n = parse_modules(&b, mods, mem, 512);
-	self = module_at(mods, n, ra);
-	ck_assert_ptr_nonnull(self);
 	ck_assert_uint_gt(bid_len, 0);
 	bid[0] ^= 0xff;
-
-	rec_buf_reset(&b);
-	rec_put_header(&b, &(struct rec_header){ .program = real });
-	rec_put_module(&b, &(struct rec_module){ .base = 0x10000, .low = 0x11000, .high = 0x12000,
-		       .path = "/nonexistent/libgone.so" });
-	/* This program's file, but a different build-id: a rebuilt binary. */
-	rec_put_module(&b, &(struct rec_module){ .base = self->base, .low = self->low,
-		       .high = self->high, .build_id = bid, .build_id_len = bid_len, .path = real });
-	write_recording(tpath(path, "stale.lucid"), &b);
-	r = open_ok(path);
-	while (rec_reader_next(r, &ev) == REC_OK)
-		;
-	s = rec_sym_new(r);
+	s = sym_on_modules("stale.lucid", real, (struct rec_module[]){
+		{ .base = 0x10000, .low = 0x11000, .high = 0x12000, .path = "/nonexistent/libgone.so" },
+		/* This program's file, but a different build-id: a rebuilt binary. */
+		{ .base = self.base, .low = self.low, .high = self.high, .build_id = bid,
+		  .build_id_len = bid_len, .path = real } }, 2, &r);
 
 	fr = lookup(s, 0x11800, true);
 	ck_assert_int_eq(fr.n, 1);
@@ -1893,8 +1916,6 @@ START_TEST(test_symbolize_missing_and_mismatch)
 	rec_sym_free(s);
 	rec_reader_close(r);
 	free_all(mem, n);
-	rec_modmap_free(map);
-	rec_buf_free(&b);
 	free(real);
 }
 END_TEST
@@ -1903,39 +1924,23 @@ END_TEST
  * found by their own address ranges, and lines still come out. */
 START_TEST(test_symbolize_without_aranges)
 {
-	struct rec_buf b = { 0 };
-	char path[PATH_MAX], copy[PATH_MAX], cmd[3 * PATH_MAX], *real = realpath("/proc/self/exe", NULL);
-	struct rec_modmap *map = rec_modmap_new();
-	struct rec_module mods[512];
+	char copy[PATH_MAX], cmd[3 * PATH_MAX], *real = realpath("/proc/self/exe", NULL);
 	void *mem[512];
-	const struct rec_module *self;
 	struct rec_reader *r;
 	struct rec_symbolizer *s;
-	struct rec_event ev;
 	struct frames fr;
 	uint64_t ra = sym_target();
 	size_t n;
+	struct rec_module self = self_module(ra, mem, &n);
 
-	rec_put_modules(&b, map);
-	n = parse_modules(&b, mods, mem, 512);
-	self = module_at(mods, n, ra);
-	ck_assert_ptr_nonnull(self);
 	tpath(copy, "noaranges");
 	snprintf(cmd, sizeof(cmd), "objcopy --remove-section=.debug_aranges '%s' '%s'", real, copy);
 	ck_assert_int_eq(system(cmd), 0);
 	snprintf(cmd, sizeof(cmd), "readelf -S '%s' | grep -q debug_aranges", copy);
 	ck_assert_msg(system(cmd) != 0, "the copy still has .debug_aranges");
 
-	rec_buf_reset(&b);
-	rec_put_header(&b, &(struct rec_header){ .program = copy });
-	rec_put_module(&b, &(struct rec_module){ .base = self->base, .low = self->low,
-		       .high = self->high, .build_id = self->build_id,
-		       .build_id_len = self->build_id_len, .path = copy });
-	write_recording(tpath(path, "noaranges.lucid"), &b);
-	r = open_ok(path);
-	while (rec_reader_next(r, &ev) == REC_OK)
-		;
-	s = rec_sym_new(r);
+	self.path = copy;
+	s = sym_on_modules("noaranges.lucid", copy, &self, 1, &r);
 	fr = lookup(s, ra, true);
 	ck_assert_int_eq(fr.n, 1);
 	ck_assert_str_eq(fr.f[0].function, "sym_target");
@@ -1946,8 +1951,6 @@ START_TEST(test_symbolize_without_aranges)
 	rec_sym_free(s);
 	rec_reader_close(r);
 	free_all(mem, n);
-	rec_modmap_free(map);
-	rec_buf_free(&b);
 	free(real);
 }
 END_TEST
