@@ -43,25 +43,6 @@ static uint64_t load_at(struct stm_tx *tx, uintptr_t a, unsigned size)
 	return load_misaligned(tx, a, size);
 }
 
-uint64_t lucid_load_slow_(const void *addr, unsigned size)
-{
-	struct stm_tx *tx = in_tx("lucid_read");
-
-	STM_NOTE_CALLER(tx);
-	return load_at(tx, (uintptr_t)addr, size);
-}
-
-/* The same, called from the header's per-file helper, which passes the
- * user's return address (the helper's own frame is not the user's). */
-uint64_t lucid_load_slow_at_(const void *addr, unsigned size, const void *ra)
-{
-	struct stm_tx *tx = in_tx("lucid_read");
-
-	STM_NOTE_CALLER(tx);
-	tx->rec_ra = (void *)ra;
-	return load_at(tx, (uintptr_t)addr, size);
-}
-
 static void store_at(struct stm_tx *tx, uintptr_t a, uint64_t value, unsigned size)
 {
 	if (stm_likely(aligned(a, size))) {
@@ -78,30 +59,15 @@ static void store_at(struct stm_tx *tx, uintptr_t a, uint64_t value, unsigned si
 		stm_write(tx, a + i, 1, bytes[i]);
 }
 
-void lucid_store_(void *addr, uint64_t value, unsigned size)
-{
-	struct stm_tx *tx = in_tx("lucid_write");
-
-	STM_NOTE_CALLER(tx);
-	store_at(tx, (uintptr_t)addr, value, size);
-}
-
-/* See lucid_load_slow_at_. */
-void lucid_store_at_(void *addr, uint64_t value, unsigned size, const void *ra)
-{
-	struct stm_tx *tx = in_tx("lucid_write");
-
-	STM_NOTE_CALLER(tx);
-	tx->rec_ra = (void *)ra;
-	store_at(tx, (uintptr_t)addr, value, size);
-}
-
 /*
- * The per-file helpers' way in while recording (or for anything their
- * inline attempt could not do): an access at a place (site, stack
- * position) not seen lately has its stack captured (lucid_rec_site_ keeps
- * it among the recent places), then is made as inline; what still cannot
- * be made so takes the general path.
+ * The out-of-line halves of lucid_read and lucid_write, reached from the
+ * per-file helpers (lucid_load_other_, lucid_store_other_) with the
+ * access's place (site, stack position) and the user's return address
+ * (the helper's own frame is not the user's). While recording, an access
+ * at a place not seen lately has its stack captured (lucid_rec_site_ keeps
+ * it among the recent places), then is made as inline; everything else
+ * (locks, newer versions, misaligned words, full logs, irrevocability, an
+ * access outside a transaction) takes the general path.
  */
 uint64_t lucid_load_rec_(const void *addr, unsigned size, const void *site, uintptr_t sp,
                          const void *ra)

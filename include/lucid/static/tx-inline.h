@@ -37,12 +37,14 @@ extern "C" {
 #define LUCID_TSAN_ 1
 #endif
 #endif
+/* The sanitizers that keep their own view of the stack (and intercept
+ * sigsetjmp and siglongjmp to keep it right). */
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_HWADDRESS__)
-#define LUCID_ASAN_ 1
+#define LUCID_STACK_SANITIZER_ 1
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer) || __has_feature(hwaddress_sanitizer) || \
     __has_feature(memory_sanitizer)
-#define LUCID_ASAN_ 1
+#define LUCID_STACK_SANITIZER_ 1
 #endif
 #endif
 
@@ -164,14 +166,9 @@ struct lucid_txfast_ {
 LUCID_API extern __thread struct lucid_txfast_ *lucid_tls_tx_
 	__attribute__((tls_model("initial-exec")));
 
-LUCID_API uint64_t lucid_load_slow_(const void *addr, unsigned size);
-LUCID_API void lucid_store_(void *addr, uint64_t value, unsigned size);
-/* The same, told the user's return address (from the per-file helpers). */
-LUCID_API uint64_t lucid_load_slow_at_(const void *addr, unsigned size, const void *ra);
-LUCID_API void lucid_store_at_(void *addr, uint64_t value, unsigned size, const void *ra);
 LUCID_API uint32_t lucid_rec_site_(const void *site, uintptr_t sp, const void *ra);
-/* The per-file helpers' way into the library while recording: the access
- * at place (@p site, @p sp), made from the user's code at @p ra. */
+/* The per-file helpers' way into the library (tx/access.c): the access at
+ * place (@p site, @p sp), made from the user's code at @p ra. */
 LUCID_API uint64_t lucid_load_rec_(const void *addr, unsigned size, const void *site, uintptr_t sp,
                                    const void *ra);
 LUCID_API void lucid_store_rec_(void *addr, uint64_t value, unsigned size, const void *site,
@@ -264,10 +261,9 @@ lucid_load_try_(struct lucid_txfast_ *tx, uintptr_t a, unsigned size, struct luc
  * the way, does the same read and notes where it was made. */
 /* Everything but the common read, kept out of the caller's code (one copy
  * per size in each file) so that the common path compiles as if there were
- * no recorder. */
-/* Everything else is one tail call into the library, so that this stays a
- * leaf and the stack position it takes is the same at every call from one
- * frame. */
+ * no recorder: the recording read, and for anything else one tail call into
+ * the library, so that this stays a leaf and the stack position it takes is
+ * the same at every call from one frame. */
 static __attribute__((noinline, cold, unused)) uint64_t
 lucid_load_other_(const void *addr, unsigned size, const void *site)
 {
@@ -356,8 +352,8 @@ lucid_store_try_(struct lucid_txfast_ *tx, uintptr_t a, uint64_t value, unsigned
 
 /* Transactional store of an aligned 1, 2, 4 or 8-byte scalar held in the
  * low bytes of @p value. The common case (first write to an unlocked orec
- * that is not newer than the snapshot) locks it here, recording or not;
- * everything else goes to lucid_store_. @p size must be a constant. */
+ * that is not newer than the snapshot) locks it here; everything else goes
+ * to lucid_store_other_. @p size must be a constant. */
 /* Everything but the common write, out of the caller's code (see
  * lucid_load_other_). */
 static __attribute__((noinline, cold, unused)) void
@@ -389,7 +385,7 @@ lucid_store_fast_(void *addr, uint64_t value, unsigned size, const void *site)
  * must see the jumps (they intercept sigsetjmp and siglongjmp), and where
  * the program defines LUCID_SIGSETJMP, the checkpoint is a sigjmp_buf.
  */
-#if defined(__x86_64__) && !defined(LUCID_TSAN_) && !defined(LUCID_ASAN_) && \
+#if defined(__x86_64__) && !defined(LUCID_TSAN_) && !defined(LUCID_STACK_SANITIZER_) && \
     !defined(LUCID_SIGSETJMP)
 #define LUCID_OWN_CHECKPOINT_ 1
 #endif
