@@ -64,25 +64,18 @@ static void check_stale(struct stm_tx *tx, const struct lucid_block_ *b)
 		report_left(o, b, "started");
 }
 
-/* lucid_block_begin_ for anything but an outermost block's first attempt. */
+/* lucid_block_begin_ for anything but an outermost block's first attempt
+ * (begin, below): a nested block, a re-run, or leaving after lucid_abort. */
 static __attribute__((noinline)) void begin_other(struct stm_tx *tx, struct lucid_block_ *b,
-                                                  int jumped, void *pc, bool own)
+                                                  int jumped, void *pc)
 {
 	switch (jumped) {
 	case 0:
-		if (tx->nesting > 0) {
-			check_stale(tx, b);
-			b->depth = ++tx->nesting;
-			track(tx, b, pc);
-			b->body = 1;
-			return;
-		}
-		b->depth = tx->nesting = 1;
+		check_stale(tx, b);
+		b->depth = ++tx->nesting;
 		track(tx, b, pc);
-		tx->env = b->env;
-		tx->env_own = own;
-		tx->retries = 0;
-		break;
+		b->body = 1;
+		return;
 	case 1:
 		/* Re-run after an abort: back to the outermost block. */
 		tx->nesting = 1;
@@ -118,7 +111,7 @@ static inline __attribute__((always_inline)) void begin(struct lucid_block_ *b, 
 		b->body = 1;
 		return;
 	}
-	begin_other(tx, b, jumped, pc, own);
+	begin_other(tx, b, jumped, pc);
 }
 
 void lucid_block_begin_(struct lucid_block_ *b, int jumped)
@@ -127,10 +120,10 @@ void lucid_block_begin_(struct lucid_block_ *b, int jumped)
 }
 
 /* The same after lucid_block_enter_ took the checkpoint (checkpoint.c), or
- * after a jump back to it: returns to the block. */
-/* Called only from asm, hence `used` (link-time optimization would drop it). */
-__attribute__((visibility("hidden"), used)) void lucid_block_begin_own_(struct lucid_block_ *b,
-                                                                        int jumped);
+ * after a jump back to it: returns to the block. Called only from asm,
+ * hence `used` (link-time optimization would drop it). */
+__attribute__((visibility("hidden"))) void lucid_block_begin_own_(struct lucid_block_ *b,
+                                                                  int jumped);
 __attribute__((used)) void lucid_block_begin_own_(struct lucid_block_ *b, int jumped)
 {
 #ifdef LUCID_TSAN_
