@@ -307,6 +307,14 @@ static inline __attribute__((always_inline)) void stm_start(struct stm_tx *tx)
 }
 
 /* ------------------------------------------------ ending an attempt */
+/* Leaves the RCU read-side critical section an attempt ran in. */
+static inline __attribute__((always_inline)) void stm_leave_cs(struct stm_tx *tx)
+{
+	STM_RCU_TSAN_RELEASE();
+	urcu_bp_read_unlock();
+	__atomic_store_n(&tx->in_cs, 0, __ATOMIC_RELEASE);
+}
+
 /* Leaves the attempt: not in a transaction until the next stm_start, and no
  * longer serial or holding the token (a transaction in either mode aborts
  * only to leave: lucid_abort or lucid_retry). */
@@ -315,9 +323,7 @@ static inline __attribute__((always_inline)) void stm_attempt_end(struct stm_tx 
 	tx->fast.r_top = tx->fast.r_end = tx->r_base;
 	tx->fast.w_top = tx->fast.w_end = tx->w_base;
 	tx->fast.rec = NULL;   /* no room for the recording paths either */
-	STM_RCU_TSAN_RELEASE();
-	urcu_bp_read_unlock();
-	__atomic_store_n(&tx->in_cs, 0, __ATOMIC_RELEASE);
+	stm_leave_cs(tx);
 	if (tx->serial)
 		stm_serial_exit(tx);
 	if (tx->token)
@@ -341,9 +347,7 @@ static inline void stm_commit(struct stm_tx *tx)
 		 * transaction go out of line (and are refused there). */
 		tx->fast.r_end = tx->r_base;
 		tx->fast.w_end = tx->w_base;
-		STM_RCU_TSAN_RELEASE();
-		urcu_bp_read_unlock();
-		__atomic_store_n(&tx->in_cs, 0, __ATOMIC_RELEASE);
+		stm_leave_cs(tx);
 		stm_stat_add(&tx->stats.commits_ro, 1);
 		tx->retries = 0;
 		return;
