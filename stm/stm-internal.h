@@ -269,9 +269,7 @@ unsigned stm_backoff_limit(unsigned retries);
 /* The recent answer for place (key, pos), or 0 (see lucid_recfast_). */
 static inline uint32_t stm_rec_recent(struct stm_tx *tx, const void *key, uintptr_t pos)
 {
-	const struct lucid_recslot_ *sl = lucid_rec_slot_(tx->recf, key, pos);
-
-	return sl->site == key && sl->sp == pos ? sl->id : 0;
+	return lucid_rec_id_(tx->recf, key, pos);
 }
 
 /* ------------------------------------------------ starting an attempt */
