@@ -31,6 +31,7 @@ static bool debug_capture;                   /* lucid_debug_capture(), LUCID_CAP
 #define DEPOT_BITS 20           /* at most 2^20 - 1 distinct stacks */
 #define MAX_SITES 4096
 #define SITE_CACHE 16
+#define REC_CTXS 4              /* block contexts a thread keeps checked */
 #define SIDE_BITS 16
 #define SIDE_WAYS 16             /* commits kept per (hashed) orec: a slow reader
                                    loses its commit only to a later commit to the
@@ -304,6 +305,24 @@ static uint32_t alloc_stack_of(uintptr_t addr)
 
 /* --------------------------------------------------------- per thread */
 
+/*
+ * A block context: an outermost block (its place, frame and line) and the
+ * callers around its function, each named by the return address its
+ * callee's frame keeps (checked at every attempt's start: the same block
+ * reached through other callers is another context). Stacks captured in
+ * an attempt are memoized under its context.
+ */
+struct rec_ctx {
+	void *pc, *frame;
+	int line;
+	bool exact;                 /* every caller is checked */
+	uintptr_t ctx;              /* its number (a hash of all that) */
+	uint32_t site;              /* the block's site id */
+	unsigned n;                 /* return addresses checked */
+	uintptr_t slot[MAX_FRAMES]; /* where each is kept */
+	uintptr_t ret[MAX_FRAMES];
+};
+
 struct rec_thread {
 	struct rec_abort ring[RING];
 	unsigned head;              /* next slot the owner fills */
@@ -314,12 +333,8 @@ struct rec_thread {
 	uint32_t site;              /* the current attempt's site (read by others) */
 	uint32_t seq;               /* attempts started, bumped after site (read by others) */
 	uint64_t t0;                /* the current attempt's start */
-	/* the last block an attempt started in (its place, frame and line),
-	 * with its context and site */
-	void *last_pc, *last_frame, *last_caller;
-	int last_line;
-	uintptr_t last_ctx;
-	uint32_t last_site;
+	struct rec_ctx ctxs[REC_CTXS];  /* the last block contexts attempts started in */
+	unsigned ctx_last, ctx_next;    /* the latest; the next to replace */
 	struct { const char *file, *function; int line; uint32_t id; } site_cache[SITE_CACHE];
 	uint64_t commits[MAX_SITES];
 };
@@ -406,19 +421,97 @@ static uint32_t site_cached(struct rec_thread *r, const struct stm_open_block *o
 }
 
 /*
- * What the stacks of this attempt's accesses share above the frame of the
- * access: the outermost block (its place and frame) and the caller of the
- * block's function, read from the frame record that the block's
- * __builtin_frame_address(0) makes that function keep. Accesses with the
- * same return address and frame under the same context reuse one captured
- * stack across attempts and transactions.
+ * Return addresses of the current stack, innermost first, and for each
+ * frame where the return address out of it is kept (@p slot, 0 where that
+ * is not known): the slot is the caller's stack pointer less one word on
+ * x86-64, elsewhere where libunwind says the caller's IP was saved, and
+ * counts only if it holds that return address.
  */
-static uintptr_t attempt_context(const struct stm_tx *tx)
+static int walk_stack(uint64_t *ip, uintptr_t *slot, int max)
 {
-	const struct stm_open_block *o = &tx->open[0];
-	uintptr_t caller = o->frame ? (uintptr_t)((void *const *)o->frame)[1] : 0;
+	unw_context_t uc;
+	unw_cursor_t cur;
+	int n = 0;
 
-	return ((uintptr_t)o->pc * 31 + (uintptr_t)o->frame) * 31 + caller;
+	if (unw_getcontext(&uc) != 0 || unw_init_local(&cur, &uc) != 0)
+		return 0;
+	while (n < max) {
+		unw_word_t pc, next, at = 0;
+
+		if (unw_get_reg(&cur, UNW_REG_IP, &pc) != 0 || pc == 0)
+			break;
+		ip[n] = pc;
+		slot[n] = 0;
+		if (unw_step(&cur) <= 0 || unw_get_reg(&cur, UNW_REG_IP, &next) != 0) {
+			n++;
+			break;
+		}
+#if defined(__x86_64__)
+		unw_word_t sp;
+
+		if (unw_get_reg(&cur, UNW_REG_SP, &sp) == 0)
+			at = sp - sizeof(uintptr_t);
+#else
+		unw_save_loc_t loc;
+
+		if (unw_get_save_loc(&cur, UNW_REG_IP, &loc) == 0 && loc.type == UNW_SLT_MEMORY)
+			at = loc.u.addr;
+#endif
+		if (at && *(const uintptr_t *)at == next)
+			slot[n] = at;
+		n++;
+	}
+	return n;
+}
+
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+	return (h ^ v) * 0x9e3779b97f4a7c15u;
+}
+
+/* Whether the block context @p c is the one an attempt of block @p o
+ * starts in: the same block in the same frame, the same callers. */
+static bool ctx_holds(const struct rec_ctx *c, const struct stm_open_block *o)
+{
+	if (!c->exact || c->pc != o->pc || c->frame != o->frame || c->line != o->line)
+		return false;
+	for (unsigned i = 0; i < c->n; i++)
+		if (*(const uintptr_t *)c->slot[i] != c->ret[i])
+			return false;
+	return true;
+}
+
+/* Works out the context of block @p o, which is starting (its function is
+ * on the stack): from the block's function outwards, where each frame
+ * keeps its return address. If they cannot all be found, the context is
+ * used for this attempt only, and named by the block and the caller its
+ * function's frame record names. */
+static void ctx_capture(struct rec_ctx *c, const struct stm_open_block *o)
+{
+	uint64_t ip[MAX_FRAMES];
+	uintptr_t slot[MAX_FRAMES];
+	int n = walk_stack(ip, slot, MAX_FRAMES), i = 0;
+	uint64_t h = mix(mix(mix(0, (uintptr_t)o->pc), (uintptr_t)o->frame), (uint64_t)o->line);
+
+	c->pc = o->pc;
+	c->frame = o->frame;
+	c->line = o->line;
+	c->n = 0;
+	/* The block's function: the first frame that returns from above its
+	 * frame address (callees keep theirs below it). */
+	bool known = true;
+
+	while (i < n && !(slot[i] > (uintptr_t)o->frame))
+		known &= slot[i++] != 0;
+	c->exact = o->frame && known && i < n;
+	for (; c->exact && i + 1 < n && slot[i]; i++) {
+		c->slot[c->n] = slot[i];
+		c->ret[c->n++] = ip[i + 1];
+		h = mix(h, ip[i + 1]);
+	}
+	if (!c->exact && o->frame)
+		h = mix(h, (uintptr_t)((void *const *)o->frame)[1]);
+	c->ctx = (uintptr_t)h;
 }
 
 void rec_attempt_start(struct stm_tx *tx)
@@ -430,39 +523,45 @@ void rec_attempt_start(struct stm_tx *tx)
 	const struct stm_open_block *o = &tx->open[0];
 
 	r->t0 = ticks();
-	/* A thread runs the same block again and again: its context and site
-	 * are worked out again only when the block or its frame changes. */
-	void *caller = o->frame ? ((void *const *)o->frame)[1] : NULL;
+	/* A thread runs the same few blocks again and again: their contexts
+	 * are checked, and worked out only when none holds. */
+	struct rec_ctx *c = &r->ctxs[r->ctx_last];
 
-	if (o->pc != r->last_pc || o->frame != r->last_frame || caller != r->last_caller ||
-	    o->line != r->last_line) {
-		r->last_pc = o->pc;
-		r->last_frame = o->frame;
-		r->last_caller = caller;
-		r->last_line = o->line;
-		r->last_ctx = attempt_context(tx);
-		r->last_site = site_cached(r, o);
+	if (!ctx_holds(c, o)) {
+		unsigned k = 0;
+
+		while (k < REC_CTXS && !ctx_holds(&r->ctxs[k], o))
+			k++;
+		if (k == REC_CTXS) {
+			k = r->ctx_next++ % REC_CTXS;
+			ctx_capture(&r->ctxs[k], o);
+			r->ctxs[k].site = site_cached(r, o);
+		}
+		r->ctx_last = k;
+		c = &r->ctxs[k];
 	}
+	uintptr_t ctx = c->ctx;
+
 	/* The recent answers hold for one block context: each of the last
 	 * few contexts keeps its own (a thread that alternates between a
 	 * few blocks finds its places again). */
-	if (tx->rec_ctx != r->last_ctx) {
+	if (tx->rec_ctx != ctx) {
 		unsigned w = 0;
 
-		while (w < STM_REC_WAYS && tx->recfast_ctx[w] != r->last_ctx)
+		while (w < STM_REC_WAYS && tx->recfast_ctx[w] != ctx)
 			w++;
 		if (w == STM_REC_WAYS) {
 			w = tx->recfast_next++ % STM_REC_WAYS;
 			memset(tx->recfast[w].slot, 0, sizeof(tx->recfast[w].slot));
-			tx->recfast_ctx[w] = r->last_ctx;
+			tx->recfast_ctx[w] = ctx;
 		}
 		tx->recf = &tx->recfast[w];
 	}
-	tx->rec_ctx = r->last_ctx;
+	tx->rec_ctx = ctx;
 	if (tx->rec_raddr_cap < tx->r_cap)
 		rec_rset_resized(tx, tx->r_cap);
 	tx->recf->raddr_delta = (uintptr_t)tx->rec_raddr - (uintptr_t)tx->r_base;
-	uint32_t site = r->last_site;
+	uint32_t site = c->site;
 
 	tx->recf->tag_site = (uint64_t)site << 20;
 	__atomic_store_n(&r->site, site, __ATOMIC_RELAXED);
@@ -513,56 +612,111 @@ static int backtrace_here(void **buf, int max)
 #endif
 }
 
+/* Whether the frames of memoized place @p m still hold the return
+ * addresses they held when its stack was captured. */
+static bool memo_holds(const struct stm_rec_memo *m)
+{
+	for (unsigned i = 0; i < m->n; i++)
+		if (*(const uintptr_t *)(m->pos + (intptr_t)m->off[i]) != m->ret[i])
+			return false;
+	return true;
+}
+
+/* Makes @p m the inline paths' recent answer for its place, if it has few
+ * enough frames to check there (else they ask the library again). They
+ * always make LUCID_REC_CHECKS_ checks: those left over check the access's
+ * own return address. */
+static void memo_recent(struct lucid_recslot_ *sl, const struct stm_rec_memo *m)
+{
+	if (m->n > LUCID_REC_CHECKS_ || (m->n < LUCID_REC_CHECKS_ && m->own < 0))
+		return;
+	*sl = (struct lucid_recslot_){ .key = (const void *)m->key, .sp = m->pos, .id = m->id };
+	for (unsigned i = 0; i < LUCID_REC_CHECKS_; i++) {
+		sl->off[i] = i < m->n ? m->off[i] : m->own;
+		sl->ret[i] = i < m->n ? m->ret[i] : m->key;
+	}
+}
+
 /*
  * The stack of the access at place (key, pos) in this attempt's block
- * context, captured from user PC @p ra outwards the first time. The keys
- * are the user's return address and our frame for accesses that come
- * through the library's entry points, the site constant and the stack
- * pointer for those made by the inline paths: they cannot collide (code
- * addresses against read-only data).
+ * context, captured from user PC @p ra outwards. The keys are the user's
+ * return address and the stack pointer for accesses made by the inline
+ * paths, the user's return address and our frame for those that come
+ * through the library's entry points. A place is reached through other
+ * callers too (one function calls another from two lines, at the same
+ * depth), so a memoized capture also keeps where each frame between the
+ * place and the block's function keeps its return address, and which: it
+ * is the place's stack only while they all hold the same ones (the block's
+ * function and its callers are the context's). A place whose frames
+ * cannot all be checked is captured at every access.
  */
 static uint32_t memo_stack(struct stm_tx *tx, uintptr_t key, uintptr_t pos, uintptr_t ra)
 {
-	/* Site constants are a byte apart, stack positions a few words:
-	 * multiply, so that neighbours spread over the memo. */
+	/* Return addresses are a few bytes apart, stack positions a few
+	 * words: multiply, so that neighbours spread over the memo. */
 	uint64_t h = ((uint64_t)key * 0x9e3779b97f4a7c15u) ^ ((uint64_t)pos * 0xc2b2ae3d27d4eb4fu) ^
 	             tx->rec_ctx;
-	unsigned slot = (unsigned)((h * 0x9e3779b97f4a7c15u) >> 40) % STM_REC_MEMO;
+	unsigned set = (unsigned)((h * 0x9e3779b97f4a7c15u) >> 40) %
+	               (STM_REC_MEMO / STM_REC_MEMO_WAYS);
 	struct lucid_recslot_ *recent = lucid_rec_slot_(tx->recf, (const void *)key, pos);
-	struct stm_rec_memo scratch = { 0 }, *m = &scratch;
+	struct stm_rec_memo *ways = NULL;
 
 	if (!tx->rec_memo)
 		tx->rec_memo = calloc(STM_REC_MEMO, sizeof(*tx->rec_memo));
-	if (tx->rec_memo)
-		m = &tx->rec_memo[slot];   /* else: no memo, every place unwinds */
-	if (m->ra == key && m->frame == pos && m->ctx == tx->rec_ctx && m->id) {
-		*recent = (struct lucid_recslot_){ .site = (const void *)key, .sp = pos, .id = m->id };
-		return m->id;
+	if (tx->rec_memo) {   /* else: no memo, every place unwinds */
+		ways = &tx->rec_memo[set * STM_REC_MEMO_WAYS];
+		for (unsigned w = 0; w < STM_REC_MEMO_WAYS; w++) {
+			struct stm_rec_memo *m = &ways[w];
+
+			if (m->id && m->key == key && m->pos == pos && m->ctx == tx->rec_ctx &&
+			    memo_holds(m)) {
+				memo_recent(recent, m);
+				return m->id;
+			}
+		}
 	}
 
-	void *buf[MAX_FRAMES];
-	int n = backtrace_here(buf, MAX_FRAMES);
-	int first = 0;
+	uint64_t ip[MAX_FRAMES];
+	uintptr_t slot[MAX_FRAMES];
+	int n = walk_stack(ip, slot, MAX_FRAMES), first = 0;
 
 	/* Leave out Lucid's own frames: start at the user's call. */
 	for (int i = 0; i < n; i++) {
-		if ((uintptr_t)buf[i] == ra) {
+		if (ip[i] == ra) {
 			first = i;
 			break;
 		}
 	}
-	uint64_t pcs[MAX_FRAMES];
-	uint32_t depth = 0;
+	uint32_t id = n > first ? depot_put(ip + first, (uint32_t)(n - first)) : 0;
+	struct stm_rec_memo e = { .key = key, .pos = pos, .ctx = tx->rec_ctx, .id = id, .own = -1 };
 
-	for (int i = first; i < n; i++)
-		pcs[depth++] = (uint64_t)(uintptr_t)buf[i];
-	uint32_t id = depth ? depot_put(pcs, depth) : 0;
+	/* The frame below the user's keeps the access's return address. */
+	if (first > 0 && slot[first - 1] && ip[first] == key && slot[first - 1] >= pos &&
+	    slot[first - 1] - pos <= INT32_MAX)
+		e.own = (int32_t)(slot[first - 1] - pos);
+	uintptr_t block = (uintptr_t)tx->open[0].frame;
+	bool exact = id && block;
 
-	m->ra = key;
-	m->frame = pos;
-	m->id = id;
-	m->ctx = tx->rec_ctx;
-	*recent = (struct lucid_recslot_){ .site = (const void *)key, .sp = pos, .id = id };
+	/* The frames up to the block's function (the first that returns from
+	 * above its frame address). */
+	for (int i = first; exact && slot[i] <= block; i++) {
+		if (i + 1 >= n || !slot[i] || e.n == STM_REC_CHECKS || slot[i] - pos > INT32_MAX) {
+			exact = false;
+			break;
+		}
+		e.off[e.n] = (int32_t)(slot[i] - pos);
+		e.ret[e.n++] = ip[i + 1];
+	}
+	if (exact && ways) {
+		unsigned w = 0;
+
+		while (w < STM_REC_MEMO_WAYS && ways[w].id)
+			w++;
+		if (w == STM_REC_MEMO_WAYS)
+			w = (unsigned)stm_random(tx) % STM_REC_MEMO_WAYS;
+		ways[w] = e;
+		memo_recent(recent, &e);
+	}
 	return id;
 }
 
@@ -586,15 +740,16 @@ uint32_t rec_stack_memo(struct stm_tx *tx)
 	return id ? id : rec_stack_here(tx);
 }
 
-/* The inline paths' question (see lucid_recfast_): where is this access,
- * made from the user's code at @p ra? */
+/* The inline paths' question (see lucid_recslot_): where is the access at
+ * @p site, made from the user's code at @p ra with the stack at @p sp? */
 uint32_t lucid_rec_site_(const void *site, uintptr_t sp, const void *ra)
 {
 	struct stm_tx *tx = stm_self_if_any();
 
+	(void)site;   /* the return address tells more: inlined copies apart */
 	if (!tx || !tx->rec_on || !tx->rec)
 		return 0;
-	return memo_stack(tx, (uintptr_t)site, sp, (uintptr_t)ra);
+	return memo_stack(tx, (uintptr_t)ra, sp, (uintptr_t)ra);
 }
 
 /* The tag: stack id (20 bits), site id (12 bits), word address / 8 (low 32

@@ -59,6 +59,8 @@ struct stm_open_block {
 };
 #define STM_TRACK_DEPTH 16
 #define STM_REC_MEMO 1024          /* memo of captured stacks (per thread, while recording) */
+#define STM_REC_MEMO_WAYS 4        /* places that share a set in it */
+#define STM_REC_CHECKS 8           /* frames between a memoized place and its block */
 #define STM_REC_WAYS 4             /* block contexts whose recent places are kept */
 
 /*
@@ -100,7 +102,13 @@ struct stm_tx {
 	void *rec_frame;
 	struct rec_thread *rec;    /* the recorder's per-thread state (read by others) */
 	uintptr_t rec_ctx;         /* this attempt's block context (see recorder.c) */
-	struct stm_rec_memo { uintptr_t ra, frame, ctx; uint32_t id; } *rec_memo;  /* or NULL */
+	struct stm_rec_memo {      /* a captured stack (recorder.c, memo_stack) */
+		uintptr_t key, pos, ctx;   /* its place and block context */
+		uint32_t id, n;            /* its id; frames checked (at most STM_REC_CHECKS) */
+		int32_t own;               /* where, from pos, the access's return address is */
+		int32_t off[STM_REC_CHECKS];     /* where, from pos, each frame keeps */
+		uintptr_t ret[STM_REC_CHECKS];   /* its return address, and which */
+	} *rec_memo;               /* STM_REC_MEMO of them, or NULL */
 	struct lucid_recfast_ *recf;   /* the inline paths' recording state (one of recfast) */
 	struct lucid_recfast_ recfast[STM_REC_WAYS];  /* for the last few block contexts, */
 	uintptr_t recfast_ctx[STM_REC_WAYS];          /* which ones (see rec_attempt_start) */

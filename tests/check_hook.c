@@ -345,6 +345,148 @@ START_TEST(test_reader_stack_per_block)
 }
 END_TEST
 
+/*
+ * Stacks that share the place of an access (its return address and stack
+ * position) but not its callers: pc_body reads through pc_read from two call
+ * sites at the same depth, and the block's function is reached from two
+ * drivers that call pc_mid at the same depth. Each abort must name its own
+ * call sites, however often the same place was seen through other callers.
+ */
+static long pc_a, pc_x, pc_y;
+static long *pc_target;          /* the word the writer changes this round */
+static int pc_phase, pc_waited;  /* as ctx_phase, ctx_waited */
+enum { PC_ROUNDS = 8, PC_FRAMES = 8 };
+static uintptr_t pc_stack[PC_ROUNDS][PC_FRAMES];
+static uintptr_t pc_address[PC_ROUNDS];
+static int pc_reason[PC_ROUNDS];
+static int pc_aborts;
+
+static __attribute__((noinline)) long pc_read(long *p)
+{
+	long v = lucid_read(*p);
+
+	__asm__ __volatile__("" : : "r"(v) : "memory");   /* not a tail call */
+	return v;
+}
+
+static __attribute__((noinline)) void pc_body(void)
+{
+	long a = pc_read(&pc_a);
+	long x = pc_read(&pc_x);
+
+	if (!__atomic_load_n(&pc_waited, __ATOMIC_RELAXED)) {
+		__atomic_store_n(&pc_waited, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&pc_phase, 1, __ATOMIC_RELEASE);
+		while (__atomic_load_n(&pc_phase, __ATOMIC_ACQUIRE) != 2)
+			sched_yield();
+	}
+	lucid_write(pc_y, a + x);
+}
+
+static __attribute__((noinline)) void pc_block(void)
+{
+	LUCID_ATOMIC {
+		pc_body();
+	}
+	__asm__ __volatile__("" ::: "memory");
+}
+
+static __attribute__((noinline)) void pc_mid(void)
+{
+	pc_block();
+	__asm__ __volatile__("" ::: "memory");
+}
+
+/* Two drivers with different code (so that no compiler folds them). */
+static __attribute__((noinline)) void pc_driver_1(void)
+{
+	pc_mid();
+	__asm__ __volatile__("nop" ::: "memory");
+}
+
+static __attribute__((noinline)) void pc_driver_2(void)
+{
+	pc_mid();
+	__asm__ __volatile__("nop; nop" ::: "memory");
+}
+
+static void pc_hook(const struct lucid_conflict *c, void *arg)
+{
+	(void)arg;
+	int i = pc_aborts++;
+
+	if (i < PC_ROUNDS) {
+		pc_reason[i] = c->reason;
+		pc_address[i] = c->address;
+		for (unsigned f = 0; f < PC_FRAMES; f++)
+			pc_stack[i][f] = c->stack_depth > f ? c->stack[f] : 0;
+	}
+}
+
+static void *pc_writer(void *arg)
+{
+	(void)arg;
+	for (volatile int r = 0; r < PC_ROUNDS; r++) {
+		while (__atomic_load_n(&pc_phase, __ATOMIC_ACQUIRE) != 1)
+			sched_yield();
+		long *w = __atomic_load_n(&pc_target, __ATOMIC_RELAXED);
+
+		LUCID_ATOMIC {
+			lucid_write(*w, lucid_read(*w) + 1);
+		}
+		__atomic_store_n(&pc_phase, 2, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+START_TEST(test_reader_stack_per_caller)
+{
+	pthread_t t;
+
+	lucid_set_abort_hook(pc_hook, NULL);
+	ck_assert_int_eq(pthread_create(&t, NULL, pc_writer, NULL), 0);
+	/* Round r: driver r % 2 + 1, the writer changes x (r / 2 even) or a. */
+	for (int r = 0; r < PC_ROUNDS; r++) {
+		__atomic_store_n(&pc_waited, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&pc_target, r / 2 % 2 ? &pc_a : &pc_x, __ATOMIC_RELAXED);
+		if (r % 2 == 0)
+			pc_driver_1();
+		else
+			pc_driver_2();
+		__atomic_store_n(&pc_phase, 0, __ATOMIC_RELAXED);
+	}
+	pthread_join(t, NULL);
+	lucid_set_abort_hook(NULL, NULL);
+	ck_assert_int_eq(pc_aborts, PC_ROUNDS);
+	for (int i = 0; i < PC_ROUNDS; i++) {
+		ck_assert_msg(pc_reason[i] == LUCID_ABORT_COMMIT_INVALID,
+		              "abort %d: reason %d, not commit-invalid", i, pc_reason[i]);
+		ck_assert_msg(pc_address[i] == (uintptr_t)(i / 2 % 2 ? &pc_a : &pc_x),
+		              "abort %d names the wrong word", i);
+		ck_assert_msg(pc_stack[i][PC_FRAMES - 1] != 0, "abort %d: a stack of fewer than %d frames",
+		              i, PC_FRAMES);
+	}
+	/* Same call sites, same stack; other call sites, another stack: the
+	 * second frame returns after pc_body's first or second call, the
+	 * fifth into one driver or the other. */
+	for (int i = 0; i < PC_ROUNDS; i++) {
+		for (int j = 0; j < PC_ROUNDS; j++) {
+			bool same_read = i / 2 % 2 == j / 2 % 2, same_driver = i % 2 == j % 2;
+
+			ck_assert_msg((pc_stack[i][1] == pc_stack[j][1]) == same_read,
+			              "aborts %d and %d: pc_body's call sites %#lx and %#lx", i, j,
+			              (unsigned long)pc_stack[i][1], (unsigned long)pc_stack[j][1]);
+			ck_assert_msg((pc_stack[i][4] == pc_stack[j][4]) == same_driver,
+			              "aborts %d and %d: pc_mid's callers %#lx and %#lx", i, j,
+			              (unsigned long)pc_stack[i][4], (unsigned long)pc_stack[j][4]);
+			ck_assert_msg(memcmp(pc_stack[i], pc_stack[j], sizeof(pc_stack[i])) != 0 ||
+			              (same_read && same_driver),
+			              "aborts %d and %d have the same stack", i, j);
+		}
+	}
+}
+END_TEST
+
 static char dir[] = "/tmp/lucid-hook-XXXXXX";
 
 START_TEST(test_record_start_errors)
@@ -450,6 +592,10 @@ int main(void)
 	tc = tcase_create("reader_stack_per_block");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_reader_stack_per_block);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("reader_stack_per_caller");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_reader_stack_per_caller);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("record_start_errors");
 	tcase_set_timeout(tc, 60);

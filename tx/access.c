@@ -62,8 +62,9 @@ static void store_at(struct stm_tx *tx, uintptr_t a, uint64_t value, unsigned si
 /*
  * The out-of-line halves of lucid_read and lucid_write, reached from the
  * per-file helpers (lucid_load_other_, lucid_store_other_) with the
- * access's place (site, stack position) and the user's return address
- * (the helper's own frame is not the user's). While recording, an access
+ * access's site constant, its stack position and the user's return address
+ * (the helper's own frame is not the user's): its place is (return
+ * address, stack position). While recording, an access
  * at a place not seen lately has its stack captured (lucid_rec_site_ keeps
  * it among the recent places), then is made as inline; everything else
  * (locks, newer versions, misaligned words, full logs, irrevocability, an
@@ -79,9 +80,9 @@ uint64_t lucid_load_rec_(const void *addr, unsigned size, const void *site, uint
 	STM_NOTE_CALLER(tx);
 	tx->rec_ra = (void *)ra;
 	if (rec) {
-		if (!lucid_rec_id_(rec, site, sp))
+		if (!lucid_rec_id_(rec, ra, sp))
 			(void)lucid_rec_site_(site, sp, ra);
-		if (lucid_load_try_(&tx->fast, (uintptr_t)addr, size, rec, site, sp, rec->r_limit, &v))
+		if (lucid_load_try_(&tx->fast, (uintptr_t)addr, size, rec, ra, sp, rec->r_limit, &v))
 			return v;
 	}
 	return load_at(tx, (uintptr_t)addr, size);
@@ -96,9 +97,9 @@ void lucid_store_rec_(void *addr, uint64_t value, unsigned size, const void *sit
 	STM_NOTE_CALLER(tx);
 	tx->rec_ra = (void *)ra;
 	if (rec) {
-		if (!lucid_rec_id_(rec, site, sp))
+		if (!lucid_rec_id_(rec, ra, sp))
 			(void)lucid_rec_site_(site, sp, ra);
-		if (lucid_store_try_(&tx->fast, (uintptr_t)addr, value, size, rec, site, sp,
+		if (lucid_store_try_(&tx->fast, (uintptr_t)addr, value, size, rec, ra, sp,
 		                     rec->w_limit))
 			return;
 	}

@@ -99,21 +99,32 @@ struct lucid_txfast_;
 
 /**
  * While an attempt records (LUCID_RECORD, an abort hook or LUCID_BREAK),
- * the inline paths note where each access was made: the access's site (a
- * constant per lucid_read/lucid_write in the source) and stack position,
- * and the id of the stack captured there. A few recent places are kept,
- * chosen by the site's address and the stack position, so that a loop over
- * several sites (a tree walk reads a key, then a left or a right child)
- * finds its answers inline; the library is asked only about a place not
- * seen lately. The library keeps such a set for each of the last few block
- * contexts and points the descriptor's rec at the current one.
+ * each access notes the id of the stack it was made from. The stack is
+ * captured the first time the access's place is seen: its return address
+ * into the user's code (one per lucid_read and lucid_write in the program,
+ * and per inlined copy) and its stack position. The same place can be
+ * reached through other callers (a function called from two lines of
+ * another, at the same depth), so a place also keeps where the frames
+ * between it and its atomic block keep their return addresses, and what
+ * they held: a place counts as seen only while they hold the same ones.
+ * A few recent places are kept, chosen by return address and stack
+ * position, so that a loop over several sites (a tree walk reads a key,
+ * then a left or a right child) finds its answers inline; the library is
+ * asked only about a place not seen lately. The library keeps such a set
+ * for each of the last few block contexts (the block and every caller
+ * around it) and points the descriptor's rec at the current one.
  */
 #define LUCID_REC_SLOTS_ 32
+#define LUCID_REC_CHECKS_ 3   /* lucid_rec_id_ makes them one by one */
 struct lucid_recslot_ {
-	const void *site;               /* a place: its site */
+	const void *key;                /* a place: its return address */
 	uintptr_t sp;                   /* and stack position */
 	uint32_t id;                    /* the stack captured there; 0: ask the library */
 	uint32_t pad_;
+	uintptr_t ret[LUCID_REC_CHECKS_];  /* the return address each frame holds */
+	int32_t off[LUCID_REC_CHECKS_];    /* and where, from sp (checks left over
+	                                      repeat the access's own) */
+	uint32_t pad2_;
 };
 struct lucid_recfast_ {
 	struct lucid_rentry_ *r_limit;  /* while recording, the read set's room (the
@@ -168,14 +179,15 @@ LUCID_API extern __thread struct lucid_txfast_ *lucid_tls_tx_
 
 LUCID_API uint32_t lucid_rec_site_(const void *site, uintptr_t sp, const void *ra);
 /* The per-file helpers' way into the library (tx/access.c): the access at
- * place (@p site, @p sp), made from the user's code at @p ra. */
+ * @p site (the constant of its lucid_read or lucid_write), made from the
+ * user's code at @p ra with the stack at @p sp: its place is (@p ra, @p sp). */
 LUCID_API uint64_t lucid_load_rec_(const void *addr, unsigned size, const void *site, uintptr_t sp,
                                    const void *ra);
 LUCID_API void lucid_store_rec_(void *addr, uint64_t value, unsigned size, const void *site,
                                 uintptr_t sp, const void *ra);
 
-/* The stack position at an access: with the site, it tells apart the same
- * source line reached through different frames (recursion). */
+/* The stack position at an access: with the return address, it tells
+ * apart the same source line reached through different frames (recursion). */
 static inline __attribute__((always_inline)) uintptr_t lucid_sp_(void)
 {
 	uintptr_t sp;
@@ -189,23 +201,31 @@ static inline __attribute__((always_inline)) uintptr_t lucid_sp_(void)
 	return sp;
 }
 
-/* Where the recent answer for place (@p site, @p sp) is kept: the same
+/* Where the recent answer for place (@p key, @p sp) is kept: the same
  * line reached from different frames (a helper called from several
  * blocks) takes different slots. */
 static inline __attribute__((always_inline)) struct lucid_recslot_ *
-lucid_rec_slot_(struct lucid_recfast_ *rec, const void *site, uintptr_t sp)
+lucid_rec_slot_(struct lucid_recfast_ *rec, const void *key, uintptr_t sp)
 {
-	return &rec->slot[((uintptr_t)site ^ sp >> 4) % LUCID_REC_SLOTS_];
+	return &rec->slot[((uintptr_t)key ^ (uintptr_t)key >> 5 ^ sp >> 4) % LUCID_REC_SLOTS_];
 }
 
-/* The stack id of the access being made at place (@p site, @p sp) if it
- * was seen lately (see lucid_recfast_), else 0: ask the library. */
+/* The stack id of the access being made at place (@p key, @p sp) if it was
+ * seen lately through the same callers (see lucid_recslot_), else 0: ask
+ * the library. */
 static inline __attribute__((always_inline)) uint32_t
-lucid_rec_id_(struct lucid_recfast_ *rec, const void *site, uintptr_t sp)
+lucid_rec_id_(struct lucid_recfast_ *rec, const void *key, uintptr_t sp)
 {
-	struct lucid_recslot_ *sl = lucid_rec_slot_(rec, site, sp);
+	struct lucid_recslot_ *sl = lucid_rec_slot_(rec, key, sp);
+	uintptr_t differ;
 
-	return sl->site == site && sl->sp == sp ? sl->id : 0;
+	/* The offsets hold for this place only: they are followed only then. */
+	if (sl->key != key || sl->sp != sp)
+		return 0;
+#define LUCID_REC_CHECK_(i) (*(const uintptr_t *)(sp + (intptr_t)sl->off[i]) ^ sl->ret[i])
+	differ = LUCID_REC_CHECK_(0) | LUCID_REC_CHECK_(1) | LUCID_REC_CHECK_(2);
+#undef LUCID_REC_CHECK_
+	return differ ? 0 : sl->id;
 }
 
 /*
@@ -213,15 +233,15 @@ lucid_rec_id_(struct lucid_recfast_ *rec, const void *site, uintptr_t sp)
  * unlocked orec not newer than the snapshot, the data, the orec unchanged;
  * appends the read to the read set if it has room below @p limit. With
  * @p rec (while recording) it also notes the read's address and place
- * (@p site, @p sp), which must have been seen lately.
+ * (@p key, @p sp), which must have been seen lately.
  * Returns 0, having done nothing, when the library must take over.
  */
 static inline __attribute__((always_inline)) int
 lucid_load_try_(struct lucid_txfast_ *tx, uintptr_t a, unsigned size, struct lucid_recfast_ *rec,
-                const void *site, uintptr_t sp, const struct lucid_rentry_ *limit, uint64_t *out)
+                const void *key, uintptr_t sp, const struct lucid_rentry_ *limit, uint64_t *out)
 {
 	struct lucid_rentry_ *r = tx->r_top;
-	uint32_t id = rec ? lucid_rec_id_(rec, site, sp) : 0;
+	uint32_t id = rec ? lucid_rec_id_(rec, key, sp) : 0;
 
 	if (LUCID_LIKELY_((a & (size - 1)) == 0 && r < limit && (!rec || id))) {
 		uintptr_t idx = (a >> LUCID_WORD_SHIFT_) & tx->orec_mask;
@@ -270,11 +290,12 @@ lucid_load_other_(const void *addr, unsigned size, const void *site)
 	struct lucid_txfast_ *tx = lucid_tls_tx_;
 	struct lucid_recfast_ *rec = tx->rec;
 	uintptr_t sp = lucid_sp_();
+	const void *ra = __builtin_return_address(0);
 	uint64_t v;
 
-	if (rec && lucid_load_try_(tx, (uintptr_t)addr, size, rec, site, sp, rec->r_limit, &v))
+	if (rec && lucid_load_try_(tx, (uintptr_t)addr, size, rec, ra, sp, rec->r_limit, &v))
 		return v;
-	return lucid_load_rec_(addr, size, site, sp, __builtin_return_address(0));
+	return lucid_load_rec_(addr, size, site, sp, ra);
 }
 
 static inline __attribute__((always_inline)) uint64_t
@@ -283,7 +304,7 @@ lucid_load_(const void *addr, unsigned size, const void *site)
 	struct lucid_txfast_ *tx = lucid_tls_tx_;
 	uint64_t v;
 
-	if (LUCID_LIKELY_(lucid_load_try_(tx, (uintptr_t)addr, size, 0, site, 0, tx->r_end, &v)))
+	if (LUCID_LIKELY_(lucid_load_try_(tx, (uintptr_t)addr, size, 0, 0, 0, tx->r_end, &v)))
 		return v;
 	return lucid_load_other_(addr, size, site);
 }
@@ -311,10 +332,10 @@ lucid_lane_shift_(uintptr_t addr, unsigned size)
  */
 static inline __attribute__((always_inline)) int
 lucid_store_try_(struct lucid_txfast_ *tx, uintptr_t a, uint64_t value, unsigned size,
-                 struct lucid_recfast_ *rec, const void *site, uintptr_t sp,
+                 struct lucid_recfast_ *rec, const void *key, uintptr_t sp,
                  const struct lucid_wentry_ *limit)
 {
-	uint32_t id = rec ? lucid_rec_id_(rec, site, sp) : 0;
+	uint32_t id = rec ? lucid_rec_id_(rec, key, sp) : 0;
 
 	if (LUCID_LIKELY_((a & (size - 1)) == 0 && tx->w_top < limit && (!rec || id))) {
 		uintptr_t idx = (a >> LUCID_WORD_SHIFT_) & tx->orec_mask;
@@ -362,10 +383,11 @@ lucid_store_other_(void *addr, uint64_t value, unsigned size, const void *site)
 	struct lucid_txfast_ *tx = lucid_tls_tx_;
 	struct lucid_recfast_ *rec = tx->rec;
 	uintptr_t sp = lucid_sp_();
+	const void *ra = __builtin_return_address(0);
 
-	if (rec && lucid_store_try_(tx, (uintptr_t)addr, value, size, rec, site, sp, rec->w_limit))
+	if (rec && lucid_store_try_(tx, (uintptr_t)addr, value, size, rec, ra, sp, rec->w_limit))
 		return;
-	lucid_store_rec_(addr, value, size, site, sp, __builtin_return_address(0));
+	lucid_store_rec_(addr, value, size, site, sp, ra);
 }
 
 static inline __attribute__((always_inline)) void
@@ -373,7 +395,7 @@ lucid_store_fast_(void *addr, uint64_t value, unsigned size, const void *site)
 {
 	struct lucid_txfast_ *tx = lucid_tls_tx_;
 
-	if (LUCID_LIKELY_(lucid_store_try_(tx, (uintptr_t)addr, value, size, 0, site, 0, tx->w_end)))
+	if (LUCID_LIKELY_(lucid_store_try_(tx, (uintptr_t)addr, value, size, 0, 0, 0, tx->w_end)))
 		return;
 	lucid_store_other_(addr, value, size, site);
 }
