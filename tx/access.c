@@ -80,9 +80,11 @@ uint64_t lucid_load_rec_(const void *addr, unsigned size, const void *site, uint
 	STM_NOTE_CALLER(tx);
 	tx->rec_ra = (void *)ra;
 	if (rec) {
-		if (!lucid_rec_id_(rec, ra, sp))
-			(void)lucid_rec_site_(site, sp, ra);
-		if (lucid_load_try_(&tx->fast, (uintptr_t)addr, size, rec, ra, sp, rec->r_limit, &v))
+		uint32_t id = lucid_rec_id_(rec, ra, sp);
+
+		if (!id)
+			id = lucid_rec_site_(site, sp, ra);
+		if (id && lucid_load_try_(&tx->fast, (uintptr_t)addr, size, rec, id, rec->r_limit, &v))
 			return v;
 	}
 	return load_at(tx, (uintptr_t)addr, size);
@@ -97,10 +99,12 @@ void lucid_store_rec_(void *addr, uint64_t value, unsigned size, const void *sit
 	STM_NOTE_CALLER(tx);
 	tx->rec_ra = (void *)ra;
 	if (rec) {
-		if (!lucid_rec_id_(rec, ra, sp))
-			(void)lucid_rec_site_(site, sp, ra);
-		if (lucid_store_try_(&tx->fast, (uintptr_t)addr, value, size, rec, ra, sp,
-		                     rec->w_limit))
+		uint32_t id = lucid_rec_id_(rec, ra, sp);
+
+		if (!id)
+			id = lucid_rec_site_(site, sp, ra);
+		if (id && lucid_store_try_(&tx->fast, (uintptr_t)addr, value, size, rec, id,
+		                           rec->w_limit))
 			return;
 	}
 	store_at(tx, (uintptr_t)addr, value, size);

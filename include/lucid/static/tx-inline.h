@@ -232,18 +232,17 @@ lucid_rec_id_(struct lucid_recfast_ *rec, const void *key, uintptr_t sp)
  * One inline read of an aligned 1, 2, 4 or 8-byte scalar at @p a: an
  * unlocked orec not newer than the snapshot, the data, the orec unchanged;
  * appends the read to the read set if it has room below @p limit. With
- * @p rec (while recording) it also notes the read's address and place
- * (@p key, @p sp), which must have been seen lately.
+ * @p rec (while recording) it also notes the read's address and its
+ * stack id @p id (of a place seen lately: lucid_rec_id_).
  * Returns 0, having done nothing, when the library must take over.
  */
 static inline __attribute__((always_inline)) int
 lucid_load_try_(struct lucid_txfast_ *tx, uintptr_t a, unsigned size, struct lucid_recfast_ *rec,
-                const void *key, uintptr_t sp, const struct lucid_rentry_ *limit, uint64_t *out)
+                uint32_t id, const struct lucid_rentry_ *limit, uint64_t *out)
 {
 	struct lucid_rentry_ *r = tx->r_top;
-	uint32_t id = rec ? lucid_rec_id_(rec, key, sp) : 0;
 
-	if (LUCID_LIKELY_((a & (size - 1)) == 0 && r < limit && (!rec || id))) {
+	if (LUCID_LIKELY_((a & (size - 1)) == 0 && r < limit)) {
 		uintptr_t idx = (a >> LUCID_WORD_SHIFT_) & tx->orec_mask;
 		uintptr_t *orec = &tx->orecs[idx];
 		uintptr_t seen = __atomic_load_n(orec, __ATOMIC_ACQUIRE);
@@ -291,9 +290,11 @@ lucid_load_other_(const void *addr, unsigned size, const void *site)
 	struct lucid_recfast_ *rec = tx->rec;
 	uintptr_t sp = lucid_sp_();
 	const void *ra = __builtin_return_address(0);
+	uint32_t id;
 	uint64_t v;
 
-	if (rec && lucid_load_try_(tx, (uintptr_t)addr, size, rec, ra, sp, rec->r_limit, &v))
+	if (rec && (id = lucid_rec_id_(rec, ra, sp)) != 0 &&
+	    lucid_load_try_(tx, (uintptr_t)addr, size, rec, id, rec->r_limit, &v))
 		return v;
 	return lucid_load_rec_(addr, size, site, sp, ra);
 }
@@ -304,7 +305,7 @@ lucid_load_(const void *addr, unsigned size, const void *site)
 	struct lucid_txfast_ *tx = lucid_tls_tx_;
 	uint64_t v;
 
-	if (LUCID_LIKELY_(lucid_load_try_(tx, (uintptr_t)addr, size, 0, 0, 0, tx->r_end, &v)))
+	if (LUCID_LIKELY_(lucid_load_try_(tx, (uintptr_t)addr, size, 0, 0, tx->r_end, &v)))
 		return v;
 	return lucid_load_other_(addr, size, site);
 }
@@ -326,18 +327,15 @@ lucid_lane_shift_(uintptr_t addr, unsigned size)
  * One inline write: the first write to an unlocked orec that is not newer
  * than the snapshot fills the next write-log entry (below @p limit) and
  * locks the orec. With @p rec (while recording) the entry also says where
- * the write was made, in its stack id and its tag (stack, block site,
+ * the write was made, in its stack id @p id and its tag (stack, block site,
  * word), for the other side of a conflict. Returns 0, having done nothing,
  * when the library must take over.
  */
 static inline __attribute__((always_inline)) int
 lucid_store_try_(struct lucid_txfast_ *tx, uintptr_t a, uint64_t value, unsigned size,
-                 struct lucid_recfast_ *rec, const void *key, uintptr_t sp,
-                 const struct lucid_wentry_ *limit)
+                 struct lucid_recfast_ *rec, uint32_t id, const struct lucid_wentry_ *limit)
 {
-	uint32_t id = rec ? lucid_rec_id_(rec, key, sp) : 0;
-
-	if (LUCID_LIKELY_((a & (size - 1)) == 0 && tx->w_top < limit && (!rec || id))) {
+	if (LUCID_LIKELY_((a & (size - 1)) == 0 && tx->w_top < limit)) {
 		uintptr_t idx = (a >> LUCID_WORD_SHIFT_) & tx->orec_mask;
 		uintptr_t *orec = &tx->orecs[idx];
 		uintptr_t seen = __atomic_load_n(orec, __ATOMIC_RELAXED);
@@ -384,8 +382,10 @@ lucid_store_other_(void *addr, uint64_t value, unsigned size, const void *site)
 	struct lucid_recfast_ *rec = tx->rec;
 	uintptr_t sp = lucid_sp_();
 	const void *ra = __builtin_return_address(0);
+	uint32_t id;
 
-	if (rec && lucid_store_try_(tx, (uintptr_t)addr, value, size, rec, ra, sp, rec->w_limit))
+	if (rec && (id = lucid_rec_id_(rec, ra, sp)) != 0 &&
+	    lucid_store_try_(tx, (uintptr_t)addr, value, size, rec, id, rec->w_limit))
 		return;
 	lucid_store_rec_(addr, value, size, site, sp, ra);
 }
@@ -395,7 +395,7 @@ lucid_store_fast_(void *addr, uint64_t value, unsigned size, const void *site)
 {
 	struct lucid_txfast_ *tx = lucid_tls_tx_;
 
-	if (LUCID_LIKELY_(lucid_store_try_(tx, (uintptr_t)addr, value, size, 0, 0, 0, tx->w_end)))
+	if (LUCID_LIKELY_(lucid_store_try_(tx, (uintptr_t)addr, value, size, 0, 0, tx->w_end)))
 		return;
 	lucid_store_other_(addr, value, size, site);
 }
