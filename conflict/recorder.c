@@ -639,10 +639,10 @@ static void memo_recent(struct lucid_recslot_ *sl, const struct stm_rec_memo *m)
 
 /*
  * The stack of the access at place (key, pos) in this attempt's block
- * context, captured from user PC @p ra outwards. The keys are the user's
- * return address and the stack pointer for accesses made by the inline
- * paths, the user's return address and our frame for those that come
- * through the library's entry points. A place is reached through other
+ * context, captured from user PC @p key outwards (@p site chooses its
+ * recent slot). The places are the user's return address and the stack
+ * pointer for accesses made by the inline paths, the user's return address
+ * and our frame for those that come through the library's entry points. A place is reached through other
  * callers too (one function calls another from two lines, at the same
  * depth), so a memoized capture also keeps where each frame between the
  * place and the block's function keeps its return address, and which: it
@@ -650,7 +650,7 @@ static void memo_recent(struct lucid_recslot_ *sl, const struct stm_rec_memo *m)
  * function and its callers are the context's). A place whose frames
  * cannot all be checked is captured at every access.
  */
-static uint32_t memo_stack(struct stm_tx *tx, uintptr_t key, uintptr_t pos, uintptr_t ra)
+static uint32_t memo_stack(struct stm_tx *tx, const void *site, uintptr_t key, uintptr_t pos)
 {
 	/* Return addresses are a few bytes apart, stack positions a few
 	 * words: multiply, so that neighbours spread over the memo. */
@@ -658,7 +658,7 @@ static uint32_t memo_stack(struct stm_tx *tx, uintptr_t key, uintptr_t pos, uint
 	             tx->rec_ctx;
 	unsigned set = (unsigned)((h * 0x9e3779b97f4a7c15u) >> 40) %
 	               (STM_REC_MEMO / STM_REC_MEMO_WAYS);
-	struct lucid_recslot_ *recent = lucid_rec_slot_(tx->recf, (const void *)key, pos);
+	struct lucid_recslot_ *recent = lucid_rec_slot_(tx->recf, site, pos);
 	struct stm_rec_memo *ways = NULL;
 
 	if (!tx->rec_memo)
@@ -682,7 +682,7 @@ static uint32_t memo_stack(struct stm_tx *tx, uintptr_t key, uintptr_t pos, uint
 
 	/* Leave out Lucid's own frames: start at the user's call. */
 	for (int i = 0; i < n; i++) {
-		if (ip[i] == ra) {
+		if (ip[i] == key) {
 			first = i;
 			break;
 		}
@@ -727,8 +727,7 @@ static uint32_t memo_stack(struct stm_tx *tx, uintptr_t key, uintptr_t pos, uint
  */
 uint32_t rec_stack_here(struct stm_tx *tx)
 {
-	return memo_stack(tx, (uintptr_t)tx->rec_ra, (uintptr_t)tx->rec_frame,
-	                  (uintptr_t)tx->rec_ra);
+	return memo_stack(tx, tx->rec_ra, (uintptr_t)tx->rec_ra, (uintptr_t)tx->rec_frame);
 }
 
 /* Accesses in a loop come from one frame again and again: the last answer
@@ -746,10 +745,9 @@ uint32_t lucid_rec_site_(const void *site, uintptr_t sp, const void *ra)
 {
 	struct stm_tx *tx = stm_self_if_any();
 
-	(void)site;   /* the return address tells more: inlined copies apart */
 	if (!tx || !tx->rec_on || !tx->rec)
 		return 0;
-	return memo_stack(tx, (uintptr_t)ra, sp, (uintptr_t)ra);
+	return memo_stack(tx, site, (uintptr_t)ra, sp);
 }
 
 /* The tag: stack id (20 bits), site id (12 bits), word address / 8 (low 32

@@ -277,7 +277,7 @@ unsigned stm_backoff_limit(unsigned retries);
 /* The recent answer for place (key, pos), or 0 (see lucid_recfast_). */
 static inline uint32_t stm_rec_recent(struct stm_tx *tx, const void *key, uintptr_t pos)
 {
-	return lucid_rec_id_(tx->recf, key, pos);
+	return lucid_rec_id_(tx->recf, key, key, pos);
 }
 
 /* ------------------------------------------------ starting an attempt */

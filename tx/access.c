@@ -80,7 +80,7 @@ uint64_t lucid_load_rec_(const void *addr, unsigned size, const void *site, uint
 	STM_NOTE_CALLER(tx);
 	tx->rec_ra = (void *)ra;
 	if (rec) {
-		uint32_t id = lucid_rec_id_(rec, ra, sp);
+		uint32_t id = lucid_rec_id_(rec, site, ra, sp);
 
 		if (!id)
 			id = lucid_rec_site_(site, sp, ra);
@@ -99,7 +99,7 @@ void lucid_store_rec_(void *addr, uint64_t value, unsigned size, const void *sit
 	STM_NOTE_CALLER(tx);
 	tx->rec_ra = (void *)ra;
 	if (rec) {
-		uint32_t id = lucid_rec_id_(rec, ra, sp);
+		uint32_t id = lucid_rec_id_(rec, site, ra, sp);
 
 		if (!id)
 			id = lucid_rec_site_(site, sp, ra);

@@ -201,22 +201,23 @@ static inline __attribute__((always_inline)) uintptr_t lucid_sp_(void)
 	return sp;
 }
 
-/* Where the recent answer for place (@p key, @p sp) is kept: the same
- * line reached from different frames (a helper called from several
- * blocks) takes different slots. */
+/* Where the recent answer for an access at @p site with the stack at
+ * @p sp is kept: site constants are a byte apart, so the accesses of one
+ * function take different slots; the same line reached from different
+ * frames (a helper called from several blocks) too. */
 static inline __attribute__((always_inline)) struct lucid_recslot_ *
-lucid_rec_slot_(struct lucid_recfast_ *rec, const void *key, uintptr_t sp)
+lucid_rec_slot_(struct lucid_recfast_ *rec, const void *site, uintptr_t sp)
 {
-	return &rec->slot[((uintptr_t)key ^ (uintptr_t)key >> 5 ^ sp >> 4) % LUCID_REC_SLOTS_];
+	return &rec->slot[((uintptr_t)site ^ sp >> 4) % LUCID_REC_SLOTS_];
 }
 
-/* The stack id of the access being made at place (@p key, @p sp) if it was
- * seen lately through the same callers (see lucid_recslot_), else 0: ask
- * the library. */
+/* The stack id of the access at @p site being made at place (@p key,
+ * @p sp) if it was seen lately through the same callers (see
+ * lucid_recslot_), else 0: ask the library. */
 static inline __attribute__((always_inline)) uint32_t
-lucid_rec_id_(struct lucid_recfast_ *rec, const void *key, uintptr_t sp)
+lucid_rec_id_(struct lucid_recfast_ *rec, const void *site, const void *key, uintptr_t sp)
 {
-	struct lucid_recslot_ *sl = lucid_rec_slot_(rec, key, sp);
+	struct lucid_recslot_ *sl = lucid_rec_slot_(rec, site, sp);
 	uintptr_t differ;
 
 	/* The offsets hold for this place only: they are followed only then. */
@@ -293,7 +294,7 @@ lucid_load_other_(const void *addr, unsigned size, const void *site)
 	uint32_t id;
 	uint64_t v;
 
-	if (rec && (id = lucid_rec_id_(rec, ra, sp)) != 0 &&
+	if (rec && (id = lucid_rec_id_(rec, site, ra, sp)) != 0 &&
 	    lucid_load_try_(tx, (uintptr_t)addr, size, rec, id, rec->r_limit, &v))
 		return v;
 	return lucid_load_rec_(addr, size, site, sp, ra);
@@ -384,7 +385,7 @@ lucid_store_other_(void *addr, uint64_t value, unsigned size, const void *site)
 	const void *ra = __builtin_return_address(0);
 	uint32_t id;
 
-	if (rec && (id = lucid_rec_id_(rec, ra, sp)) != 0 &&
+	if (rec && (id = lucid_rec_id_(rec, site, ra, sp)) != 0 &&
 	    lucid_store_try_(tx, (uintptr_t)addr, value, size, rec, id, rec->w_limit))
 		return;
 	lucid_store_rec_(addr, value, size, site, sp, ra);
