@@ -623,14 +623,15 @@ static bool memo_holds(const struct stm_rec_memo *m)
 }
 
 /* Makes @p m the inline paths' recent answer for its place, if it has few
- * enough frames to check there (else they ask the library again). They
- * always make LUCID_REC_CHECKS_ checks: those left over check the access's
- * own return address. */
+ * enough frames to check there (else they ask the library again). The
+ * checks left over check the access's own return address (the first check
+ * is made even for a place with no frame to check). */
 static void memo_recent(struct lucid_recslot_ *sl, const struct stm_rec_memo *m)
 {
 	if (m->n > LUCID_REC_CHECKS_ || (m->n < LUCID_REC_CHECKS_ && m->own < 0))
 		return;
-	*sl = (struct lucid_recslot_){ .key = (const void *)m->key, .sp = m->pos, .id = m->id };
+	*sl = (struct lucid_recslot_){ .key = (const void *)m->key, .sp = m->pos, .id = m->id,
+	                               .n = m->n };
 	for (unsigned i = 0; i < LUCID_REC_CHECKS_; i++) {
 		sl->off[i] = i < m->n ? m->off[i] : m->own;
 		sl->ret[i] = i < m->n ? m->ret[i] : m->key;

@@ -115,12 +115,13 @@ struct lucid_txfast_;
  * around it) and points the descriptor's rec at the current one.
  */
 #define LUCID_REC_SLOTS_ 32
-#define LUCID_REC_CHECKS_ 3   /* lucid_rec_id_ makes them one by one */
+#define LUCID_REC_CHECKS_ 3   /* lucid_rec_id_ names each one */
 struct lucid_recslot_ {
 	const void *key;                /* a place: its return address */
 	uintptr_t sp;                   /* and stack position */
 	uint32_t id;                    /* the stack captured there; 0: ask the library */
-	uint32_t pad_;
+	uint32_t n;                     /* frames to check (the first check is made
+	                                   always, the others when n > 1) */
 	uintptr_t ret[LUCID_REC_CHECKS_];  /* the return address each frame holds */
 	int32_t off[LUCID_REC_CHECKS_];    /* and where, from sp (checks left over
 	                                      repeat the access's own) */
@@ -224,7 +225,9 @@ lucid_rec_id_(struct lucid_recfast_ *rec, const void *site, const void *key, uin
 	if (sl->key != key || sl->sp != sp)
 		return 0;
 #define LUCID_REC_CHECK_(i) (*(const uintptr_t *)(sp + (intptr_t)sl->off[i]) ^ sl->ret[i])
-	differ = LUCID_REC_CHECK_(0) | LUCID_REC_CHECK_(1) | LUCID_REC_CHECK_(2);
+	differ = LUCID_REC_CHECK_(0);
+	if (sl->n > 1)   /* most places have one frame to check, or none */
+		differ |= LUCID_REC_CHECK_(1) | LUCID_REC_CHECK_(2);
 #undef LUCID_REC_CHECK_
 	return differ ? 0 : sl->id;
 }
