@@ -335,6 +335,7 @@ struct rec_thread {
 	uint64_t t0;                /* the current attempt's start */
 	struct rec_ctx ctxs[REC_CTXS];  /* the last block contexts attempts started in */
 	unsigned ctx_last, ctx_next;    /* the latest; the next to replace */
+	uint64_t inexact;               /* attempts in contexts not all checked */
 	struct { const char *file, *function; int line; uint32_t id; } site_cache[SITE_CACHE];
 	uint64_t commits[MAX_SITES];
 };
@@ -484,8 +485,8 @@ static bool ctx_holds(const struct rec_ctx *c, const struct stm_open_block *o)
 /* Works out the context of block @p o, which is starting (its function is
  * on the stack): from the block's function outwards, where each frame
  * keeps its return address. If they cannot all be found, the context is
- * used for this attempt only, and named by the block and the caller its
- * function's frame record names. */
+ * used for this attempt only (rec_attempt_start gives it a number of its
+ * own, so that nothing memoized under it is found again). */
 static void ctx_capture(struct rec_ctx *c, const struct stm_open_block *o)
 {
 	uint64_t ip[MAX_FRAMES];
@@ -504,13 +505,15 @@ static void ctx_capture(struct rec_ctx *c, const struct stm_open_block *o)
 	while (i < n && !(slot[i] > (uintptr_t)o->frame))
 		known &= slot[i++] != 0;
 	c->exact = o->frame && known && i < n;
-	for (; c->exact && i + 1 < n && slot[i]; i++) {
+	for (; c->exact && i + 1 < n; i++) {
+		if (!slot[i]) {
+			c->exact = false;   /* a caller that cannot be checked */
+			break;
+		}
 		c->slot[c->n] = slot[i];
 		c->ret[c->n++] = ip[i + 1];
 		h = mix(h, ip[i + 1]);
 	}
-	if (!c->exact && o->frame)
-		h = mix(h, (uintptr_t)((void *const *)o->frame)[1]);
 	c->ctx = (uintptr_t)h;
 }
 
@@ -541,6 +544,9 @@ void rec_attempt_start(struct stm_tx *tx)
 		c = &r->ctxs[k];
 	}
 	uintptr_t ctx = c->ctx;
+
+	if (!c->exact)
+		ctx = (uintptr_t)mix(ctx, ++r->inexact);
 
 	/* The recent answers hold for one block context: each of the last
 	 * few contexts keeps its own (a thread that alternates between a
@@ -628,7 +634,9 @@ static bool memo_holds(const struct stm_rec_memo *m)
  * is made even for a place with no frame to check). */
 static void memo_recent(struct lucid_recslot_ *sl, const struct stm_rec_memo *m)
 {
-	if (m->n > LUCID_REC_CHECKS_ || (m->n < LUCID_REC_CHECKS_ && m->own < 0))
+	/* The first check, and with more than one frame the third, may be left
+	 * over. */
+	if (m->n > LUCID_REC_CHECKS_ || ((m->n == 0 || m->n == 2) && m->own < 0))
 		return;
 	*sl = (struct lucid_recslot_){ .key = (const void *)m->key, .sp = m->pos, .id = m->id,
 	                               .n = m->n };
@@ -754,6 +762,7 @@ uint32_t lucid_rec_site_(const void *site, uintptr_t sp, const void *ra)
 /* The tag: stack id (20 bits), site id (12 bits), word address / 8 (low 32
  * bits). Ids too large for the tag leave it 0 (unknown). */
 _Static_assert(DEPOT_BITS <= 20 && MAX_SITES <= 4096, "entry tags hold the ids");
+_Static_assert(sizeof(struct lucid_recslot_) == 64, "a recent place fills one cache line");
 
 uint64_t rec_entry_tag(struct stm_tx *tx, uint32_t stack, uintptr_t word)
 {
