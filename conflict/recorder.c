@@ -182,7 +182,8 @@ struct side {
 
 static struct side *side_table;
 
-static int backtrace_here(void **buf, int max);
+static int walk_stack(uint64_t *ip, uintptr_t *slot, int max);
+static uint32_t depot_put_user(const uint64_t *ip, int n, uintptr_t ra, int *first);
 
 /* ------------------------------------------------------ allocation stacks */
 
@@ -231,9 +232,6 @@ void rec_alloc(void *p, size_t size)
 	struct stm_tx *tx = stm_self_if_any();
 	size_t mask = ((size_t)1 << ALLOC_BITS) - 1;
 	uintptr_t start = (uintptr_t)p;
-	void *buf[MAX_FRAMES];
-	uint64_t pcs[MAX_FRAMES];
-	uint32_t depth = 0;
 
 	if (!alloc_table || !p || !tx)
 		return;
@@ -244,17 +242,12 @@ void rec_alloc(void *p, size_t size)
 		stack = rec_stack_memo(tx);
 	} else {
 		/* Outside an attempt there is no block context to key a memo with. */
-		int n = backtrace_here(buf, MAX_FRAMES), first = 0;
+		uint64_t ip[MAX_FRAMES];
+		uintptr_t slot[MAX_FRAMES];
+		int first;
 
-		for (int i = 0; i < n; i++) {
-			if ((uintptr_t)buf[i] == (uintptr_t)tx->rec_ra) {
-				first = i;
-				break;
-			}
-		}
-		for (int i = first; i < n; i++)
-			pcs[depth++] = (uint64_t)(uintptr_t)buf[i];
-		stack = depth ? depot_put(pcs, depth) : 0;
+		stack = depot_put_user(ip, walk_stack(ip, slot, MAX_FRAMES), (uintptr_t)tx->rec_ra,
+		                       &first);
 	}
 
 	for (size_t i = alloc_hash(start), k = 0; k < 64; i = (i + 1) & mask, k++) {
@@ -465,6 +458,21 @@ static int walk_stack(uint64_t *ip, uintptr_t *slot, int max)
 	return n;
 }
 
+/* The stack @p ip (@p n frames) from the user's call at @p ra outwards
+ * (Lucid's own frames left out; @p first: where it starts) into the
+ * depot: its id, or 0. */
+static uint32_t depot_put_user(const uint64_t *ip, int n, uintptr_t ra, int *first)
+{
+	*first = 0;
+	for (int i = 0; i < n; i++) {
+		if (ip[i] == ra) {
+			*first = i;
+			break;
+		}
+	}
+	return n > *first ? depot_put(ip + *first, (uint32_t)(n - *first)) : 0;
+}
+
 static uint64_t mix(uint64_t h, uint64_t v)
 {
 	return (h ^ v) * 0x9e3779b97f4a7c15u;
@@ -590,34 +598,6 @@ void rec_rset_resized(struct stm_tx *tx, size_t cap)
 	tx->recf->raddr_delta = (uintptr_t)a - (uintptr_t)tx->r_base;
 }
 
-/*
- * Return addresses of the current stack. unw_backtrace is libunwind's fast
- * path (a cache of unwind steps); under ThreadSanitizer its per-thread cache
- * crashes at thread exit inside the sanitizer's interceptors, so those
- * builds step the unwinder by hand.
- */
-static int backtrace_here(void **buf, int max)
-{
-#ifndef LUCID_TSAN_
-	return unw_backtrace(buf, max);
-#else
-	unw_context_t uc;
-	unw_cursor_t cur;
-	int n = 0;
-
-	if (unw_getcontext(&uc) != 0 || unw_init_local(&cur, &uc) != 0)
-		return 0;
-	while (n < max && unw_step(&cur) > 0) {
-		unw_word_t ip;
-
-		if (unw_get_reg(&cur, UNW_REG_IP, &ip) != 0)
-			break;
-		buf[n++] = (void *)ip;
-	}
-	return n;
-#endif
-}
-
 /* Whether the frames of memoized place @p m still hold the return
  * addresses they held when its stack was captured. */
 static bool memo_holds(const struct stm_rec_memo *m)
@@ -651,13 +631,14 @@ static void memo_recent(struct lucid_recslot_ *sl, const struct stm_rec_memo *m)
  * context, captured from user PC @p key outwards (@p site chooses its
  * recent slot). The places are the user's return address and the stack
  * pointer for accesses made by the inline paths, the user's return address
- * and our frame for those that come through the library's entry points. A place is reached through other
- * callers too (one function calls another from two lines, at the same
- * depth), so a memoized capture also keeps where each frame between the
- * place and the block's function keeps its return address, and which: it
- * is the place's stack only while they all hold the same ones (the block's
- * function and its callers are the context's). A place whose frames
- * cannot all be checked is captured at every access.
+ * and our frame for those that come through the library's entry points. A
+ * place is reached through other callers too (one function calls another
+ * from two lines, at the same depth), so a memoized capture also keeps
+ * where each frame between the place and the block's function keeps its
+ * return address, and which: it is the place's stack only while they all
+ * hold the same ones (the block's function and its callers are the
+ * context's). A place whose frames cannot all be checked is captured at
+ * every access.
  */
 static uint32_t memo_stack(struct stm_tx *tx, const void *site, uintptr_t key, uintptr_t pos)
 {
@@ -687,16 +668,8 @@ static uint32_t memo_stack(struct stm_tx *tx, const void *site, uintptr_t key, u
 
 	uint64_t ip[MAX_FRAMES];
 	uintptr_t slot[MAX_FRAMES];
-	int n = walk_stack(ip, slot, MAX_FRAMES), first = 0;
-
-	/* Leave out Lucid's own frames: start at the user's call. */
-	for (int i = 0; i < n; i++) {
-		if (ip[i] == key) {
-			first = i;
-			break;
-		}
-	}
-	uint32_t id = n > first ? depot_put(ip + first, (uint32_t)(n - first)) : 0;
+	int n = walk_stack(ip, slot, MAX_FRAMES), first;
+	uint32_t id = depot_put_user(ip, n, key, &first);
 	struct stm_rec_memo e = { .key = key, .pos = pos, .ctx = tx->rec_ctx, .id = id, .own = -1 };
 
 	/* The frame below the user's keeps the access's return address. */

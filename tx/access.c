@@ -59,6 +59,16 @@ static void store_at(struct stm_tx *tx, uintptr_t a, uint64_t value, unsigned si
 		stm_write(tx, a + i, 1, bytes[i]);
 }
 
+/* The stack id of the access at @p site made from @p ra with the stack at
+ * @p sp: the recent answer, else the memo's or a new capture. */
+static uint32_t place_id(struct lucid_recfast_ *rec, const void *site, uintptr_t sp,
+                         const void *ra)
+{
+	uint32_t id = lucid_rec_id_(rec, site, ra, sp);
+
+	return id ? id : lucid_rec_site_(site, sp, ra);
+}
+
 /*
  * The out-of-line halves of lucid_read and lucid_write, reached from the
  * per-file helpers (lucid_load_other_, lucid_store_other_) with the
@@ -80,10 +90,8 @@ uint64_t lucid_load_rec_(const void *addr, unsigned size, const void *site, uint
 	STM_NOTE_CALLER(tx);
 	tx->rec_ra = (void *)ra;
 	if (rec) {
-		uint32_t id = lucid_rec_id_(rec, site, ra, sp);
+		uint32_t id = place_id(rec, site, sp, ra);
 
-		if (!id)
-			id = lucid_rec_site_(site, sp, ra);
 		if (id && lucid_load_try_(&tx->fast, (uintptr_t)addr, size, rec, id, rec->r_limit, &v))
 			return v;
 	}
@@ -99,10 +107,8 @@ void lucid_store_rec_(void *addr, uint64_t value, unsigned size, const void *sit
 	STM_NOTE_CALLER(tx);
 	tx->rec_ra = (void *)ra;
 	if (rec) {
-		uint32_t id = lucid_rec_id_(rec, site, ra, sp);
+		uint32_t id = place_id(rec, site, sp, ra);
 
-		if (!id)
-			id = lucid_rec_site_(site, sp, ra);
 		if (id && lucid_store_try_(&tx->fast, (uintptr_t)addr, value, size, rec, id,
 		                           rec->w_limit))
 			return;
