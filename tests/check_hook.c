@@ -221,7 +221,10 @@ END_TEST
  * (site, stack position) belong to one block context, so each abort must
  * name the block it happened in.
  */
-static long ctx_x, ctx_y;
+/* Each word in a 64-byte block of its own: under an orec of its own (words
+ * of one 32-byte stripe share one, and their conflicts are false ones). */
+#define OWN_OREC __attribute__((aligned(64)))
+static long ctx_x OWN_OREC, ctx_y OWN_OREC;
 static int ctx_phase;            /* 1: the reader has read x; 2: x was changed */
 static int ctx_waited;           /* this round's first attempt has waited */
 static uintptr_t ctx_pc[16][3];  /* innermost three frames of each abort */
@@ -352,7 +355,7 @@ END_TEST
  * drivers that call pc_mid at the same depth. Each abort must name its own
  * call sites, however often the same place was seen through other callers.
  */
-static long pc_a, pc_x, pc_y;
+static long pc_a OWN_OREC, pc_x OWN_OREC, pc_y OWN_OREC;
 static long *pc_target;          /* the word the writer changes this round */
 static int pc_phase, pc_waited;  /* as ctx_phase, ctx_waited */
 enum { PC_ROUNDS = 8, PC_FRAMES = 8 };

@@ -64,6 +64,23 @@ static struct stm_tx *self(void)
 	return stm_self();
 }
 
+/* The bytes that share one orec; words STRIPE bytes apart have orecs of
+ * their own (below the table size). */
+#define STRIPE (1u << LUCID_WORD_SHIFT_)
+/* A word alone in its stripe: arrays of them have an orec per element. */
+struct sword {
+	uint64_t w;
+} __attribute__((aligned(STRIPE)));
+
+static struct sword *sword_alloc(size_t n)
+{
+	struct sword *p = aligned_alloc(STRIPE, n * sizeof(*p));
+
+	if (p)
+		memset(p, 0, n * sizeof(*p));
+	return p;
+}
+
 static uintptr_t *orec_of(const void *p)
 {
 	return &stm_orecs[stm_orec_index((uintptr_t)p, stm_orec_mask)];
@@ -418,22 +435,23 @@ START_TEST(test_orec_index)
 	for (size_t m = 0; m < sizeof(masks) / sizeof(masks[0]); m++) {
 		uintptr_t mask = masks[m];
 
-		ck_assert_uint_eq(stm_orec_index(mask * 8, mask), mask);
-		ck_assert_uint_eq(stm_orec_index((mask + 1) * 8, mask), 0);
+		ck_assert_uint_eq(stm_orec_index(mask * STRIPE, mask), mask);
+		ck_assert_uint_eq(stm_orec_index((mask + 1) * STRIPE, mask), 0);
 		for (size_t b = 0; b < sizeof(bases) / sizeof(bases[0]); b++) {
-			uintptr_t base = bases[b] & ~(uintptr_t)7;
+			uintptr_t base = bases[b] & ~(uintptr_t)(STRIPE - 1);
 			uintptr_t i0 = stm_orec_index(base, mask);
 
 			ck_assert_uint_le(i0, mask);
-			/* Consecutive words at the start, and across the wrap. */
+			/* Consecutive stripes at the start, and across the wrap;
+			 * every byte of a stripe under the stripe's orec. */
 			for (uintptr_t w = 0; w < 2 * (mask + 1); w++) {
 				if (w == 4096 && mask + 1 > 4096)
 					w = mask + 1 - 2048;
 				if (w == mask + 1 + 2048 && mask + 1 > 4096)
 					break;
-				uintptr_t a = base + w * 8;
+				uintptr_t a = base + w * STRIPE;
 
-				for (unsigned off = 0; off < 8; off++) {
+				for (unsigned off = 0; off < STRIPE; off++) {
 					uintptr_t got = stm_orec_index(a + off, mask);
 
 					CHECK(got == ((i0 + w) & mask),
@@ -777,7 +795,7 @@ static void wl_fn(void *arg)
 START_TEST(test_write_log)
 {
 	self();
-	size_t stride = stm_orec_mask + 1;   /* words apart: same orec */
+	size_t stride = (stm_orec_mask + 1) * (STRIPE / 8);   /* words apart: same orec */
 
 	wl_region = malloc((2 * stride + 1) * sizeof(uint64_t));
 	ck_assert_ptr_nonnull(wl_region);
@@ -807,7 +825,7 @@ START_TEST(test_write_log)
 }
 END_TEST
 
-static uint64_t *cap_words;
+static struct sword *cap_words;
 static size_t cap_n;
 static int cap_attempts;
 static int cap_bad_owner;
@@ -818,16 +836,16 @@ static void cap_fn(void *arg)
 
 	cap_attempts++;
 	for (size_t i = 0; i < cap_n; i++)
-		lucid_write(cap_words[i], i * 3 + 1 + (uint64_t)(uintptr_t)arg);
+		lucid_write(cap_words[i].w, i * 3 + 1 + (uint64_t)(uintptr_t)arg);
 	/* After growing, every lock points at its entry in the new log, and
 	 * read-after-write still finds the buffered values. */
 	for (size_t i = 0; i < cap_n; i++) {
-		uintptr_t o = orec_get(&cap_words[i]);
+		uintptr_t o = orec_get(&cap_words[i].w);
 		struct lucid_wentry_ *e = stm_orec_owner(o);
 
 		if (!stm_orec_is_locked(o) || e < tx->w_base || e >= tx->w_base + tx->w_cap ||
-		    e->addr != (uintptr_t)&cap_words[i] ||
-		    lucid_read(cap_words[i]) != i * 3 + 1 + (uint64_t)(uintptr_t)arg)
+		    e->addr != (uintptr_t)&cap_words[i].w ||
+		    lucid_read(cap_words[i].w) != i * 3 + 1 + (uint64_t)(uintptr_t)arg)
 			cap_bad_owner++;
 	}
 }
@@ -867,10 +885,10 @@ static void cap_run(struct stm_tx *tx, size_t n, uint64_t salt)
 	ck_assert_uint_eq(stm_clock_now(), c0 + 1);
 	ck_assert_uint_eq(tx->w_cap, cap << k);
 	for (size_t i = 0; i < n; i++) {
-		CHECK(cap_words[i] == i * 3 + 1 + salt, "word %zu of %zu is %llu after commit", i, n,
-		      ULL(cap_words[i]));
-		CHECK(orec_get(&cap_words[i]) == c0 + 1, "orec of word %zu of %zu is %#llx", i, n,
-		      ULL(orec_get(&cap_words[i])));
+		CHECK(cap_words[i].w == i * 3 + 1 + salt, "word %zu of %zu is %llu after commit", i, n,
+		      ULL(cap_words[i].w));
+		CHECK(orec_get(&cap_words[i].w) == c0 + 1, "orec of word %zu of %zu is %#llx", i, n,
+		      ULL(orec_get(&cap_words[i].w)));
 	}
 }
 
@@ -882,7 +900,7 @@ START_TEST(test_write_capacity)
 
 	if (fresh)   /* else grown by an earlier test (CK_FORK=no) */
 		ck_assert_uint_eq(cap, stm_config.w_init);
-	cap_words = calloc(8 * cap + 1, sizeof(*cap_words));
+	cap_words = sword_alloc(8 * cap + 1);
 	ck_assert_ptr_nonnull(cap_words);
 	cap_run(tx, cap, 0);            /* fits */
 	cap_run(tx, cap + 1, 10);       /* grows once */
@@ -893,7 +911,7 @@ END_TEST
 
 /* ------------------------------------------------- validation and extension */
 
-static uint64_t va_words[8] __attribute__((aligned(64)));
+static struct sword va_words[8];
 static int va_attempts, va_reached;
 static uintptr_t va_end0, va_end1, va_t, va_now;
 static bool va_ok[6];
@@ -902,12 +920,12 @@ static void validate_fn(void *arg)
 {
 	struct stm_tx *tx = stm_self();
 
-	(void)lucid_read(va_words[0]);
+	(void)lucid_read(va_words[0].w);
 	va_ok[0] = stm_validate(tx);
-	forge_version(&va_words[2]);          /* a commit to a word we did not read */
+	forge_version(&va_words[2].w);          /* a commit to a word we did not read */
 	va_ok[1] = stm_validate(tx);
 	va_end0 = tx->fast.end;
-	forge_version(&va_words[0]);          /* a commit to one we read */
+	forge_version(&va_words[0].w);          /* a commit to one we read */
 	va_ok[2] = stm_validate(tx);
 	va_ok[3] = stm_extend(tx);
 	va_end1 = tx->fast.end;
@@ -917,10 +935,10 @@ static void validate_locked_fn(void *arg)
 {
 	struct stm_tx *tx = stm_self();
 
-	(void)lucid_read(va_words[4]);
-	va_t = forge_lock(&va_words[4]);       /* locked by another, same version */
+	(void)lucid_read(va_words[4].w);
+	va_t = forge_lock(&va_words[4].w);       /* locked by another, same version */
 	va_ok[4] = stm_validate(tx);
-	orec_put(&va_words[4], va_t);
+	orec_put(&va_words[4].w, va_t);
 	va_ok[5] = stm_validate(tx);
 }
 
@@ -945,9 +963,9 @@ static void extend_fn(void *arg)
 {
 	struct stm_tx *tx = stm_self();
 
-	(void)lucid_read(va_words[0]);
+	(void)lucid_read(va_words[0].w);
 	va_end0 = tx->fast.end;
-	va_t = forge_version(&va_words[2]);
+	va_t = forge_version(&va_words[2].w);
 	va_ok[0] = stm_extend(tx);
 	va_end1 = tx->fast.end;
 	va_now = stm_clock_now();
@@ -977,26 +995,26 @@ static void read_extends_fn(void *arg)
 	struct stm_tx *tx = stm_self();
 
 	va_attempts++;
-	(void)lucid_read(va_words[0]);
+	(void)lucid_read(va_words[0].w);
 	va_end0 = tx->fast.end;
-	va_t = forge_commit(&va_words[2], 77);
-	va_got = lucid_read(va_words[2]);
+	va_t = forge_commit(&va_words[2].w, 77);
+	va_got = lucid_read(va_words[2].w);
 	va_end1 = tx->fast.end;
 	va_now = stm_clock_now();
 	va_nread = (uint32_t)(tx->fast.r_top - tx->r_base);
-	va_ok[0] = tx->fast.r_top[-1].orec == orec_index_of(&va_words[2]) && va_t <= tx->fast.end;
+	va_ok[0] = tx->fast.r_top[-1].orec == orec_index_of(&va_words[2].w) && va_t <= tx->fast.end;
 }
 
-/* Keeps va_words[0] + va_words[2] == 100 in every commit. */
+/* Keeps va_words[0].w + va_words[2].w == 100 in every commit. */
 static void read_invalid_fn(void *arg)
 {
 	va_attempts++;
-	uint64_t a = lucid_read(va_words[0]);
+	uint64_t a = lucid_read(va_words[0].w);
 	if (va_attempts == 1) {
-		forge_commit(&va_words[0], 30);
-		forge_commit(&va_words[2], 70);
+		forge_commit(&va_words[0].w, 30);
+		forge_commit(&va_words[2].w, 70);
 	}
-	uint64_t b = lucid_read(va_words[2]);
+	uint64_t b = lucid_read(va_words[2].w);
 	if (va_attempts == 1)
 		va_reached = 1;
 	va_got = a + b;
@@ -1005,8 +1023,8 @@ static void read_invalid_fn(void *arg)
 START_TEST(test_read_extends)
 {
 	self();
-	va_words[0] = 50;
-	va_words[2] = 50;
+	va_words[0].w = 50;
+	va_words[2].w = 50;
 	va_attempts = 0;
 
 	/* Newer orec, read set still valid: extend and go on. */
@@ -1026,8 +1044,8 @@ START_TEST(test_read_extends)
 
 	/* Newer orec, and a word read earlier changed: abort, never return
 	 * the inconsistent pair. */
-	va_words[0] = 50;
-	va_words[2] = 50;
+	va_words[0].w = 50;
+	va_words[2].w = 50;
 	va_attempts = va_reached = 0;
 	s0 = stats_now();
 	ck_assert_int_eq(lucid_run(read_invalid_fn, NULL), 0);
@@ -1047,24 +1065,24 @@ static void write_invalid_fn(void *arg)
 	va_attempts++;
 	if (va_attempts > 1)
 		return;
-	(void)lucid_read(va_words[0]);
-	va_t = forge_version(&va_words[0]);
-	lucid_write(va_words[0], 5);
+	(void)lucid_read(va_words[0].w);
+	va_t = forge_version(&va_words[0].w);
+	lucid_write(va_words[0].w, 5);
 	va_reached = 1;
 }
 
 static void write_extends_fn(void *arg)
 {
 	va_attempts++;
-	(void)lucid_read(va_words[0]);
-	va_t = forge_version(&va_words[2]);
-	lucid_write(va_words[2], 6);
+	(void)lucid_read(va_words[0].w);
+	va_t = forge_version(&va_words[2].w);
+	lucid_write(va_words[2].w, 6);
 }
 
 START_TEST(test_write_invalid)
 {
 	self();
-	va_words[0] = 1;
+	va_words[0].w = 1;
 	va_attempts = va_reached = 0;
 
 	struct lucid_stats s0 = stats_now();
@@ -1075,12 +1093,12 @@ START_TEST(test_write_invalid)
 	ck_assert_int_eq(va_attempts, 2);
 	uint64_t want[LUCID_ABORT_REASONS_MAX] = { [LUCID_ABORT_WRITE_INVALID] = 1 };
 	assert_aborts(&s0, &s1, want);
-	ck_assert_uint_eq(va_words[0], 1);
-	ck_assert_msg(orec_get(&va_words[0]) == va_t, "orec %#llx after the abort, expected the version "
-	              "found when locking, %#llx", ULL(orec_get(&va_words[0])), ULL(va_t));
+	ck_assert_uint_eq(va_words[0].w, 1);
+	ck_assert_msg(orec_get(&va_words[0].w) == va_t, "orec %#llx after the abort, expected the version "
+	              "found when locking, %#llx", ULL(orec_get(&va_words[0].w)), ULL(va_t));
 
 	/* Newer, but not read before: the snapshot moves and the write stays. */
-	va_words[2] = 2;
+	va_words[2].w = 2;
 	va_attempts = 0;
 	s0 = stats_now();
 	ck_assert_int_eq(lucid_run(write_extends_fn, NULL), 0);
@@ -1088,8 +1106,8 @@ START_TEST(test_write_invalid)
 	ck_assert_int_eq(va_attempts, 1);
 	ck_assert_uint_eq(s1.aborts, s0.aborts);
 	ck_assert_uint_eq(s1.extensions - s0.extensions, 1);
-	ck_assert_uint_eq(va_words[2], 6);
-	ck_assert_uint_eq(orec_get(&va_words[2]), stm_clock_now());
+	ck_assert_uint_eq(va_words[2].w, 6);
+	ck_assert_uint_eq(orec_get(&va_words[2].w), stm_clock_now());
 }
 END_TEST
 
@@ -1098,8 +1116,8 @@ static void validate_owned_fn(void *arg)
 	struct stm_tx *tx = stm_self();
 
 	va_attempts++;
-	uint64_t v = lucid_read(va_words[0]);
-	lucid_write(va_words[0], v + 1);
+	uint64_t v = lucid_read(va_words[0].w);
+	lucid_write(va_words[0].w, v + 1);
 	va_ok[0] = stm_validate(tx);
 	va_ok[1] = stm_extend(tx);
 	if (va_attempts == 1)
@@ -1110,7 +1128,7 @@ static void validate_owned_fn(void *arg)
 START_TEST(test_validate_owned)
 {
 	self();
-	va_words[0] = 10;
+	va_words[0].w = 10;
 	va_attempts = 0;
 
 	uintptr_t c0 = stm_clock_now();
@@ -1122,15 +1140,15 @@ START_TEST(test_validate_owned)
 	ck_assert_msg(va_ok[1], "stm_extend failed on an orec read and then locked by the same transaction");
 	ck_assert_int_eq(va_attempts, 1);
 	ck_assert_uint_eq(s1.aborts, s0.aborts);
-	ck_assert_uint_eq(va_words[0], 11);
+	ck_assert_uint_eq(va_words[0].w, 11);
 	ck_assert_uint_eq(stm_clock_now(), c0 + 2);
-	ck_assert_uint_eq(orec_get(&va_words[0]), c0 + 2);
+	ck_assert_uint_eq(orec_get(&va_words[0].w), c0 + 2);
 }
 END_TEST
 
 /* ----------------------------------------------------------------- commit */
 
-static uint64_t cm_words[8] __attribute__((aligned(64)));
+static struct sword cm_words[8];
 static pthread_barrier_t cm_bar;
 static uint64_t cm_seen_during, cm_seen_after, cm_peek_inside;
 static int cm_attempts;
@@ -1138,20 +1156,20 @@ static int cm_attempts;
 static void *cm_reader(void *arg)
 {
 	pthread_barrier_wait(&cm_bar);
-	cm_seen_during = peek(&cm_words[0]);
+	cm_seen_during = peek(&cm_words[0].w);
 	pthread_barrier_wait(&cm_bar);
 	pthread_barrier_wait(&cm_bar);
-	cm_seen_after = peek(&cm_words[0]);
+	cm_seen_after = peek(&cm_words[0].w);
 	return NULL;
 }
 
 static void cm_fn(void *arg)
 {
 	cm_attempts++;
-	lucid_write(cm_words[0], 2);
-	lucid_write(cm_words[1], 3);
-	lucid_write(cm_words[3], 4);
-	cm_peek_inside = peek(&cm_words[0]);
+	lucid_write(cm_words[0].w, 2);
+	lucid_write(cm_words[1].w, 3);
+	lucid_write(cm_words[3].w, 4);
+	cm_peek_inside = peek(&cm_words[0].w);
 	if (cm_attempts == 1) {
 		pthread_barrier_wait(&cm_bar);
 		pthread_barrier_wait(&cm_bar);
@@ -1161,9 +1179,9 @@ static void cm_fn(void *arg)
 START_TEST(test_commit_publishes)
 {
 	self();
-	cm_words[0] = 1;
+	cm_words[0].w = 1;
 	cm_attempts = 0;
-	uintptr_t pre2 = orec_get(&cm_words[2]);
+	uintptr_t pre2 = orec_get(&cm_words[2].w);
 	ck_assert_int_eq(pthread_barrier_init(&cm_bar, NULL, 2), 0);
 	pthread_t t = spawn(cm_reader, NULL);
 	uintptr_t c0 = stm_clock_now();
@@ -1178,8 +1196,8 @@ START_TEST(test_commit_publishes)
 	              ULL(cm_peek_inside));
 	ck_assert_msg(cm_seen_during == 1, "another thread saw %llu before the commit", ULL(cm_seen_during));
 	ck_assert_msg(cm_seen_after == 2, "another thread saw %llu after the commit", ULL(cm_seen_after));
-	ck_assert_uint_eq(cm_words[1], 3);
-	ck_assert_uint_eq(cm_words[3], 4);
+	ck_assert_uint_eq(cm_words[1].w, 3);
+	ck_assert_uint_eq(cm_words[3].w, 4);
 	/* Unlocked, at the commit's time; other orecs untouched. */
 	ck_assert_uint_eq(stm_clock_now(), c0 + 1);
 	const int written[] = { 0, 1, 3 };
@@ -1189,7 +1207,7 @@ START_TEST(test_commit_publishes)
 		ck_assert_msg(o == c0 + 1, "orec of word %d is %#llx after commit, expected %#llx",
 		              written[i], ULL(o), ULL(c0 + 1));
 	}
-	ck_assert_uint_eq(orec_get(&cm_words[2]), pre2);
+	ck_assert_uint_eq(orec_get(&cm_words[2].w), pre2);
 }
 END_TEST
 
@@ -1200,21 +1218,21 @@ static void commit_invalid_fn(void *arg)
 {
 	cm_attempts++;
 	if (cm_attempts == 1) {
-		(void)lucid_read(cm_words[4]);
-		lucid_write(cm_words[6], 99);
-		forge_version(&cm_words[4]);   /* a commit to a word read, after our snapshot */
+		(void)lucid_read(cm_words[4].w);
+		lucid_write(cm_words[6].w, 99);
+		forge_version(&cm_words[4].w);   /* a commit to a word read, after our snapshot */
 		return;                        /* commit-time validation must fail */
 	}
-	cm_y_retry = peek(&cm_words[6]);
-	cm_orec_y_retry = orec_get(&cm_words[6]);
+	cm_y_retry = peek(&cm_words[6].w);
+	cm_orec_y_retry = orec_get(&cm_words[6].w);
 }
 
 START_TEST(test_commit_invalid)
 {
 	self();
-	cm_words[6] = 7;
+	cm_words[6].w = 7;
 	cm_attempts = 0;
-	cm_pre_y = orec_get(&cm_words[6]);
+	cm_pre_y = orec_get(&cm_words[6].w);
 
 	struct lucid_stats s0 = stats_now();
 	ck_assert_int_eq(lucid_run(commit_invalid_fn, NULL), 0);
@@ -1226,7 +1244,7 @@ START_TEST(test_commit_invalid)
 	ck_assert_msg(cm_y_retry == 7, "the failed commit wrote %llu", ULL(cm_y_retry));
 	ck_assert_msg(cm_orec_y_retry == cm_pre_y, "orec of the written word %#llx after the failed "
 	              "commit, expected %#llx", ULL(cm_orec_y_retry), ULL(cm_pre_y));
-	ck_assert_uint_eq(cm_words[6], 7);
+	ck_assert_uint_eq(cm_words[6].w, 7);
 	ck_assert_uint_eq(s1.commits - s0.commits, 1);
 }
 END_TEST
@@ -1261,8 +1279,8 @@ static void serial_restore(void)
 
 /* ------------------------------------------------------------------ abort */
 
-static uint64_t ab_words[4] __attribute__((aligned(64)));
-static uint64_t *ab_far;   /* under the orec of ab_words[0] */
+static struct sword ab_words[4];
+static uint64_t *ab_far;   /* under the orec of ab_words[0].w */
 static uintptr_t ab_pre[4];
 static uintptr_t ab_locked[4];
 static int ab_attempts;
@@ -1270,10 +1288,10 @@ static int ab_attempts;
 static void ab_write_all(void)
 {
 	for (int i = 0; i < 4; i++)
-		lucid_write(ab_words[i], 0xabab);
+		lucid_write(ab_words[i].w, 0xabab);
 	lucid_write(*ab_far, 0xabab);
 	for (int i = 0; i < 4; i++)
-		ab_locked[i] = orec_get(&ab_words[i]);
+		ab_locked[i] = orec_get(&ab_words[i].w);
 }
 
 static void ab_lucid_abort_fn(void *arg)
@@ -1288,14 +1306,14 @@ static void ab_rollback_fn(void *arg)
 	struct stm_tx *tx = stm_self();
 
 	ab_attempts++;
-	(void)lucid_read(ab_words[3]);
+	(void)lucid_read(ab_words[3].w);
 	ab_write_all();
 	stm_rollback(tx);
 	TX_CHECK(tx->fast.w_top == tx->w_base, "write log not empty after stm_rollback");
 	TX_CHECK(tx->fast.r_top == tx->r_base, "read set not empty after stm_rollback");
 	for (int i = 0; i < 4; i++)
-		TX_CHECK(orec_get(&ab_words[i]) == ab_pre[i], "orec %d is %#llx after stm_rollback, "
-		         "expected %#llx", i, ULL(orec_get(&ab_words[i])), ULL(ab_pre[i]));
+		TX_CHECK(orec_get(&ab_words[i].w) == ab_pre[i], "orec %d is %#llx after stm_rollback, "
+		         "expected %#llx", i, ULL(orec_get(&ab_words[i].w)), ULL(ab_pre[i]));
 	/* Empty logs: ends as a read-only commit. */
 }
 
@@ -1303,9 +1321,9 @@ static void ab_check_untouched(const char *how)
 {
 	for (int i = 0; i < 4; i++) {
 		ck_assert_msg(stm_orec_is_locked(ab_locked[i]), "%s: orec %d was not locked by the write", how, i);
-		ck_assert_msg(orec_get(&ab_words[i]) == ab_pre[i], "%s: orec %d is %#llx, expected %#llx",
-		              how, i, ULL(orec_get(&ab_words[i])), ULL(ab_pre[i]));
-		ck_assert_msg(ab_words[i] == (uint64_t)i, "%s: word %d is %#llx", how, i, ULL(ab_words[i]));
+		ck_assert_msg(orec_get(&ab_words[i].w) == ab_pre[i], "%s: orec %d is %#llx, expected %#llx",
+		              how, i, ULL(orec_get(&ab_words[i].w)), ULL(ab_pre[i]));
+		ck_assert_msg(ab_words[i].w == (uint64_t)i, "%s: word %d is %#llx", how, i, ULL(ab_words[i].w));
 	}
 	ck_assert_msg(*ab_far == 100, "%s: the chained word is %#llx", how, ULL(*ab_far));
 }
@@ -1313,19 +1331,19 @@ static void ab_check_untouched(const char *how)
 START_TEST(test_abort_restores)
 {
 	self();
-	size_t stride = stm_orec_mask + 1;
-	uint64_t *region = malloc((stride + 1) * sizeof(uint64_t));
+	size_t stride = stm_orec_mask + 1;   /* stripes apart: same orec */
+	struct sword *region = sword_alloc(stride + 1);
 
 	ck_assert_ptr_nonnull(region);
 	/* Four orecs with different versions (one still at its initial one). */
-	ab_far = region + ((orec_index_of(&ab_words[0]) - orec_index_of(region)) & stm_orec_mask);
-	ck_assert_uint_eq(orec_index_of(ab_far), orec_index_of(&ab_words[0]));
+	ab_far = &region[(orec_index_of(&ab_words[0].w) - orec_index_of(region)) & stm_orec_mask].w;
+	ck_assert_uint_eq(orec_index_of(ab_far), orec_index_of(&ab_words[0].w));
 	*ab_far = 100;
 	for (int i = 0; i < 3; i++)
-		tx_write_word(&ab_words[i], (uint64_t)i);
-	ab_words[3] = 3;
+		tx_write_word(&ab_words[i].w, (uint64_t)i);
+	ab_words[3].w = 3;
 	for (int i = 0; i < 4; i++)
-		ab_pre[i] = orec_get(&ab_words[i]);
+		ab_pre[i] = orec_get(&ab_words[i].w);
 
 	uintptr_t c0 = stm_clock_now();
 	struct lucid_stats s0 = stats_now();
@@ -1349,8 +1367,8 @@ START_TEST(test_abort_restores)
 }
 END_TEST
 
-/* A second thread holds ab_hold[0] locked in an open transaction. */
-static uint64_t ab_hold[8] __attribute__((aligned(64)));
+/* A second thread holds ab_hold[0].w locked in an open transaction. */
+static struct sword ab_hold[8];
 static pthread_barrier_t ab_bar;
 static struct stm_tx *ab_holder;
 static int ab_holder_attempts, ab_leaked;
@@ -1360,7 +1378,7 @@ static void holder_fn(void *arg)
 {
 	ab_holder_attempts++;
 	ab_holder = stm_self();
-	lucid_write(ab_hold[0], 0xb0b);
+	lucid_write(ab_hold[0].w, 0xb0b);
 	if (ab_holder_attempts == 1) {
 		pthread_barrier_wait(&ab_bar);   /* locked */
 		pthread_barrier_wait(&ab_bar);   /* may commit */
@@ -1377,7 +1395,7 @@ static void read_locked_fn(void *arg)
 {
 	if (++ab_attempts > 1)
 		return;
-	ab_value = lucid_read(ab_hold[0]);
+	ab_value = lucid_read(ab_hold[0].w);
 	ab_leaked = 1;
 }
 
@@ -1385,15 +1403,15 @@ static void write_locked_fn(void *arg)
 {
 	if (++ab_attempts > 1)
 		return;
-	lucid_write(ab_hold[0], 1);
+	lucid_write(ab_hold[0].w, 1);
 	ab_leaked = 1;
 }
 
 static void read_neighbour_fn(void *arg)
 {
 	ab_attempts++;
-	ab_value = lucid_read(ab_hold[1]);
-	lucid_write(ab_hold[2], ab_value + 1);
+	ab_value = lucid_read(ab_hold[1].w);
+	lucid_write(ab_hold[2].w, ab_value + 1);
 }
 
 START_TEST(test_abort_locked)
@@ -1401,17 +1419,17 @@ START_TEST(test_abort_locked)
 	/* Serial mode would wait for the holder, which waits for us. */
 	serial_after(99);
 	self();
-	ab_hold[0] = 5;
-	ab_hold[1] = 6;
+	ab_hold[0].w = 5;
+	ab_hold[1].w = 6;
 	ab_holder_attempts = 0;
 	ck_assert_int_eq(pthread_barrier_init(&ab_bar, NULL, 2), 0);
 	pthread_t t = spawn(holder_thread, NULL);
 	pthread_barrier_wait(&ab_bar);
 
-	uintptr_t o = orec_get(&ab_hold[0]);
+	uintptr_t o = orec_get(&ab_hold[0].w);
 	ck_assert_msg(stm_orec_is_locked(o), "the other thread's write did not lock: %#llx", ULL(o));
 	ck_assert_ptr_eq(stm_orec_owner(o)->owner, ab_holder);
-	ck_assert_uint_eq(stm_orec_owner(o)->addr, (uintptr_t)&ab_hold[0]);
+	ck_assert_uint_eq(stm_orec_owner(o)->addr, (uintptr_t)&ab_hold[0].w);
 
 	struct lucid_stats s0 = stats_now();
 	ab_attempts = ab_leaked = 0;
@@ -1427,23 +1445,23 @@ START_TEST(test_abort_locked)
 	ab_attempts = 0;
 	ck_assert_int_eq(lucid_run(read_neighbour_fn, NULL), 0);
 	ck_assert_int_eq(ab_attempts, 1);
-	ck_assert_uint_eq(ab_hold[2], 7);
+	ck_assert_uint_eq(ab_hold[2].w, 7);
 	struct lucid_stats s1 = stats_now();
 
 	uint64_t want[LUCID_ABORT_REASONS_MAX] = {
 		[LUCID_ABORT_READ_LOCKED] = 1, [LUCID_ABORT_WRITE_LOCKED] = 1,
 	};
 	assert_aborts(&s0, &s1, want);
-	ck_assert_msg(orec_get(&ab_hold[0]) == o, "our aborts changed the other's lock: %#llx, was %#llx",
-	              ULL(orec_get(&ab_hold[0])), ULL(o));
-	ck_assert_uint_eq(peek(&ab_hold[0]), 5);
+	ck_assert_msg(orec_get(&ab_hold[0].w) == o, "our aborts changed the other's lock: %#llx, was %#llx",
+	              ULL(orec_get(&ab_hold[0].w)), ULL(o));
+	ck_assert_uint_eq(peek(&ab_hold[0].w), 5);
 
 	pthread_barrier_wait(&ab_bar);
 	join(t);
 	pthread_barrier_destroy(&ab_bar);
 	ck_assert_int_eq(ab_holder_attempts, 1);
-	ck_assert_uint_eq(ab_hold[0], 0xb0b);
-	ck_assert(!stm_orec_is_locked(orec_get(&ab_hold[0])));
+	ck_assert_uint_eq(ab_hold[0].w, 0xb0b);
+	ck_assert(!stm_orec_is_locked(orec_get(&ab_hold[0].w)));
 	serial_restore();
 }
 END_TEST
@@ -1452,33 +1470,33 @@ END_TEST
 static void forged_read_fn(void *arg)
 {
 	if (++ab_attempts == 1) {
-		ab_pre[0] = forge_lock(&ab_hold[4]);
-		ab_value = lucid_read(ab_hold[4]);
+		ab_pre[0] = forge_lock(&ab_hold[4].w);
+		ab_value = lucid_read(ab_hold[4].w);
 		ab_leaked = 1;
 		return;
 	}
-	ab_locked[0] = orec_get(&ab_hold[4]);   /* still the forged lock */
-	orec_put(&ab_hold[4], ab_pre[0]);
-	ab_value = lucid_read(ab_hold[4]);
+	ab_locked[0] = orec_get(&ab_hold[4].w);   /* still the forged lock */
+	orec_put(&ab_hold[4].w, ab_pre[0]);
+	ab_value = lucid_read(ab_hold[4].w);
 }
 
 static void forged_write_fn(void *arg)
 {
 	if (++ab_attempts == 1) {
-		ab_pre[0] = forge_lock(&ab_hold[4]);
-		lucid_write(ab_hold[4], 1);
+		ab_pre[0] = forge_lock(&ab_hold[4].w);
+		lucid_write(ab_hold[4].w, 1);
 		ab_leaked = 1;
 		return;
 	}
-	ab_locked[0] = orec_get(&ab_hold[4]);
-	orec_put(&ab_hold[4], ab_pre[0]);
-	lucid_write(ab_hold[4], 2);
+	ab_locked[0] = orec_get(&ab_hold[4].w);
+	orec_put(&ab_hold[4].w, ab_pre[0]);
+	lucid_write(ab_hold[4].w, 2);
 }
 
 START_TEST(test_abort_locked_forged)
 {
 	self();
-	ab_hold[4] = 8;
+	ab_hold[4].w = 8;
 
 	struct lucid_stats s0 = stats_now();
 	ab_attempts = ab_leaked = 0;
@@ -1498,7 +1516,7 @@ START_TEST(test_abort_locked_forged)
 	ck_assert_int_eq(ab_attempts, 2);
 	ck_assert_msg(ab_locked[0] == stm_orec_locked_by(&foreign_entry),
 	              "the abort changed a lock it does not own: %#llx", ULL(ab_locked[0]));
-	ck_assert_uint_eq(ab_hold[4], 2);
+	ck_assert_uint_eq(ab_hold[4].w, 2);
 	struct lucid_stats s2 = stats_now();
 	uint64_t want_w[LUCID_ABORT_REASONS_MAX] = { [LUCID_ABORT_WRITE_LOCKED] = 1 };
 	assert_aborts(&s1, &s2, want_w);
@@ -1785,7 +1803,7 @@ static void serial_capacity_fn(void *arg)
 	else
 		stm_abort(tx, LUCID_ABORT_READ_LOCKED, 1);   /* a forged conflict */
 	for (size_t i = 0; i < cap_n; i++)
-		lucid_write(cap_words[i], i + 5);
+		lucid_write(cap_words[i].w, i + 5);
 	if (!tx->serial)
 		sc_serial_attempts = -100;   /* left serial mode while growing */
 }
@@ -1797,7 +1815,7 @@ START_TEST(test_serial_counted_once)
 	size_t cap = tx->w_cap;
 
 	cap_n = 2 * cap + 1;   /* grows twice: cap -> 2 cap -> 4 cap */
-	cap_words = calloc(cap_n, sizeof(*cap_words));
+	cap_words = sword_alloc(cap_n);
 	ck_assert_ptr_nonnull(cap_words);
 	sc_attempts = sc_serial_attempts = 0;
 
@@ -1812,7 +1830,7 @@ START_TEST(test_serial_counted_once)
 	ck_assert_uint_eq(s1.commits - s0.commits, 1);
 	ck_assert_uint_eq(tx->w_cap, 4 * cap);
 	for (size_t i = 0; i < cap_n; i++)
-		CHECK(cap_words[i] == i + 5, "word %zu of %zu is %llu", i, cap_n, ULL(cap_words[i]));
+		CHECK(cap_words[i].w == i + 5, "word %zu of %zu is %llu", i, cap_n, ULL(cap_words[i].w));
 	ck_assert_msg(s1.serial - s0.serial == 1, "one serial transaction counted as %" PRIu64,
 	              s1.serial - s0.serial);
 	free(cap_words);
