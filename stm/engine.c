@@ -274,7 +274,7 @@ void stm_start_slow(struct stm_tx *tx)
 	tx->rec_on = __atomic_load_n(&rec_capture, __ATOMIC_RELAXED);
 	tx->fast.rec = NULL;
 	if (stm_likely(!tx->rec_on && !tx->token)) {
-		tx->fast.end = stm_clock_now();
+		tx->fast.end = tx->clock_seen = stm_clock_now();
 		tx->fast.r_end = tx->r_base + tx->r_cap;
 		tx->fast.w_end = tx->w_base + tx->w_cap;
 		return;
@@ -289,7 +289,7 @@ void stm_start_slow(struct stm_tx *tx)
 	set_write_room(tx);
 	set_read_room(tx);
 	if (stm_likely(!tx->token)) {
-		tx->fast.end = stm_clock_now();
+		tx->fast.end = tx->clock_seen = stm_clock_now();
 	} else {
 		/* Holding the token: every read locks its word (two-phase
 		 * locking), so no snapshot is needed; reads go out of line and
@@ -341,7 +341,7 @@ bool stm_extend(struct stm_tx *tx)
 
 	if (!stm_validate(tx))
 		return false;
-	tx->fast.end = now;
+	tx->fast.end = tx->clock_seen = now;
 	stm_stat_add(&tx->stats.extensions, 1);
 	return true;
 }
@@ -558,6 +558,8 @@ void stm_commit_slow(struct stm_tx *tx)
 	uintptr_t ts = __atomic_add_fetch(&stm_clock.now, 1, __ATOMIC_SEQ_CST);
 	bool wake = stm_retry_waiters();
 
+	tx->clock_seen = ts;
+
 	/* If nobody committed since our snapshot, nothing we read changed.
 	 * An irrevocable transaction holds a lock on everything it read. */
 	if (ts != tx->fast.end + 1 && !tx->token && !stm_validate(tx))
@@ -603,6 +605,9 @@ void stm_abort(struct stm_tx *tx, int reason, int jump_value)
 	tx->blocked_by_token = false;
 	stm_rollback(tx);
 	stm_attempt_end(tx);
+	/* The next attempt starts from now: what stopped this one is likely
+	 * newer than its snapshot. */
+	tx->clock_seen = stm_clock_now();
 	stm_stat_add(&tx->stats.aborts, 1);
 	stm_stat_add(&tx->stats.by_reason[reason], 1);
 	if (tx->rec_on)
@@ -686,6 +691,7 @@ void stm_retry(struct stm_tx *tx)
 	tx->want_irrevocable = false;
 	tx_after_abort(tx);
 	stm_retry_wait(tx);
+	tx->clock_seen = stm_clock_now();
 	stm_jump(tx, 1);
 }
 

@@ -93,6 +93,8 @@ struct stm_tx {
 	bool token;                /* holds the irrevocability token: reads lock */
 	bool in_handler;           /* running commit or abort handlers */
 	bool blocked_by_token;     /* this abort met the irrevocable transaction's lock */
+	uintptr_t clock_seen;      /* the newest clock value this thread has read or
+	                              taken: the next attempt's snapshot (see stm_start) */
 	uintptr_t invalid_seen;    /* the orec value that failed the last validation */
 	const struct lucid_rentry_ *invalid_entry;   /* and its read-set entry */
 
@@ -283,10 +285,20 @@ static inline uint32_t stm_rec_recent(struct stm_tx *tx, const void *key, uintpt
 /* ------------------------------------------------ starting an attempt */
 /*
  * Starts an attempt of the outermost block: an RCU read-side critical
- * section (see cm.c and memory.c for why), a snapshot of the clock, empty
- * logs. Inline, because every transaction pays for it; anything unusual
- * (serial mode wanted or pending, the token, recording) goes to
- * stm_start_slow, which starts over.
+ * section (see cm.c and memory.c for why), a snapshot, empty logs. Inline,
+ * because every transaction pays for it; anything unusual (serial mode
+ * wanted or pending, the token, recording) goes to stm_start_slow, which
+ * starts over.
+ *
+ * The snapshot is the newest clock value this thread has seen (its last
+ * commit time, extension, abort or wake-up), not the clock itself: the
+ * clock's line is written by every update commit of every thread, and
+ * loading it here would cost a transfer between cores at most starts. Any
+ * value the clock has shown is a valid snapshot: a read of a word under a
+ * version at most end returns its current value, and a word written since
+ * end has a newer version, which makes the read extend the snapshot to the
+ * clock, as for a word written during the attempt. Serial mode drains every
+ * attempt first, so none runs beside a serial transaction either way.
  */
 static inline __attribute__((always_inline)) void stm_start(struct stm_tx *tx)
 {
@@ -301,7 +313,7 @@ static inline __attribute__((always_inline)) void stm_start(struct stm_tx *tx)
 			tx->rec_on = false;
 			tx->fast.r_top = tx->r_base;
 			tx->fast.w_top = tx->w_base;
-			tx->fast.end = stm_clock_now();
+			tx->fast.end = tx->clock_seen;
 			tx->fast.r_end = tx->r_base + tx->r_cap;
 			tx->fast.w_end = tx->w_base + tx->w_cap;
 			return;

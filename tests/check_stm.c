@@ -1060,6 +1060,70 @@ START_TEST(test_read_extends)
 }
 END_TEST
 
+/* A snapshot is the newest clock value the thread has seen, not the clock:
+ * an attempt that starts after another thread's commit still reads what
+ * that commit wrote (its read extends), and one that meets nothing newer
+ * does not read the clock at all. */
+static uintptr_t ss_end, ss_clock;
+static uint64_t ss_got[2];
+
+static void *stale_writer(void *arg)
+{
+	tx_write_word(&va_words[2].w, (uint64_t)(uintptr_t)arg);
+	return NULL;
+}
+
+static void stale_fn(void *arg)
+{
+	struct stm_tx *tx = stm_self();
+
+	ss_end = tx->fast.end;
+	ss_clock = stm_clock_now();
+	ss_got[0] = lucid_read(va_words[0].w);
+	ss_got[1] = lucid_read(va_words[2].w);
+}
+
+START_TEST(test_stale_snapshot)
+{
+	self();
+	tx_write_word(&va_words[0].w, 1);       /* this thread has seen the clock now */
+	uintptr_t mine = stm_clock_now();
+
+	join(spawn(stale_writer, (void *)(uintptr_t)2));
+	ck_assert_uint_eq(stm_clock_now(), mine + 1);
+
+	struct lucid_stats s0 = stats_now();
+	ck_assert_int_eq(lucid_run(stale_fn, NULL), 0);
+	struct lucid_stats s1 = stats_now();
+
+	ck_assert_msg(ss_end == mine && ss_clock == mine + 1,
+	              "the attempt started at %lu with the clock at %lu, expected %lu and %lu",
+	              (unsigned long)ss_end, (unsigned long)ss_clock, (unsigned long)mine,
+	              (unsigned long)(mine + 1));
+	ck_assert_uint_eq(ss_got[0], 1);
+	ck_assert_msg(ss_got[1] == 2, "read %llu, not the value committed before the attempt "
+	              "started", ULL(ss_got[1]));
+	ck_assert_uint_eq(s1.extensions - s0.extensions, 1);
+	ck_assert_uint_eq(s1.aborts, s0.aborts);
+
+	/* The extension moved the thread's snapshot: the next attempt starts
+	 * at the clock, and reading the same words needs no extension. */
+	s0 = stats_now();
+	ck_assert_int_eq(lucid_run(stale_fn, NULL), 0);
+	s1 = stats_now();
+	ck_assert_uint_eq(ss_end, mine + 1);
+	ck_assert_uint_eq(ss_got[1], 2);
+	ck_assert_uint_eq(s1.extensions, s0.extensions);
+
+	/* An abort starts the next attempt at the clock. */
+	join(spawn(stale_writer, (void *)(uintptr_t)3));
+	ck_assert_int_eq(lucid_run(abort_fn, &va_words[4].w), LUCID_ABORTED);
+	ck_assert_int_eq(lucid_run(stale_fn, NULL), 0);
+	ck_assert_uint_eq(ss_end, mine + 2);
+	ck_assert_uint_eq(ss_got[1], 3);
+}
+END_TEST
+
 static void write_invalid_fn(void *arg)
 {
 	va_attempts++;
@@ -2010,6 +2074,7 @@ static Suite *stm_suite(void)
 		{ "validate", &test_validate, false },
 		{ "extend", &test_extend, false },
 		{ "read_extends", &test_read_extends, false },
+		{ "stale_snapshot", &test_stale_snapshot, false },
 		{ "write_invalid", &test_write_invalid, false },
 		{ "validate_owned", &test_validate_owned, false },
 		{ "commit_publishes", &test_commit_publishes, true },
