@@ -222,11 +222,17 @@ static inline __attribute__((always_inline)) uintptr_t lucid_sp_(void)
 /* Where the recent answer for an access at @p site with the stack at
  * @p sp is kept: site constants are a byte apart, so the accesses of one
  * function take different slots; the same line reached from different
- * frames (a helper called from several blocks) too. */
+ * frames (a helper called from several blocks) too. The stack position
+ * moves the slot by 11 per 16 bytes: the read and write helpers called
+ * from one frame take stack positions 16 or 32 bytes apart (they save
+ * different registers), and with an exclusive or, or a step of one, the
+ * neighbouring sites of a function's reads and writes would share slots
+ * (bank's transfer: its two writes took its two reads' slots, and all four
+ * missed at every transaction). */
 static inline __attribute__((always_inline)) struct lucid_recslot_ *
 lucid_rec_slot_(struct lucid_recfast_ *rec, const void *site, uintptr_t sp)
 {
-	return &rec->slot[((uintptr_t)site ^ sp >> 4) % LUCID_REC_SLOTS_];
+	return &rec->slot[((uintptr_t)site + (sp >> 4) * 11) % LUCID_REC_SLOTS_];
 }
 
 /* The stack id of the access at @p site being made at place (@p key,
