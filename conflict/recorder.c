@@ -729,6 +729,7 @@ uint32_t lucid_rec_site_(const void *site, uintptr_t sp, const void *ra)
 
 	if (!tx || !tx->rec_on || !tx->rec)
 		return 0;
+	tx->rec_asked++;
 	return memo_stack(tx, site, (uintptr_t)ra, sp);
 }
 

@@ -101,6 +101,8 @@ struct stm_tx {
 	/* recording (conflict/recorder.c) */
 	bool rec_on;               /* this attempt captures stacks */
 	void *rec_ra;              /* where the user called into Lucid last */
+	uint64_t rec_asked;        /* places the inline paths did not find among the
+	                              recent ones and asked the library about (tests) */
 	void *rec_frame;
 	struct rec_thread *rec;    /* the recorder's per-thread state (read by others) */
 	uintptr_t rec_ctx;         /* this attempt's block context (see recorder.c) */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <lucid.h>
+#include "stm/stm-internal.h"
 #include "tests/testutil.h"
 
 static long counter;
@@ -577,6 +578,84 @@ START_TEST(test_fork_thread_id)
 }
 END_TEST
 
+/*
+ * While recording, an access made again from a place seen lately (the same
+ * line, frame and callers) finds its stack id among the recent places,
+ * inline, without asking the library: that is what keeps recording cheap.
+ * The shapes of the benchmarks: a transfer (two reads, then two writes,
+ * from the block's own function), a loop over an array, and a read made
+ * in a function the block calls. (A function called from two lines of one
+ * attempt has one recent answer for both calls, and asks the library at
+ * every other call: not checked here.)
+ */
+static long rp_acct[8] OWN_OREC;
+static long rp_sum OWN_OREC, rp_base OWN_OREC;   /* rp_base stays 0 */
+
+static __attribute__((noinline)) void rp_transfer(long *from, long *to)
+{
+	LUCID_ATOMIC {
+		long a = lucid_read(*from);
+		long b = lucid_read(*to);
+
+		lucid_write(*from, a - 1);
+		lucid_write(*to, b + 1);
+	}
+}
+
+static __attribute__((noinline)) long rp_get(const long *p)
+{
+	long v = lucid_read(*p);
+
+	__asm__ __volatile__("" : : "r"(v) : "memory");   /* not a tail call */
+	return v;
+}
+
+static __attribute__((noinline)) void rp_audit(void)
+{
+	LUCID_ATOMIC {
+		long sum = 0;
+
+		for (int i = 0; i < 8; i++)
+			sum += lucid_read(rp_acct[i]);
+		lucid_write(rp_sum, sum + rp_get(&rp_base));
+	}
+}
+
+/* The rounds, from one call site each (the callers around a block are part
+ * of its context, and each context keeps its own recent places): no
+ * branch in the loop, so that the compiler has no reason to peel a first
+ * round off to another call site. @p asked[i]: the library's count after
+ * round i. */
+static __attribute__((noinline)) void rp_rounds(struct stm_tx *tx, int n, uint64_t *asked)
+{
+	for (int i = 0; i < n; i++) {
+		rp_transfer(&rp_acct[1], &rp_acct[6]);
+		rp_audit();
+		asked[i] = tx->rec_asked;
+	}
+}
+
+START_TEST(test_recent_places)
+{
+	enum { ROUNDS = 101 };
+	struct stm_tx *tx = stm_self();
+	uint64_t before = tx->rec_asked, asked[ROUNDS];
+
+	lucid_set_abort_hook(count_hook, NULL);   /* recording on */
+	rp_rounds(tx, ROUNDS, asked);
+	lucid_set_abort_hook(NULL, NULL);
+	ck_assert_msg(asked[0] - before >= 7, "the first round asked the library about %llu of its 7 "
+	              "places", (unsigned long long)(asked[0] - before));
+	ck_assert_msg(asked[ROUNDS - 1] == asked[0], "100 rounds of places already seen asked the "
+	              "library %llu times (after round 1: %llu): the recent places are not found "
+	              "inline", (unsigned long long)(asked[ROUNDS - 1] - asked[0]),
+	              (unsigned long long)(asked[1] - asked[0]));
+	ck_assert_int_eq(rp_acct[1], -ROUNDS);
+	ck_assert_int_eq(rp_acct[6], ROUNDS);
+	ck_assert_int_eq(rp_sum, 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("hook");
@@ -603,6 +682,9 @@ int main(void)
 	tc = tcase_create("record_start_errors");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_record_start_errors);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("recent_places");
+	tcase_add_test(tc, test_recent_places);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("fork_thread_id");
 	tcase_add_test(tc, test_fork_thread_id);

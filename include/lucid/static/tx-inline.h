@@ -205,30 +205,23 @@ static inline __attribute__((always_inline)) int lucid_aligned_(uintptr_t a, uns
 }
 
 /* The stack position at an access: with the return address, it tells
- * apart the same source line reached through different frames (recursion). */
+ * apart the same source line reached through different frames (recursion).
+ * It is the helper's frame address, which sits at a fixed distance from
+ * the caller's stack pointer at the call, whatever registers the helper
+ * saves: the read and the write helper called from one frame take the same
+ * position (their stack pointers differed by the registers each saved,
+ * which moved their accesses' recent slots against each other). */
 static inline __attribute__((always_inline)) uintptr_t lucid_sp_(void)
 {
-	uintptr_t sp;
-#if defined(__x86_64__)
-	__asm__("mov %%rsp, %0" : "=r"(sp));
-#elif defined(__aarch64__)
-	__asm__("mov %0, sp" : "=r"(sp));
-#else
-	sp = (uintptr_t)__builtin_frame_address(0);
-#endif
-	return sp;
+	return (uintptr_t)__builtin_frame_address(0);
 }
 
 /* Where the recent answer for an access at @p site with the stack at
  * @p sp is kept: site constants are a byte apart, so the accesses of one
- * function take different slots; the same line reached from different
- * frames (a helper called from several blocks) too. The stack position
- * moves the slot by 11 per 16 bytes: the read and write helpers called
- * from one frame take stack positions 16 or 32 bytes apart (they save
- * different registers), and with an exclusive or, or a step of one, the
- * neighbouring sites of a function's reads and writes would share slots
- * (bank's transfer: its two writes took its two reads' slots, and all four
- * missed at every transaction). */
+ * function take different slots (one frame's reads and writes share @p sp,
+ * see lucid_sp_); the same line reached from different frames (recursion,
+ * a helper called from several blocks) moves by 11 slots per 16 bytes of
+ * stack, so that nearby frames spread out. */
 static inline __attribute__((always_inline)) struct lucid_recslot_ *
 lucid_rec_slot_(struct lucid_recfast_ *rec, const void *site, uintptr_t sp)
 {
