@@ -119,7 +119,7 @@ struct lucid_txfast_;
  * for each of the last few block contexts (the block and every caller
  * around it) and points the descriptor's rec at the current one.
  */
-#define LUCID_REC_SLOTS_ 32
+#define LUCID_REC_SLOTS_ 64
 #define LUCID_REC_CHECKS_ 3   /* lucid_rec_id_ names each one */
 struct lucid_recslot_ {
 	const void *key;                /* a place: its return address */
