@@ -165,6 +165,74 @@ START_TEST(test_typed_roundtrip)
 }
 END_TEST
 
+/* Members of an ordinary structure nested in a packed one, and elements of
+ * an array in a packed one, are misaligned although their types promise
+ * alignment (__alignof__ of them is the type's): each access must still
+ * read and write exactly its own bytes. */
+struct pk_inner {
+	uint32_t x;
+	uint64_t y;
+};
+struct __attribute__((packed)) pk_outer {
+	char c;
+	struct pk_inner in;   /* at offset 1: x at 1, y at 9 */
+	uint32_t arr[2];      /* at offset 21 */
+	uint16_t h;
+};
+static struct {
+	struct pk_outer o;
+	char after[8];
+} pn __attribute__((aligned(64)));
+
+START_TEST(test_packed_nested)
+{
+	static uint64_t y, y2;   /* set inside the blocks: not locals */
+	static uint32_t a1;
+
+	memset(&pn, 0x5a, sizeof(pn));
+	/* Each access first in its transaction: the first access to a stripe
+	 * is the one the inline paths take (later ones find it locked). */
+	LUCID_ATOMIC {
+		lucid_write(pn.o.in.y, 0x0102030405060708ull);
+	}
+	LUCID_ATOMIC {
+		lucid_write(pn.o.arr[1], 0xa1b2c3d4u);
+	}
+	LUCID_ATOMIC {
+		lucid_write(pn.o.in.x, 0x11223344u);
+	}
+	LUCID_ATOMIC {
+		lucid_write(pn.o.arr[0], 0xcafef00du);
+	}
+	ck_assert_msg(pn.o.in.y == 0x0102030405060708ull, "y is %#llx",
+	              (unsigned long long)pn.o.in.y);
+	ck_assert_uint_eq(pn.o.arr[1], 0xa1b2c3d4u);
+	ck_assert_uint_eq(pn.o.in.x, 0x11223344u);
+	ck_assert_uint_eq(pn.o.arr[0], 0xcafef00du);
+	ck_assert_int_eq(pn.o.c, 0x5a);
+	ck_assert_uint_eq(pn.o.h, 0x5a5a);
+	for (size_t i = 0; i < sizeof(pn.after); i++)
+		ck_assert_int_eq(pn.after[i], 0x5a);
+
+	LUCID_ATOMIC {
+		y = lucid_read(pn.o.in.y);
+	}
+	LUCID_ATOMIC {
+		a1 = lucid_read(pn.o.arr[1]);
+	}
+	LUCID_ATOMIC {
+		lucid_write(pn.o.in.y, lucid_read(pn.o.in.y) + 1);
+		y2 = lucid_read(pn.o.in.y);   /* through the transaction's own write */
+	}
+	ck_assert(y == 0x0102030405060708ull);
+	ck_assert_uint_eq(a1, 0xa1b2c3d4u);
+	ck_assert(y2 == 0x0102030405060709ull);
+	ck_assert(pn.o.in.y == 0x0102030405060709ull);
+	ck_assert_uint_eq(pn.o.in.x, 0x11223344u);
+	ck_assert_uint_eq(pn.o.arr[0], 0xcafef00du);
+}
+END_TEST
+
 /* The lvalue expression is evaluated once. */
 START_TEST(test_lvalue_evaluated_once)
 {
@@ -618,6 +686,7 @@ static Suite *tx_suite(void)
 		{ "continue_ends_block", test_continue_ends_block },
 		{ "write_buffered_until_commit", test_write_buffered_until_commit },
 		{ "typed_roundtrip", test_typed_roundtrip },
+		{ "packed_nested", test_packed_nested },
 		{ "lvalue_evaluated_once", test_lvalue_evaluated_once },
 		{ "subword_merge", test_subword_merge },
 		{ "run_commits_and_aborts", test_run_commits_and_aborts },

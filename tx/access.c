@@ -92,7 +92,7 @@ uint64_t lucid_load_rec_(const void *addr, unsigned size, const void *site, uint
 	if (rec) {
 		uint32_t id = place_id(rec, site, sp, ra);
 
-		if (id && lucid_load_try_(&tx->fast, (uintptr_t)addr, size, 1, rec, id, rec->r_limit, &v))
+		if (id && lucid_load_try_(&tx->fast, (uintptr_t)addr, size, rec, id, rec->r_limit, &v))
 			return v;
 	}
 	return load_at(tx, (uintptr_t)addr, size);
@@ -109,7 +109,7 @@ void lucid_store_rec_(void *addr, uint64_t value, unsigned size, const void *sit
 	if (rec) {
 		uint32_t id = place_id(rec, site, sp, ra);
 
-		if (id && lucid_store_try_(&tx->fast, (uintptr_t)addr, value, size, 1, rec, id,
+		if (id && lucid_store_try_(&tx->fast, (uintptr_t)addr, value, size, rec, id,
 		                           rec->w_limit))
 			return;
 	}

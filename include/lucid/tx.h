@@ -190,8 +190,7 @@ LUCID_API void lucid_on_abort(void (*fn)(void *arg), void *arg);
 	const void *LUCID_CAT_(lucid_ra_, n) = (const void *)&(lv);         \
 	static const char LUCID_CAT_(lucid_rs_, n) = 0;   /* this read's site */ \
 	uint64_t LUCID_CAT_(lucid_rw_, n) = lucid_load_(LUCID_CAT_(lucid_ra_, n), \
-	                                                sizeof(lv), __alignof__(lv), \
-	                                                &LUCID_CAT_(lucid_rs_, n)); \
+	                                                sizeof(lv), &LUCID_CAT_(lucid_rs_, n)); \
 	LUCID_UNQUAL_(lv) LUCID_CAT_(lucid_rv_, n);                         \
 	lucid_copy_out_(&LUCID_CAT_(lucid_rv_, n), LUCID_CAT_(lucid_rw_, n), sizeof(lv)); \
 	LUCID_CAT_(lucid_rv_, n); })
@@ -204,7 +203,7 @@ LUCID_API void lucid_on_abort(void (*fn)(void *arg), void *arg);
 	static const char LUCID_CAT_(lucid_ws_, n) = 0;   /* this write's site */ \
 	lucid_store_fast_(LUCID_CAT_(lucid_wa_, n),                          \
 	                  lucid_copy_in_(&LUCID_CAT_(lucid_wv_, n), sizeof(lv)), \
-	                  sizeof(lv), __alignof__(lv), &LUCID_CAT_(lucid_ws_, n)); \
+	                  sizeof(lv), &LUCID_CAT_(lucid_ws_, n));            \
 	(void)0; })
 
 static inline __attribute__((always_inline)) void

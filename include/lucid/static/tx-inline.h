@@ -192,18 +192,6 @@ LUCID_API uint64_t lucid_load_rec_(const void *addr, unsigned size, const void *
 LUCID_API void lucid_store_rec_(void *addr, uint64_t value, unsigned size, const void *site,
                                 uintptr_t sp, const void *ra);
 
-/* Whether an access of @p size bytes at @p a is aligned. @p align is the
- * alignment the access's type promises (__alignof__ of the lvalue: 1 for a
- * member of a packed structure), a constant: when it is at least @p size
- * the compiler drops the test, which leaves only what the type does not
- * promise to be tested at run time (a pointer the program misaligned by a
- * cast is undefined behaviour in C, and is not looked for). */
-static inline __attribute__((always_inline)) int lucid_aligned_(uintptr_t a, unsigned size,
-                                                                 unsigned align)
-{
-	return align >= size || (a & (size - 1)) == 0;
-}
-
 /* The stack position at an access: with the return address, it tells
  * apart the same source line reached through different frames (recursion).
  * It is the helper's frame address, which sits at a fixed distance from
@@ -257,13 +245,12 @@ lucid_rec_id_(struct lucid_recfast_ *rec, const void *site, const void *key, uin
  * Returns 0, having done nothing, when the library must take over.
  */
 static inline __attribute__((always_inline)) int
-lucid_load_try_(struct lucid_txfast_ *tx, uintptr_t a, unsigned size, unsigned align,
-                struct lucid_recfast_ *rec, uint32_t id, const struct lucid_rentry_ *limit,
-                uint64_t *out)
+lucid_load_try_(struct lucid_txfast_ *tx, uintptr_t a, unsigned size, struct lucid_recfast_ *rec,
+                uint32_t id, const struct lucid_rentry_ *limit, uint64_t *out)
 {
 	struct lucid_rentry_ *r = tx->r_top;
 
-	if (LUCID_LIKELY_(lucid_aligned_(a, size, align) && r < limit)) {
+	if (LUCID_LIKELY_((a & (size - 1)) == 0 && r < limit)) {
 		uintptr_t idx = (a >> LUCID_WORD_SHIFT_) & tx->orec_mask;
 		uintptr_t *orec = &tx->orecs[idx];
 		uintptr_t seen = __atomic_load_n(orec, __ATOMIC_ACQUIRE);
@@ -305,7 +292,7 @@ lucid_load_try_(struct lucid_txfast_ *tx, uintptr_t a, unsigned size, unsigned a
  * the library, so that this stays a leaf and the stack position it takes is
  * the same at every call from one frame. */
 static __attribute__((noinline, cold, unused)) uint64_t
-lucid_load_other_(const void *addr, unsigned size, unsigned align, const void *site)
+lucid_load_other_(const void *addr, unsigned size, const void *site)
 {
 	struct lucid_txfast_ *tx = lucid_tls_tx_;
 	struct lucid_recfast_ *rec = tx->rec;
@@ -315,20 +302,20 @@ lucid_load_other_(const void *addr, unsigned size, unsigned align, const void *s
 	uint64_t v;
 
 	if (rec && (id = lucid_rec_id_(rec, site, ra, sp)) != 0 &&
-	    lucid_load_try_(tx, (uintptr_t)addr, size, align, rec, id, rec->r_limit, &v))
+	    lucid_load_try_(tx, (uintptr_t)addr, size, rec, id, rec->r_limit, &v))
 		return v;
 	return lucid_load_rec_(addr, size, site, sp, ra);
 }
 
 static inline __attribute__((always_inline)) uint64_t
-lucid_load_(const void *addr, unsigned size, unsigned align, const void *site)
+lucid_load_(const void *addr, unsigned size, const void *site)
 {
 	struct lucid_txfast_ *tx = lucid_tls_tx_;
 	uint64_t v;
 
-	if (LUCID_LIKELY_(lucid_load_try_(tx, (uintptr_t)addr, size, align, 0, 0, tx->r_end, &v)))
+	if (LUCID_LIKELY_(lucid_load_try_(tx, (uintptr_t)addr, size, 0, 0, tx->r_end, &v)))
 		return v;
-	return lucid_load_other_(addr, size, align, site);
+	return lucid_load_other_(addr, size, site);
 }
 
 /* Byte mask and shifted value of an aligned @p size-byte store at @p addr,
@@ -354,10 +341,9 @@ lucid_lane_shift_(uintptr_t addr, unsigned size)
  */
 static inline __attribute__((always_inline)) int
 lucid_store_try_(struct lucid_txfast_ *tx, uintptr_t a, uint64_t value, unsigned size,
-                 unsigned align, struct lucid_recfast_ *rec, uint32_t id,
-                 const struct lucid_wentry_ *limit)
+                 struct lucid_recfast_ *rec, uint32_t id, const struct lucid_wentry_ *limit)
 {
-	if (LUCID_LIKELY_(lucid_aligned_(a, size, align) && tx->w_top < limit)) {
+	if (LUCID_LIKELY_((a & (size - 1)) == 0 && tx->w_top < limit)) {
 		uintptr_t idx = (a >> LUCID_WORD_SHIFT_) & tx->orec_mask;
 		uintptr_t *orec = &tx->orecs[idx];
 		uintptr_t seen = __atomic_load_n(orec, __ATOMIC_RELAXED);
@@ -398,7 +384,7 @@ lucid_store_try_(struct lucid_txfast_ *tx, uintptr_t a, uint64_t value, unsigned
 /* Everything but the common write, out of the caller's code (see
  * lucid_load_other_). */
 static __attribute__((noinline, cold, unused)) void
-lucid_store_other_(void *addr, uint64_t value, unsigned size, unsigned align, const void *site)
+lucid_store_other_(void *addr, uint64_t value, unsigned size, const void *site)
 {
 	struct lucid_txfast_ *tx = lucid_tls_tx_;
 	struct lucid_recfast_ *rec = tx->rec;
@@ -407,19 +393,19 @@ lucid_store_other_(void *addr, uint64_t value, unsigned size, unsigned align, co
 	uint32_t id;
 
 	if (rec && (id = lucid_rec_id_(rec, site, ra, sp)) != 0 &&
-	    lucid_store_try_(tx, (uintptr_t)addr, value, size, align, rec, id, rec->w_limit))
+	    lucid_store_try_(tx, (uintptr_t)addr, value, size, rec, id, rec->w_limit))
 		return;
 	lucid_store_rec_(addr, value, size, site, sp, ra);
 }
 
 static inline __attribute__((always_inline)) void
-lucid_store_fast_(void *addr, uint64_t value, unsigned size, unsigned align, const void *site)
+lucid_store_fast_(void *addr, uint64_t value, unsigned size, const void *site)
 {
 	struct lucid_txfast_ *tx = lucid_tls_tx_;
 
-	if (LUCID_LIKELY_(lucid_store_try_(tx, (uintptr_t)addr, value, size, align, 0, 0, tx->w_end)))
+	if (LUCID_LIKELY_(lucid_store_try_(tx, (uintptr_t)addr, value, size, 0, 0, tx->w_end)))
 		return;
-	lucid_store_other_(addr, value, size, align, site);
+	lucid_store_other_(addr, value, size, site);
 }
 
 /*
