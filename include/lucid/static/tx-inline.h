@@ -207,13 +207,17 @@ static inline __attribute__((always_inline)) uintptr_t lucid_sp_(void)
 /* Where the recent answer for an access at @p site with the stack at
  * @p sp is kept: site constants are a byte apart, so the accesses of one
  * function take different slots (one frame's reads and writes share @p sp,
- * see lucid_sp_); the same line reached from different frames (recursion,
- * a helper called from several blocks) moves by 11 slots per 16 bytes of
- * stack, so that nearby frames spread out. */
+ * see lucid_sp_); under AddressSanitizer they are 64 bytes apart (each
+ * global gets a red zone), which site >> 6 spreads the same way. The same
+ * line reached from different frames (recursion, a helper called from
+ * several blocks) moves by 11 slots per 16 bytes of stack, so that nearby
+ * frames spread out. */
 static inline __attribute__((always_inline)) struct lucid_recslot_ *
 lucid_rec_slot_(struct lucid_recfast_ *rec, const void *site, uintptr_t sp)
 {
-	return &rec->slot[((uintptr_t)site + (sp >> 4) * 11) % LUCID_REC_SLOTS_];
+	uintptr_t s = (uintptr_t)site;
+
+	return &rec->slot[(s + (s >> 6) + (sp >> 4) * 11) % LUCID_REC_SLOTS_];
 }
 
 /* The stack id of the access at @p site being made at place (@p key,
