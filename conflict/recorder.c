@@ -170,14 +170,21 @@ static uint32_t site_find_or_add(const struct stm_open_block *o)
 
 /* The side table: for each orec (hashed), the last committed writer, so
  * that a read invalidated by a commit that is already over still names it.
- * An entry counts only if its orec and version match what was found. */
+ * An entry counts only if its orec and version match what was found. An
+ * orec covers a stripe of SIDE_WORDS words, and one commit may write
+ * several of them: the entry keeps the stripe and the stack of each word
+ * written, so that the reader's own word is named when it was written (a
+ * true conflict), and another word of the stripe when it was not (a false
+ * one). */
+#define SIDE_WORDS (1u << (LUCID_WORD_SHIFT_ - 3))
 struct side {
 	uint64_t version;
-	uint64_t addr;
+	uint64_t stripe;           /* the stripe's address */
 	uint32_t orec;
-	uint32_t stack;
 	uint32_t tid;
 	uint32_t site;
+	uint32_t written;          /* bit i: word i of the stripe was written */
+	uint32_t stack[SIDE_WORDS];   /* the stack of each word's write */
 };
 
 static struct side *side_table;
@@ -838,13 +845,25 @@ static void other_from_commit(struct rec_abort *a, uint32_t orec, uintptr_t vers
 	const struct side *s = side_slot(orec, version);
 	uint64_t v = __atomic_load_n(&s->version, __ATOMIC_ACQUIRE);
 	uint32_t o = __atomic_load_n(&s->orec, __ATOMIC_RELAXED);
-	uint32_t stack = __atomic_load_n(&s->stack, __ATOMIC_RELAXED);
 	uint32_t tid = __atomic_load_n(&s->tid, __ATOMIC_RELAXED);
 	uint32_t site = __atomic_load_n(&s->site, __ATOMIC_RELAXED);
-	uint64_t addr = __atomic_load_n(&s->addr, __ATOMIC_RELAXED);
+	uint64_t stripe = __atomic_load_n(&s->stripe, __ATOMIC_RELAXED);
+	uint32_t written = __atomic_load_n(&s->written, __ATOMIC_RELAXED);
+	uint32_t stacks[SIDE_WORDS];
 
-	if (v != version || o != orec || __atomic_load_n(&s->version, __ATOMIC_ACQUIRE) != v)
+	for (unsigned i = 0; i < SIDE_WORDS; i++)
+		stacks[i] = __atomic_load_n(&s->stack[i], __ATOMIC_RELAXED);
+	if (v != version || o != orec || !written ||
+	    __atomic_load_n(&s->version, __ATOMIC_ACQUIRE) != v)
 		return;
+	/* The reader's word if the commit wrote it, else the first it wrote. */
+	unsigned w = (unsigned)(word >> 3) % SIDE_WORDS;
+
+	if (stripe != (word & ~(uintptr_t)(SIDE_WORDS * 8 - 1)) || !(written & (1u << w)))
+		w = (unsigned)__builtin_ctz(written);
+	uint64_t addr = stripe + 8 * w;
+	uint32_t stack = stacks[w];
+
 	a->other_stack = stack;
 	a->other_tid = tid;
 	a->other_site = site;
@@ -1048,17 +1067,35 @@ void rec_commit(struct stm_tx *tx, uintptr_t ts)
 
 	if (!r)
 		return;
+	/* One side entry per orec written (its head entry, and the words
+	 * chained from it); a stripe that only shares the orec (the table
+	 * wraps around) is left out. */
 	for (const struct lucid_wentry_ *e = tx->w_base; e < tx->fast.w_top; e++) {
-		if (!e->mask)
+		if (e->version == STM_NOT_HEAD)
 			continue;
+		uint64_t stripe = e->addr & ~(uint64_t)(SIDE_WORDS * 8 - 1);
+		uint32_t written = 0, stacks[SIDE_WORDS] = { 0 };
+
+		for (const struct lucid_wentry_ *c = e; c; c = c->next) {
+			unsigned w = (unsigned)(c->addr >> 3) % SIDE_WORDS;
+
+			if (c->mask && (c->addr & ~(uint64_t)(SIDE_WORDS * 8 - 1)) == stripe) {
+				written |= 1u << w;
+				stacks[w] = c->stack;
+			}
+		}
+		if (!written)
+			continue;   /* locked, not written (an irrevocable read) */
 		struct side *s = side_slot(e->orec, ts);
 
 		__atomic_store_n(&s->version, 0, __ATOMIC_RELAXED);   /* invalid while changing */
 		__atomic_store_n(&s->orec, e->orec, __ATOMIC_RELAXED);
-		__atomic_store_n(&s->stack, e->stack, __ATOMIC_RELAXED);
 		__atomic_store_n(&s->tid, (uint32_t)tx->thread_id, __ATOMIC_RELAXED);
 		__atomic_store_n(&s->site, r->site, __ATOMIC_RELAXED);
-		__atomic_store_n(&s->addr, e->addr, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->stripe, stripe, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->written, written, __ATOMIC_RELAXED);
+		for (unsigned i = 0; i < SIDE_WORDS; i++)
+			__atomic_store_n(&s->stack[i], stacks[i], __ATOMIC_RELAXED);
 		__atomic_store_n(&s->version, ts, __ATOMIC_RELEASE);
 	}
 	if (r->site < MAX_SITES)

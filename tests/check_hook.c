@@ -579,6 +579,100 @@ START_TEST(test_fork_thread_id)
 END_TEST
 
 /*
+ * A read invalidated by a commit that wrote several words of one 32-byte
+ * stripe (one orec) names the committed write of the reader's own word, not
+ * the stripe's last: a true conflict; a read of another word of the stripe
+ * is a false conflict with one of the words written.
+ */
+static struct {
+	long a, b, c, d;
+} sw __attribute__((aligned(32)));   /* one stripe */
+static long sw_mine OWN_OREC;
+static long *sw_target;               /* the word the reader reads this round */
+static int sw_phase, sw_waited, sw_aborts;
+static struct {
+	int reason;
+	unsigned flags;
+	uintptr_t address, other_address;
+} sw_seen[4];
+
+static void sw_hook(const struct lucid_conflict *c, void *arg)
+{
+	(void)arg;
+	int i = sw_aborts++;
+
+	if (i < 4)
+		sw_seen[i] = (__typeof__(sw_seen[0])){ c->reason, c->flags, c->address,
+		                                        c->other_address };
+}
+
+static void *sw_writer(void *arg)
+{
+	long rounds = (long)(intptr_t)arg;
+
+	for (volatile long r = 0; r < rounds; r++) {
+		while (__atomic_load_n(&sw_phase, __ATOMIC_ACQUIRE) != 1)
+			sched_yield();
+		LUCID_ATOMIC {
+			lucid_write(sw.a, lucid_read(sw.a) + 1);
+			lucid_write(sw.b, lucid_read(sw.b) + 1);
+		}
+		__atomic_store_n(&sw_phase, 2, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+START_TEST(test_committed_stripe_word)
+{
+	enum { ROUNDS = 2 };
+	long *targets[ROUNDS] = { &sw.a, &sw.c };
+	pthread_t t;
+
+	lucid_set_abort_hook(sw_hook, NULL);
+	ck_assert_int_eq(pthread_create(&t, NULL, sw_writer, (void *)(intptr_t)ROUNDS), 0);
+	for (int r = 0; r < ROUNDS; r++) {
+		sw_target = targets[r];
+		__atomic_store_n(&sw_waited, 0, __ATOMIC_RELAXED);
+		LUCID_ATOMIC {
+			long v = lucid_read(*sw_target);
+
+			if (!__atomic_load_n(&sw_waited, __ATOMIC_RELAXED)) {
+				__atomic_store_n(&sw_waited, 1, __ATOMIC_RELAXED);
+				__atomic_store_n(&sw_phase, 1, __ATOMIC_RELEASE);
+				while (__atomic_load_n(&sw_phase, __ATOMIC_ACQUIRE) != 2)
+					sched_yield();
+			}
+			lucid_write(sw_mine, v);
+		}
+		__atomic_store_n(&sw_phase, 0, __ATOMIC_RELAXED);
+	}
+	pthread_join(t, NULL);
+	lucid_set_abort_hook(NULL, NULL);
+	ck_assert_int_eq(sw_aborts, ROUNDS);
+	for (int r = 0; r < ROUNDS; r++) {
+		ck_assert_msg(sw_seen[r].reason == LUCID_ABORT_COMMIT_INVALID,
+		              "round %d: reason %d, not commit-invalid", r, sw_seen[r].reason);
+		ck_assert_msg(sw_seen[r].flags & LUCID_CONFLICT_OTHER_COMMITTED,
+		              "round %d: the writer is not known as committed", r);
+		ck_assert_msg(sw_seen[r].address == (uintptr_t)targets[r],
+		              "round %d: the reader's address is %#lx, not %p", r,
+		              (unsigned long)sw_seen[r].address, (void *)targets[r]);
+	}
+	ck_assert_msg(!(sw_seen[0].flags & LUCID_CONFLICT_FALSE) &&
+	              sw_seen[0].other_address == (uintptr_t)&sw.a,
+	              "a read of sw.a invalidated by a commit that wrote sw.a and then sw.b: other "
+	              "address %#lx (sw.a %p, sw.b %p), %s", (unsigned long)sw_seen[0].other_address,
+	              (void *)&sw.a, (void *)&sw.b,
+	              sw_seen[0].flags & LUCID_CONFLICT_FALSE ? "a false conflict" : "a true one");
+	ck_assert_msg((sw_seen[1].flags & LUCID_CONFLICT_FALSE) &&
+	              (sw_seen[1].other_address == (uintptr_t)&sw.a ||
+	               sw_seen[1].other_address == (uintptr_t)&sw.b),
+	              "a read of sw.c: other address %#lx, %s", (unsigned long)sw_seen[1].other_address,
+	              sw_seen[1].flags & LUCID_CONFLICT_FALSE ? "a false conflict" : "not a false one");
+}
+END_TEST
+
+/*
  * While recording, an access made again from a place seen lately (the same
  * line, frame and callers) finds its stack id among the recent places,
  * inline, without asking the library: that is what keeps recording cheap.
@@ -682,6 +776,10 @@ int main(void)
 	tc = tcase_create("record_start_errors");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_record_start_errors);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("committed_stripe_word");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_committed_stripe_word);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("recent_places");
 	tcase_add_test(tc, test_recent_places);
