@@ -843,18 +843,20 @@ static struct side *side_slot(uint32_t orec, uint64_t version)
 static void other_from_commit(struct rec_abort *a, uint32_t orec, uintptr_t version, uintptr_t word)
 {
 	const struct side *s = side_slot(orec, version);
+	/* The sequence lock's reader (see rec_commit): each field an acquire,
+	 * so that the second look at the version comes after all of them. */
 	uint64_t v = __atomic_load_n(&s->version, __ATOMIC_ACQUIRE);
-	uint32_t o = __atomic_load_n(&s->orec, __ATOMIC_RELAXED);
-	uint32_t tid = __atomic_load_n(&s->tid, __ATOMIC_RELAXED);
-	uint32_t site = __atomic_load_n(&s->site, __ATOMIC_RELAXED);
-	uint64_t stripe = __atomic_load_n(&s->stripe, __ATOMIC_RELAXED);
-	uint32_t written = __atomic_load_n(&s->written, __ATOMIC_RELAXED);
+	uint32_t o = __atomic_load_n(&s->orec, __ATOMIC_ACQUIRE);
+	uint32_t tid = __atomic_load_n(&s->tid, __ATOMIC_ACQUIRE);
+	uint32_t site = __atomic_load_n(&s->site, __ATOMIC_ACQUIRE);
+	uint64_t stripe = __atomic_load_n(&s->stripe, __ATOMIC_ACQUIRE);
+	uint32_t written = __atomic_load_n(&s->written, __ATOMIC_ACQUIRE);
 	uint32_t stacks[SIDE_WORDS];
 
 	for (unsigned i = 0; i < SIDE_WORDS; i++)
-		stacks[i] = __atomic_load_n(&s->stack[i], __ATOMIC_RELAXED);
+		stacks[i] = __atomic_load_n(&s->stack[i], __ATOMIC_ACQUIRE);
 	if (v != version || o != orec || !written ||
-	    __atomic_load_n(&s->version, __ATOMIC_ACQUIRE) != v)
+	    __atomic_load_n(&s->version, __ATOMIC_RELAXED) != v)
 		return;
 	/* The reader's word if the commit wrote it, else the first it wrote. */
 	unsigned w = (unsigned)(word >> 3) % SIDE_WORDS;
@@ -1088,14 +1090,18 @@ void rec_commit(struct stm_tx *tx, uintptr_t ts)
 			continue;   /* locked, not written (an irrevocable read) */
 		struct side *s = side_slot(e->orec, ts);
 
-		__atomic_store_n(&s->version, 0, __ATOMIC_RELAXED);   /* invalid while changing */
-		__atomic_store_n(&s->orec, e->orec, __ATOMIC_RELAXED);
-		__atomic_store_n(&s->tid, (uint32_t)tx->thread_id, __ATOMIC_RELAXED);
-		__atomic_store_n(&s->site, r->site, __ATOMIC_RELAXED);
-		__atomic_store_n(&s->stripe, stripe, __ATOMIC_RELAXED);
-		__atomic_store_n(&s->written, written, __ATOMIC_RELAXED);
+		/* A sequence lock: the invalidation, then the fields (each a
+		 * release, so that none is seen before the invalidation; a
+		 * fence would do, but ThreadSanitizer refuses fences), then
+		 * the version. */
+		__atomic_store_n(&s->version, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->orec, e->orec, __ATOMIC_RELEASE);
+		__atomic_store_n(&s->tid, (uint32_t)tx->thread_id, __ATOMIC_RELEASE);
+		__atomic_store_n(&s->site, r->site, __ATOMIC_RELEASE);
+		__atomic_store_n(&s->stripe, stripe, __ATOMIC_RELEASE);
+		__atomic_store_n(&s->written, written, __ATOMIC_RELEASE);
 		for (unsigned i = 0; i < SIDE_WORDS; i++)
-			__atomic_store_n(&s->stack[i], stacks[i], __ATOMIC_RELAXED);
+			__atomic_store_n(&s->stack[i], stacks[i], __ATOMIC_RELEASE);
 		__atomic_store_n(&s->version, ts, __ATOMIC_RELEASE);
 	}
 	if (r->site < MAX_SITES)
