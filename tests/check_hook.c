@@ -222,12 +222,56 @@ END_TEST
  * (site, stack position) belong to one block context, so each abort must
  * name the block it happened in.
  */
+/*
+ * The hand-off the reader-stack tests run a round at a time between the
+ * test's thread (the reader) and a writer thread: the first attempt of a
+ * round reads, lets the writer commit a change to what it read, then goes
+ * on, so that its commit finds the read invalid; the retry goes through.
+ */
+struct handoff {
+	int phase;    /* 1: the reader has read; 2: the writer has committed */
+	int waited;   /* this round's first attempt has waited */
+};
+
+/* In the reader's attempt, after its read. */
+static void handoff_reader(struct handoff *h)
+{
+	if (!__atomic_load_n(&h->waited, __ATOMIC_RELAXED)) {
+		__atomic_store_n(&h->waited, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&h->phase, 1, __ATOMIC_RELEASE);
+		while (__atomic_load_n(&h->phase, __ATOMIC_ACQUIRE) != 2)
+			sched_yield();
+	}
+}
+
+/* The writer: waits for the reader's read, and after its commit says so. */
+static void handoff_writer_wait(struct handoff *h)
+{
+	while (__atomic_load_n(&h->phase, __ATOMIC_ACQUIRE) != 1)
+		sched_yield();
+}
+
+static void handoff_writer_done(struct handoff *h)
+{
+	__atomic_store_n(&h->phase, 2, __ATOMIC_RELEASE);
+}
+
+/* Around each of the reader's rounds. */
+static void handoff_round_start(struct handoff *h)
+{
+	__atomic_store_n(&h->waited, 0, __ATOMIC_RELAXED);
+}
+
+static void handoff_round_end(struct handoff *h)
+{
+	__atomic_store_n(&h->phase, 0, __ATOMIC_RELAXED);
+}
+
 /* Each word in a 64-byte block of its own: under an orec of its own (words
  * of one 32-byte stripe share one, and their conflicts are false ones). */
 #define OWN_OREC __attribute__((aligned(64)))
 static long ctx_x OWN_OREC, ctx_y OWN_OREC;
-static int ctx_phase;            /* 1: the reader has read x; 2: x was changed */
-static int ctx_waited;           /* this round's first attempt has waited */
+static struct handoff ctx_ho;
 static uintptr_t ctx_pc[16][3];  /* innermost three frames of each abort */
 static int ctx_reason[16];
 static int ctx_aborts;
@@ -258,12 +302,7 @@ static __attribute__((noinline)) void ctx_round_body(void)
 {
 	long v = ctx_read_x();
 
-	if (!__atomic_load_n(&ctx_waited, __ATOMIC_RELAXED)) {
-		__atomic_store_n(&ctx_waited, 1, __ATOMIC_RELAXED);
-		__atomic_store_n(&ctx_phase, 1, __ATOMIC_RELEASE);
-		while (__atomic_load_n(&ctx_phase, __ATOMIC_ACQUIRE) != 2)
-			sched_yield();
-	}
+	handoff_reader(&ctx_ho);
 	lucid_write(ctx_y, v + 1);
 }
 
@@ -288,12 +327,11 @@ static void *ctx_writer(void *arg)
 	long rounds = (long)(intptr_t)arg;
 
 	for (volatile long r = 0; r < rounds; r++) {
-		while (__atomic_load_n(&ctx_phase, __ATOMIC_ACQUIRE) != 1)
-			sched_yield();
+		handoff_writer_wait(&ctx_ho);
 		LUCID_ATOMIC {
 			lucid_write(ctx_x, lucid_read(ctx_x) + 1);
 		}
-		__atomic_store_n(&ctx_phase, 2, __ATOMIC_RELEASE);
+		handoff_writer_done(&ctx_ho);
 	}
 	return NULL;
 }
@@ -322,12 +360,12 @@ START_TEST(test_reader_stack_per_block)
 	lucid_set_abort_hook(ctx_hook, NULL);
 	ck_assert_int_eq(pthread_create(&t, NULL, ctx_writer, (void *)(intptr_t)ROUNDS), 0);
 	for (int r = 0; r < ROUNDS; r++) {
-		__atomic_store_n(&ctx_waited, 0, __ATOMIC_RELAXED);
+		handoff_round_start(&ctx_ho);
 		if (r % 2 == 0)
 			ctx_block_a();
 		else
 			ctx_block_b();
-		__atomic_store_n(&ctx_phase, 0, __ATOMIC_RELAXED);
+		handoff_round_end(&ctx_ho);
 	}
 	pthread_join(t, NULL);
 	lucid_set_abort_hook(NULL, NULL);
@@ -358,7 +396,7 @@ END_TEST
  */
 static long pc_a OWN_OREC, pc_x OWN_OREC, pc_y OWN_OREC;
 static long *pc_target;          /* the word the writer changes this round */
-static int pc_phase, pc_waited;  /* as ctx_phase, ctx_waited */
+static struct handoff pc_ho;
 enum { PC_ROUNDS = 8, PC_FRAMES = 8 };
 static uintptr_t pc_stack[PC_ROUNDS][PC_FRAMES];
 static uintptr_t pc_address[PC_ROUNDS];
@@ -378,12 +416,7 @@ static __attribute__((noinline)) void pc_body(void)
 	long a = pc_read(&pc_a);
 	long x = pc_read(&pc_x);
 
-	if (!__atomic_load_n(&pc_waited, __ATOMIC_RELAXED)) {
-		__atomic_store_n(&pc_waited, 1, __ATOMIC_RELAXED);
-		__atomic_store_n(&pc_phase, 1, __ATOMIC_RELEASE);
-		while (__atomic_load_n(&pc_phase, __ATOMIC_ACQUIRE) != 2)
-			sched_yield();
-	}
+	handoff_reader(&pc_ho);
 	lucid_write(pc_y, a + x);
 }
 
@@ -431,14 +464,13 @@ static void *pc_writer(void *arg)
 {
 	(void)arg;
 	for (volatile int r = 0; r < PC_ROUNDS; r++) {
-		while (__atomic_load_n(&pc_phase, __ATOMIC_ACQUIRE) != 1)
-			sched_yield();
+		handoff_writer_wait(&pc_ho);
 		long *w = __atomic_load_n(&pc_target, __ATOMIC_RELAXED);
 
 		LUCID_ATOMIC {
 			lucid_write(*w, lucid_read(*w) + 1);
 		}
-		__atomic_store_n(&pc_phase, 2, __ATOMIC_RELEASE);
+		handoff_writer_done(&pc_ho);
 	}
 	return NULL;
 }
@@ -451,13 +483,13 @@ START_TEST(test_reader_stack_per_caller)
 	ck_assert_int_eq(pthread_create(&t, NULL, pc_writer, NULL), 0);
 	/* Round r: driver r % 2 + 1, the writer changes x (r / 2 even) or a. */
 	for (int r = 0; r < PC_ROUNDS; r++) {
-		__atomic_store_n(&pc_waited, 0, __ATOMIC_RELAXED);
+		handoff_round_start(&pc_ho);
 		__atomic_store_n(&pc_target, r / 2 % 2 ? &pc_a : &pc_x, __ATOMIC_RELAXED);
 		if (r % 2 == 0)
 			pc_driver_1();
 		else
 			pc_driver_2();
-		__atomic_store_n(&pc_phase, 0, __ATOMIC_RELAXED);
+		handoff_round_end(&pc_ho);
 	}
 	pthread_join(t, NULL);
 	lucid_set_abort_hook(NULL, NULL);
@@ -589,7 +621,8 @@ static struct {
 } sw __attribute__((aligned(32)));   /* one stripe */
 static long sw_mine OWN_OREC;
 static long *sw_target;               /* the word the reader reads this round */
-static int sw_phase, sw_waited, sw_aborts;
+static struct handoff sw_ho;
+static int sw_aborts;
 static struct {
 	int reason;
 	unsigned flags;
@@ -611,13 +644,12 @@ static void *sw_writer(void *arg)
 	long rounds = (long)(intptr_t)arg;
 
 	for (volatile long r = 0; r < rounds; r++) {
-		while (__atomic_load_n(&sw_phase, __ATOMIC_ACQUIRE) != 1)
-			sched_yield();
+		handoff_writer_wait(&sw_ho);
 		LUCID_ATOMIC {
 			lucid_write(sw.a, lucid_read(sw.a) + 1);
 			lucid_write(sw.b, lucid_read(sw.b) + 1);
 		}
-		__atomic_store_n(&sw_phase, 2, __ATOMIC_RELEASE);
+		handoff_writer_done(&sw_ho);
 	}
 	return NULL;
 }
@@ -632,19 +664,14 @@ START_TEST(test_committed_stripe_word)
 	ck_assert_int_eq(pthread_create(&t, NULL, sw_writer, (void *)(intptr_t)ROUNDS), 0);
 	for (int r = 0; r < ROUNDS; r++) {
 		sw_target = targets[r];
-		__atomic_store_n(&sw_waited, 0, __ATOMIC_RELAXED);
+		handoff_round_start(&sw_ho);
 		LUCID_ATOMIC {
 			long v = lucid_read(*sw_target);
 
-			if (!__atomic_load_n(&sw_waited, __ATOMIC_RELAXED)) {
-				__atomic_store_n(&sw_waited, 1, __ATOMIC_RELAXED);
-				__atomic_store_n(&sw_phase, 1, __ATOMIC_RELEASE);
-				while (__atomic_load_n(&sw_phase, __ATOMIC_ACQUIRE) != 2)
-					sched_yield();
-			}
+			handoff_reader(&sw_ho);
 			lucid_write(sw_mine, v);
 		}
-		__atomic_store_n(&sw_phase, 0, __ATOMIC_RELAXED);
+		handoff_round_end(&sw_ho);
 	}
 	pthread_join(t, NULL);
 	lucid_set_abort_hook(NULL, NULL);
