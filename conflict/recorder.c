@@ -177,6 +177,9 @@ static uint32_t site_find_or_add(const struct stm_open_block *o)
  * true conflict), and another word of the stripe when it was not (a false
  * one). */
 #define SIDE_WORDS (1u << (LUCID_WORD_SHIFT_ - 3))
+/* The stripe holding @p addr, and which of its words @p addr is. */
+#define SIDE_STRIPE(addr) ((uint64_t)(addr) & ~(uint64_t)(SIDE_WORDS * 8 - 1))
+#define SIDE_WORD(addr) ((unsigned)((uint64_t)(addr) >> 3) % SIDE_WORDS)
 struct side {
 	uint64_t version;
 	uint64_t stripe;           /* the stripe's address */
@@ -859,9 +862,9 @@ static void other_from_commit(struct rec_abort *a, uint32_t orec, uintptr_t vers
 	    __atomic_load_n(&s->version, __ATOMIC_RELAXED) != v)
 		return;
 	/* The reader's word if the commit wrote it, else the first it wrote. */
-	unsigned w = (unsigned)(word >> 3) % SIDE_WORDS;
+	unsigned w = SIDE_WORD(word);
 
-	if (stripe != (word & ~(uintptr_t)(SIDE_WORDS * 8 - 1)) || !(written & (1u << w)))
+	if (stripe != SIDE_STRIPE(word) || !(written & (1u << w)))
 		w = (unsigned)__builtin_ctz(written);
 	uint64_t addr = stripe + 8 * w;
 	uint32_t stack = stacks[w];
@@ -1075,15 +1078,13 @@ void rec_commit(struct stm_tx *tx, uintptr_t ts)
 	for (const struct lucid_wentry_ *e = tx->w_base; e < tx->fast.w_top; e++) {
 		if (e->version == STM_NOT_HEAD)
 			continue;
-		uint64_t stripe = e->addr & ~(uint64_t)(SIDE_WORDS * 8 - 1);
+		uint64_t stripe = SIDE_STRIPE(e->addr);
 		uint32_t written = 0, stacks[SIDE_WORDS] = { 0 };
 
 		for (const struct lucid_wentry_ *c = e; c; c = c->next) {
-			unsigned w = (unsigned)(c->addr >> 3) % SIDE_WORDS;
-
-			if (c->mask && (c->addr & ~(uint64_t)(SIDE_WORDS * 8 - 1)) == stripe) {
-				written |= 1u << w;
-				stacks[w] = c->stack;
+			if (c->mask && SIDE_STRIPE(c->addr) == stripe) {
+				written |= 1u << SIDE_WORD(c->addr);
+				stacks[SIDE_WORD(c->addr)] = c->stack;
 			}
 		}
 		if (!written)

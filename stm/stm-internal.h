@@ -101,9 +101,9 @@ struct stm_tx {
 	/* recording (conflict/recorder.c) */
 	bool rec_on;               /* this attempt captures stacks */
 	void *rec_ra;              /* where the user called into Lucid last */
+	void *rec_frame;
 	uint64_t rec_asked;        /* places the inline paths did not find among the
 	                              recent ones and asked the library about (tests) */
-	void *rec_frame;
 	struct rec_thread *rec;    /* the recorder's per-thread state (read by others) */
 	uintptr_t rec_ctx;         /* this attempt's block context (see recorder.c) */
 	struct stm_rec_memo {      /* a captured stack (recorder.c, memo_stack) */

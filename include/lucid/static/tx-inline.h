@@ -72,7 +72,7 @@ extern "C" {
  * bytes (32: four 8-byte words, as in TinySTM): consecutive stripes to
  * consecutive orecs, so arrays do not collide below the table size. The
  * words of one stripe share an orec, which halves or quarters the orecs a
- * walk over small nodes touches (the 4096-key list runs 1.25 times as fast
+ * walk over small nodes touches (the 4096-key list runs 1.22 times as fast
  * as with one orec per word); the recorder reports their conflicts as false
  * ones. */
 #define LUCID_WORD_SHIFT_ 5
