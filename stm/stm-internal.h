@@ -69,6 +69,9 @@ struct stm_open_block {
  * data share a line.
  */
 struct rec_thread;
+struct stm_limbo;
+#define STM_LIMBO_BATCH 64         /* freed small blocks per grace period (tx/memory.c) */
+#define STM_LIMBO_MAX_SIZE 1024    /* what a small block is, in usable bytes */
 
 struct stm_tx {
 	struct lucid_txfast_ fast;
@@ -131,6 +134,10 @@ struct stm_tx {
 	struct stm_ptrvec { void **v; size_t n, cap; } allocs, frees;
 	struct stm_handlers { struct stm_handler { void (*fn)(void *); void *arg; } *v;
 	                      size_t n, cap; } on_commit, on_abort;
+	/* blocks freed by committed attempts, waiting for a grace period
+	 * (tx/memory.c): the batch being filled, the closed ones (oldest
+	 * first), and an empty one kept for reuse */
+	struct stm_limbo *limbo, *limbo_old, *limbo_spare;
 
 	/* registry */
 	struct stm_tx *prev, *next;
@@ -236,6 +243,9 @@ static inline bool tx_after_commit_pending(const struct stm_tx *tx)
 void tx_after_abort(struct stm_tx *tx);
 void tx_memory_commit(struct stm_tx *tx);
 void tx_memory_abort(struct stm_tx *tx);
+/* Frees every block the thread's committed attempts freed: once no
+ * transaction can read them (the thread exits, or is gone in a fork child). */
+void tx_memory_release(struct stm_tx *tx);
 
 /* --------------------------------------------------- blocking retry (retry.c) */
 void stm_retry_wait(struct stm_tx *tx);

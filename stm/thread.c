@@ -174,8 +174,11 @@ static void counters_add(struct stm_counters *to, const struct stm_counters *fro
 		to->max_retries = m;
 }
 
+/* After a grace period (thread exit) or in a fork child: nothing reads the
+ * blocks the thread freed. */
 static void descriptor_free(struct stm_tx *tx)
 {
+	tx_memory_release(tx);
 	rec_thread_free(tx);
 	free(tx->w_base);
 	free(tx->r_base);

@@ -1343,6 +1343,108 @@ START_TEST(test_free_deferred)
 }
 END_TEST
 
+/* ----------------------------- small blocks: reclaimed by the thread that freed them */
+
+#ifdef SANITIZER_ALLOCATOR
+size_t __sanitizer_get_current_allocated_bytes(void);
+#endif
+
+/* Bytes the program has allocated and not freed. */
+static size_t bytes_in_use(void)
+{
+#ifdef SANITIZER_ALLOCATOR
+	return __sanitizer_get_current_allocated_bytes();
+#else
+	return mallinfo2().uordblks;
+#endif
+}
+
+#define SF_ROUNDS 20000
+#define SF_NODE 64               /* bytes: a small block */
+#define SF_LAST 60               /* freed by the thread's last transaction */
+#define SF_LAST_SIZE 1000        /* bytes each: small too */
+
+static struct {
+	void *slot;              /* the one live node of the churn */
+	long pad[7];
+	void *last[SF_LAST];
+} sf;
+
+/* Replaces the node in the slot by a new one and frees the old. */
+static void sf_swap_fn(void *arg)
+{
+	void *n = lucid_malloc(SF_NODE), *old = lucid_read(sf.slot);
+
+	(void)arg;
+	ck_assert_ptr_nonnull(n);
+	lucid_write(sf.slot, n);
+	lucid_free(old);
+}
+
+static void sf_last_alloc_fn(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < SF_LAST; i++) {
+		void *p = lucid_malloc(SF_LAST_SIZE);
+
+		ck_assert_ptr_nonnull(p);
+		lucid_write(sf.last[i], p);
+	}
+}
+
+static void sf_last_free_fn(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < SF_LAST; i++) {
+		lucid_free(lucid_read(sf.last[i]));
+		lucid_write(sf.last[i], (void *)NULL);
+	}
+}
+
+static void *sf_thread(void *arg)
+{
+	size_t *growth = arg, before;
+
+	ck_assert_int_eq(lucid_run(sf_swap_fn, NULL), 0);   /* the descriptor exists */
+	before = bytes_in_use();
+	for (int i = 0; i < SF_ROUNDS; i++)
+		ck_assert_int_eq(lucid_run(sf_swap_fn, NULL), 0);
+	/* Every batch closed so far is done; the thread frees done batches
+	 * when it closes the next one. */
+	reclaim_all();
+	for (int i = 0; i < 64; i++)
+		ck_assert_int_eq(lucid_run(sf_swap_fn, NULL), 0);
+	*growth = bytes_in_use() - before;
+	ck_assert_int_eq(lucid_run(sf_last_alloc_fn, NULL), 0);
+	ck_assert_int_eq(lucid_run(sf_last_free_fn, NULL), 0);
+	return NULL;
+}
+
+/*
+ * Small blocks freed in committed transactions go back to the allocator
+ * from the thread that freed them, a batch at a time: a thread that
+ * allocates and frees 20000 of them keeps memory for a few batches at
+ * most, and the blocks still waiting in its batches when it exits (here
+ * 60 KB freed by its last transaction) are freed then.
+ */
+START_TEST(test_free_small_reclaimed)
+{
+	size_t growth = 0, base = bytes_in_use();
+
+	join_within(spawn(sf_thread, &growth), 120, "churn");
+	ck_assert_msg(growth < 32 * 1024,
+	              "%zu bytes more in use after %d transactions that each freed a %d-byte block "
+	              "(%d bytes if none was reclaimed)", growth, SF_ROUNDS, SF_NODE, SF_ROUNDS * SF_NODE);
+	/* The thread's descriptor and logs are freed too; its one live node stays. */
+	size_t after = bytes_in_use();
+
+	ck_assert_msg(after < base + 16 * 1024,
+	              "%zu bytes more in use after the thread exited (its last transaction freed %d)",
+	              after - base, SF_LAST * SF_LAST_SIZE);
+	free(sf.slot);
+}
+END_TEST
+
 /* ----------------------------- lucid_malloc released on abort, kept on commit */
 
 static struct {
@@ -2383,6 +2485,7 @@ static Suite *features_suite(void)
 		{ "irrevocable_rerun_may_retry", &test_irrevocable_rerun_may_retry, 1 },
 		{ "list_free", &test_list_free, 1 },
 		{ "free_deferred", &test_free_deferred, 1 },
+		{ "free_small_reclaimed", &test_free_small_reclaimed, 1 },
 		{ "malloc_abort_released", &test_malloc_abort_released, 1 },
 		{ "handlers_order_once", &test_handlers_order_once, 1 },
 		{ "handlers_lucid_abort", &test_handlers_lucid_abort, 1 },

@@ -1,6 +1,7 @@
 /* tx: transactional malloc and free: released on abort, reclaimed after a grace period on commit. */
 #include "config.h"
 
+#include <malloc.h>
 #include <stdlib.h>
 
 #include <lucid/tx.h>
@@ -41,23 +42,29 @@ void *lucid_malloc(size_t n)
 	return p;
 }
 
-/* Memory freed by committed transactions (or outside them), in one batch per
- * commit: reclaimed once no transaction that may still read it is running. */
+/* Memory freed outside transactions: one batch per call, reclaimed by
+ * liburcu's call_rcu worker once no transaction that may still read it is
+ * running. */
 struct free_batch {
 	struct rcu_head rcu;
 	size_t n;
 	void *ptrs[];
 };
 
+static void free_all(void **ptrs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		rec_alloc_gone(ptrs[i]);
+		free(ptrs[i]);
+	}
+}
+
 static void free_batch_cb(struct rcu_head *head)
 {
 	struct free_batch *b = caa_container_of(head, struct free_batch, rcu);
 
 	STM_RCU_TSAN_ACQUIRE();
-	for (size_t i = 0; i < b->n; i++) {
-		rec_alloc_gone(b->ptrs[i]);
-		free(b->ptrs[i]);
-	}
+	free_all(b->ptrs, b->n);
 	free(b);
 }
 
@@ -69,10 +76,7 @@ static void defer_free_all(void **ptrs, size_t n)
 		/* No memory for the batch: wait for the grace period here. */
 		stm_rcu_synchronize();
 		STM_RCU_TSAN_ACQUIRE();
-		for (size_t i = 0; i < n; i++) {
-			rec_alloc_gone(ptrs[i]);
-			free(ptrs[i]);
-		}
+		free_all(ptrs, n);
 		return;
 	}
 	b->n = n;
@@ -80,6 +84,135 @@ static void defer_free_all(void **ptrs, size_t n)
 		b->ptrs[i] = ptrs[i];
 	STM_RCU_TSAN_RELEASE();   /* the batch, handed over through liburcu */
 	urcu_bp_call_rcu(&b->rcu, free_batch_cb);
+}
+
+/*
+ * Small blocks freed by committed transactions are reclaimed by the thread
+ * that freed them, so that its next lucid_malloc finds them in its own
+ * allocator cache (freed by liburcu's worker thread, they went to that
+ * thread's cache and every malloc of a thread that inserts and deletes
+ * took the allocator's slow path: a quarter of the hash set's time).
+ * Larger blocks, which no per-thread cache keeps, go to call_rcu as those
+ * freed outside transactions do, so that a thread holds back at most a
+ * batch of small blocks. A thread's freed small blocks fill a batch of
+ * STM_LIMBO_BATCH; a full batch is
+ * closed: a call_rcu callback marks it done after a grace period, and the
+ * thread frees the blocks of its done batches, oldest first, whenever it
+ * closes one. A thread that exits, or a thread gone in a fork()
+ * child, frees what its batches hold once no transaction can read it, and
+ * leaves a batch whose callback has not run to the callback.
+ */
+enum { LIMBO_PENDING, LIMBO_DONE, LIMBO_ABANDONED };
+
+struct stm_limbo {
+	struct rcu_head rcu;
+	struct stm_limbo *next;    /* the next closed batch, newer */
+	unsigned state;            /* LIMBO_*: written by the callback and the owner */
+	size_t n;
+	void *ptrs[STM_LIMBO_BATCH];
+};
+
+static void limbo_done_cb(struct rcu_head *head)
+{
+	struct stm_limbo *b = caa_container_of(head, struct stm_limbo, rcu);
+
+	STM_RCU_TSAN_ACQUIRE();
+	/* The owner frees the blocks of a done batch; of an abandoned one it
+	 * has freed them, and the batch is the callback's to free. */
+	if (__atomic_exchange_n(&b->state, LIMBO_DONE, __ATOMIC_ACQ_REL) == LIMBO_ABANDONED)
+		free(b);
+}
+
+/* Frees the blocks of the thread's done batches, oldest first; keeps one
+ * batch for reuse. */
+static void limbo_reclaim(struct stm_tx *tx)
+{
+	struct stm_limbo *b;
+
+	while ((b = tx->limbo_old) && __atomic_load_n(&b->state, __ATOMIC_ACQUIRE) == LIMBO_DONE) {
+		tx->limbo_old = b->next;
+		free_all(b->ptrs, b->n);
+		if (!tx->limbo_spare) {
+			tx->limbo_spare = b;
+		} else {
+			free(b);
+		}
+	}
+}
+
+/* Closes the open batch: its blocks are done after the next grace period. */
+static void limbo_close(struct stm_tx *tx)
+{
+	struct stm_limbo *b = tx->limbo, **tail = &tx->limbo_old;
+
+	tx->limbo = NULL;
+	b->next = NULL;
+	b->state = LIMBO_PENDING;
+	while (*tail)
+		tail = &(*tail)->next;
+	*tail = b;
+	STM_RCU_TSAN_RELEASE();
+	urcu_bp_call_rcu(&b->rcu, limbo_done_cb);
+}
+
+static void limbo_add(struct stm_tx *tx, void **ptrs, size_t n)
+{
+	size_t big = 0;
+
+	/* The large blocks to the front, for call_rcu; the small ones after. */
+	for (size_t i = 0; i < n; i++) {
+		if (malloc_usable_size(ptrs[i]) > STM_LIMBO_MAX_SIZE) {
+			void *p = ptrs[i];
+
+			ptrs[i] = ptrs[big];
+			ptrs[big++] = p;
+		}
+	}
+	if (big)
+		defer_free_all(ptrs, big);
+	ptrs += big;
+	n -= big;
+	while (n > 0) {
+		struct stm_limbo *b = tx->limbo;
+
+		if (!b) {
+			b = tx->limbo_spare;
+			tx->limbo_spare = NULL;
+			if (!b && !(b = malloc(sizeof(*b)))) {
+				/* No memory for a batch: as outside transactions. */
+				defer_free_all(ptrs, n);
+				return;
+			}
+			b->n = 0;
+			tx->limbo = b;
+		}
+		size_t k = STM_LIMBO_BATCH - b->n < n ? STM_LIMBO_BATCH - b->n : n;
+
+		for (size_t i = 0; i < k; i++)
+			b->ptrs[b->n++] = ptrs[i];
+		ptrs += k;
+		n -= k;
+		if (b->n == STM_LIMBO_BATCH) {
+			limbo_close(tx);
+			limbo_reclaim(tx);
+		}
+	}
+}
+
+void tx_memory_release(struct stm_tx *tx)
+{
+	if (tx->limbo) {
+		free_all(tx->limbo->ptrs, tx->limbo->n);
+		free(tx->limbo);
+	}
+	for (struct stm_limbo *b = tx->limbo_old, *next; b; b = next) {
+		next = b->next;
+		free_all(b->ptrs, b->n);
+		if (__atomic_exchange_n(&b->state, LIMBO_ABANDONED, __ATOMIC_ACQ_REL) == LIMBO_DONE)
+			free(b);
+	}
+	free(tx->limbo_spare);
+	tx->limbo = tx->limbo_old = tx->limbo_spare = NULL;
 }
 
 void stm_defer_free(void *p)
@@ -118,7 +251,7 @@ void tx_memory_commit(struct stm_tx *tx)
 {
 	tx->allocs.n = 0;
 	if (tx->frees.n) {
-		defer_free_all(tx->frees.v, tx->frees.n);
+		limbo_add(tx, tx->frees.v, tx->frees.n);
 		tx->frees.n = 0;
 	}
 }
