@@ -136,8 +136,8 @@ struct stm_tx {
 	                      size_t n, cap; } on_commit, on_abort;
 	/* blocks freed by committed attempts, waiting for a grace period
 	 * (tx/memory.c): the batch being filled, the closed ones (oldest
-	 * first), and an empty one kept for reuse */
-	struct stm_limbo *limbo, *limbo_old, *limbo_spare;
+	 * first, to the newest), and an empty one kept for reuse */
+	struct stm_limbo *limbo, *limbo_old, *limbo_new, *limbo_spare;
 
 	/* registry */
 	struct stm_tx *prev, *next;

@@ -143,14 +143,16 @@ static void limbo_reclaim(struct stm_tx *tx)
 /* Closes the open batch: its blocks are done after the next grace period. */
 static void limbo_close(struct stm_tx *tx)
 {
-	struct stm_limbo *b = tx->limbo, **tail = &tx->limbo_old;
+	struct stm_limbo *b = tx->limbo;
 
 	tx->limbo = NULL;
 	b->next = NULL;
 	b->state = LIMBO_PENDING;
-	while (*tail)
-		tail = &(*tail)->next;
-	*tail = b;
+	if (tx->limbo_old)
+		tx->limbo_new->next = b;
+	else
+		tx->limbo_old = b;
+	tx->limbo_new = b;
 	STM_RCU_TSAN_RELEASE();
 	urcu_bp_call_rcu(&b->rcu, limbo_done_cb);
 }
@@ -212,7 +214,7 @@ void tx_memory_release(struct stm_tx *tx)
 			free(b);
 	}
 	free(tx->limbo_spare);
-	tx->limbo = tx->limbo_old = tx->limbo_spare = NULL;
+	tx->limbo = tx->limbo_old = tx->limbo_new = tx->limbo_spare = NULL;
 }
 
 void stm_defer_free(void *p)
