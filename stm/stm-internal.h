@@ -72,6 +72,7 @@ struct rec_thread;
 struct stm_limbo;
 #define STM_LIMBO_BATCH 64         /* freed small blocks per grace period (tx/memory.c) */
 #define STM_LIMBO_MAX_SIZE 1024    /* what a small block is, in usable bytes */
+#define STM_LIMBO_MAX_BYTES (4u << 20)   /* what a thread's batches may hold */
 
 struct stm_tx {
 	struct lucid_txfast_ fast;
@@ -136,8 +137,10 @@ struct stm_tx {
 	                      size_t n, cap; } on_commit, on_abort;
 	/* blocks freed by committed attempts, waiting for a grace period
 	 * (tx/memory.c): the batch being filled, the closed ones (oldest
-	 * first, to the newest), and an empty one kept for reuse */
+	 * first, to the newest), an empty one kept for reuse, and the usable
+	 * bytes the open and closed ones hold */
 	struct stm_limbo *limbo, *limbo_old, *limbo_new, *limbo_spare;
+	size_t limbo_bytes;
 
 	/* registry */
 	struct stm_tx *prev, *next;

@@ -1401,20 +1401,27 @@ static void sf_last_free_fn(void *arg)
 	}
 }
 
+/* Bytes in use now, against @p base (negative: fewer). */
+static long bytes_since(size_t base)
+{
+	return (long)bytes_in_use() - (long)base;
+}
+
 static void *sf_thread(void *arg)
 {
-	size_t *growth = arg, before;
+	long *growth = arg;
+	size_t before;
 
 	ck_assert_int_eq(lucid_run(sf_swap_fn, NULL), 0);   /* the descriptor exists */
+	reclaim_all();
 	before = bytes_in_use();
 	for (int i = 0; i < SF_ROUNDS; i++)
 		ck_assert_int_eq(lucid_run(sf_swap_fn, NULL), 0);
 	/* Every batch closed so far is done; the thread frees done batches
-	 * when it closes the next one. */
+	 * at its next commit that allocates or frees. */
 	reclaim_all();
-	for (int i = 0; i < 64; i++)
-		ck_assert_int_eq(lucid_run(sf_swap_fn, NULL), 0);
-	*growth = bytes_in_use() - before;
+	ck_assert_int_eq(lucid_run(sf_swap_fn, NULL), 0);
+	*growth = bytes_since(before);
 	ck_assert_int_eq(lucid_run(sf_last_alloc_fn, NULL), 0);
 	ck_assert_int_eq(lucid_run(sf_last_free_fn, NULL), 0);
 	return NULL;
@@ -1429,19 +1436,78 @@ static void *sf_thread(void *arg)
  */
 START_TEST(test_free_small_reclaimed)
 {
-	size_t growth = 0, base = bytes_in_use();
+	long growth = 0;
+	size_t base;
 
+	reclaim_all();
+	base = bytes_in_use();
 	join_within(spawn(sf_thread, &growth), 120, "churn");
 	ck_assert_msg(growth < 32 * 1024,
-	              "%zu bytes more in use after %d transactions that each freed a %d-byte block "
+	              "%ld bytes more in use after %d transactions that each freed a %d-byte block "
 	              "(%d bytes if none was reclaimed)", growth, SF_ROUNDS, SF_NODE, SF_ROUNDS * SF_NODE);
 	/* The thread's descriptor and logs are freed too; its one live node stays. */
-	size_t after = bytes_in_use();
-
-	ck_assert_msg(after < base + 16 * 1024,
-	              "%zu bytes more in use after the thread exited (its last transaction freed %d)",
-	              after - base, SF_LAST * SF_LAST_SIZE);
+	ck_assert_msg(bytes_since(base) < 16 * 1024,
+	              "%ld bytes more in use after the thread exited (its last transaction freed %d)",
+	              bytes_since(base), SF_LAST * SF_LAST_SIZE);
 	free(sf.slot);
+}
+END_TEST
+
+#define SB_BLOCKS 8192
+#define SB_SIZE 1000             /* bytes each: 8 MB of small blocks */
+#define SB_BUDGET (4 << 20)      /* what a thread's batches may hold (docs/design.md) */
+
+static void *sb_blocks[SB_BLOCKS];
+
+static void sb_free_all_fn(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < SB_BLOCKS; i++)
+		lucid_free(sb_blocks[i]);
+}
+
+static void sb_alloc_one_fn(void *arg)
+{
+	*(void **)arg = lucid_malloc(SB_SIZE);
+}
+
+static void *sb_thread(void *arg)
+{
+	long *held = arg;
+	size_t base;
+	void *one = NULL;
+
+	ck_assert_int_eq(lucid_run(sb_alloc_one_fn, &one), 0);   /* the descriptor exists */
+	free(one);
+	reclaim_all();
+	base = bytes_in_use();
+	for (int i = 0; i < SB_BLOCKS; i++)
+		ck_assert_ptr_nonnull(sb_blocks[i] = malloc(SB_SIZE));
+	ck_assert_int_eq(lucid_run(sb_free_all_fn, NULL), 0);
+	reclaim_all();   /* every grace period is over, */
+	held[0] = bytes_since(base);
+	/* and the thread's next commit that allocates gives its batches back */
+	ck_assert_int_eq(lucid_run(sb_alloc_one_fn, &one), 0);
+	held[1] = bytes_since(base);
+	free(one);
+	return NULL;
+}
+
+/*
+ * A thread that frees 8 MB of small blocks at once keeps at most its
+ * budget of them past their grace period (the rest the library's worker
+ * frees), and gives those back at its next commit that allocates.
+ */
+START_TEST(test_free_small_bounded)
+{
+	long held[2] = { 0, 0 };
+
+	join_within(spawn(sb_thread, held), 120, "burst");
+	ck_assert_msg(held[0] < SB_BUDGET + 256 * 1024,
+	              "%ld bytes still in use after freeing %d blocks of %d bytes and a grace period",
+	              held[0], SB_BLOCKS, SB_SIZE);
+	ck_assert_msg(held[1] < 256 * 1024,
+	              "%ld bytes still in use after the thread's next commit that allocated", held[1]);
 }
 END_TEST
 
@@ -2486,6 +2552,7 @@ static Suite *features_suite(void)
 		{ "list_free", &test_list_free, 1 },
 		{ "free_deferred", &test_free_deferred, 1 },
 		{ "free_small_reclaimed", &test_free_small_reclaimed, 1 },
+		{ "free_small_bounded", &test_free_small_bounded, 1 },
 		{ "malloc_abort_released", &test_malloc_abort_released, 1 },
 		{ "handlers_order_once", &test_handlers_order_once, 1 },
 		{ "handlers_lucid_abort", &test_handlers_lucid_abort, 1 },

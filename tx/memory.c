@@ -92,13 +92,17 @@ static void defer_free_all(void **ptrs, size_t n)
  * allocator cache (freed by liburcu's worker thread, they went to that
  * thread's cache and every malloc of a thread that inserts and deletes
  * took the allocator's slow path: a quarter of the hash set's time).
- * Larger blocks, which no per-thread cache keeps, go to call_rcu as those
- * freed outside transactions do, so that a thread holds back at most a
- * batch of small blocks. A thread's freed small blocks fill a batch of
- * STM_LIMBO_BATCH; a full batch is
- * closed: a call_rcu callback marks it done after a grace period, and the
- * thread frees the blocks of its done batches, oldest first, whenever it
- * closes one. A thread that exits, or a thread gone in a fork()
+ * A thread's freed small blocks fill a batch of STM_LIMBO_BATCH; a full
+ * batch is closed: a call_rcu callback marks it done after a grace period,
+ * and the thread frees the blocks of its done batches, oldest first, at
+ * its next commit that allocates or frees. liburcu's worker runs callbacks
+ * every 10 ms or so, and a thread that frees quickly has hundreds of
+ * batches waiting at a time: they may hold STM_LIMBO_MAX_BYTES at most
+ * (what a per-thread cache of tcmalloc holds at most, too), past which,
+ * and for larger blocks (no per-thread cache keeps them), blocks go to
+ * call_rcu as those freed outside transactions do and the worker frees
+ * them. That is also what a thread that stops allocating and freeing keeps
+ * past the grace period. A thread that exits, or a thread gone in a fork()
  * child, frees what its batches hold once no transaction can read it, and
  * leaves a batch whose callback has not run to the callback.
  */
@@ -109,6 +113,7 @@ struct stm_limbo {
 	struct stm_limbo *next;    /* the next closed batch, newer */
 	unsigned state;            /* LIMBO_*: written by the callback and the owner */
 	size_t n;
+	size_t bytes;              /* the blocks' usable sizes, summed */
 	void *ptrs[STM_LIMBO_BATCH];
 };
 
@@ -131,6 +136,7 @@ static void limbo_reclaim(struct stm_tx *tx)
 
 	while ((b = tx->limbo_old) && __atomic_load_n(&b->state, __ATOMIC_ACQUIRE) == LIMBO_DONE) {
 		tx->limbo_old = b->next;
+		tx->limbo_bytes -= b->bytes;
 		free_all(b->ptrs, b->n);
 		if (!tx->limbo_spare) {
 			tx->limbo_spare = b;
@@ -157,48 +163,50 @@ static void limbo_close(struct stm_tx *tx)
 	urcu_bp_call_rcu(&b->rcu, limbo_done_cb);
 }
 
-static void limbo_add(struct stm_tx *tx, void **ptrs, size_t n)
+/* The open batch, opened if need be; NULL if there is no memory for one. */
+static struct stm_limbo *limbo_open(struct stm_tx *tx)
 {
-	size_t big = 0;
+	struct stm_limbo *b = tx->limbo;
 
-	/* The large blocks to the front, for call_rcu; the small ones after. */
-	for (size_t i = 0; i < n; i++) {
-		if (malloc_usable_size(ptrs[i]) > STM_LIMBO_MAX_SIZE) {
-			void *p = ptrs[i];
-
-			ptrs[i] = ptrs[big];
-			ptrs[big++] = p;
-		}
-	}
-	if (big)
-		defer_free_all(ptrs, big);
-	ptrs += big;
-	n -= big;
-	while (n > 0) {
-		struct stm_limbo *b = tx->limbo;
-
-		if (!b) {
-			b = tx->limbo_spare;
-			tx->limbo_spare = NULL;
-			if (!b && !(b = malloc(sizeof(*b)))) {
-				/* No memory for a batch: as outside transactions. */
-				defer_free_all(ptrs, n);
-				return;
-			}
+	if (!b) {
+		b = tx->limbo_spare ? tx->limbo_spare : malloc(sizeof(*b));
+		tx->limbo_spare = NULL;
+		if (b) {
 			b->n = 0;
+			b->bytes = 0;
 			tx->limbo = b;
 		}
-		size_t k = STM_LIMBO_BATCH - b->n < n ? STM_LIMBO_BATCH - b->n : n;
-
-		for (size_t i = 0; i < k; i++)
-			b->ptrs[b->n++] = ptrs[i];
-		ptrs += k;
-		n -= k;
-		if (b->n == STM_LIMBO_BATCH) {
-			limbo_close(tx);
-			limbo_reclaim(tx);
-		}
 	}
+	return b;
+}
+
+static void limbo_add(struct stm_tx *tx, void **ptrs, size_t n)
+{
+	size_t other = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t size = malloc_usable_size(ptrs[i]);
+		struct stm_limbo *b = NULL;
+
+		if (size <= STM_LIMBO_MAX_SIZE && tx->limbo_bytes + size <= STM_LIMBO_MAX_BYTES)
+			b = limbo_open(tx);
+		if (!b) {
+			/* For call_rcu (a large block, past the budget, or no
+			 * memory for a batch): to the front. */
+			void *p = ptrs[i];
+
+			ptrs[i] = ptrs[other];
+			ptrs[other++] = p;
+			continue;
+		}
+		b->ptrs[b->n++] = ptrs[i];
+		b->bytes += size;
+		tx->limbo_bytes += size;
+		if (b->n == STM_LIMBO_BATCH)
+			limbo_close(tx);
+	}
+	if (other)
+		defer_free_all(ptrs, other);
 }
 
 void tx_memory_release(struct stm_tx *tx)
@@ -215,6 +223,7 @@ void tx_memory_release(struct stm_tx *tx)
 	}
 	free(tx->limbo_spare);
 	tx->limbo = tx->limbo_old = tx->limbo_new = tx->limbo_spare = NULL;
+	tx->limbo_bytes = 0;
 }
 
 void stm_defer_free(void *p)
@@ -256,6 +265,7 @@ void tx_memory_commit(struct stm_tx *tx)
 		limbo_add(tx, tx->frees.v, tx->frees.n);
 		tx->frees.n = 0;
 	}
+	limbo_reclaim(tx);
 }
 
 /* After rollback: the attempt's allocations are released (nobody else can
