@@ -1359,6 +1359,12 @@ static size_t bytes_in_use(void)
 #endif
 }
 
+/* Bytes in use now, against @p base (negative: fewer). */
+static long bytes_since(size_t base)
+{
+	return (long)bytes_in_use() - (long)base;
+}
+
 #define SF_ROUNDS 20000
 #define SF_NODE 64               /* bytes: a small block */
 #define SF_LAST 60               /* freed by the thread's last transaction */
@@ -1399,12 +1405,6 @@ static void sf_last_free_fn(void *arg)
 		lucid_free(lucid_read(sf.last[i]));
 		lucid_write(sf.last[i], (void *)NULL);
 	}
-}
-
-/* Bytes in use now, against @p base (negative: fewer). */
-static long bytes_since(size_t base)
-{
-	return (long)bytes_in_use() - (long)base;
 }
 
 static void *sf_thread(void *arg)

@@ -42,9 +42,10 @@ void *lucid_malloc(size_t n)
 	return p;
 }
 
-/* Memory freed outside transactions: one batch per call, reclaimed by
- * liburcu's call_rcu worker once no transaction that may still read it is
- * running. */
+/* Memory freed outside transactions, and blocks of committed transactions
+ * that the freeing thread does not keep (see below): one batch per call,
+ * reclaimed by liburcu's call_rcu worker once no transaction that may still
+ * read it is running. */
 struct free_batch {
 	struct rcu_head rcu;
 	size_t n;
@@ -153,7 +154,8 @@ static void limbo_close(struct stm_tx *tx)
 
 	tx->limbo = NULL;
 	b->next = NULL;
-	b->state = LIMBO_PENDING;
+	/* the callback's exchange comes after, through call_rcu's queue */
+	__atomic_store_n(&b->state, LIMBO_PENDING, __ATOMIC_RELAXED);
 	if (tx->limbo_old)
 		tx->limbo_new->next = b;
 	else
@@ -180,6 +182,8 @@ static struct stm_limbo *limbo_open(struct stm_tx *tx)
 	return b;
 }
 
+/* Puts the @p n blocks a commit freed into the thread's batches, or, those
+ * it does not keep, into one batch for call_rcu. */
 static void limbo_add(struct stm_tx *tx, void **ptrs, size_t n)
 {
 	size_t other = 0;
