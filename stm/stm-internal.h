@@ -133,6 +133,8 @@ struct stm_tx {
 
 	/* per attempt: lucid_malloc'd blocks, lucid_free'd blocks, handlers */
 	struct stm_ptrvec { void **v; size_t n, cap; } allocs, frees;
+	/* the same frees as a hash set, once there are many (tx/memory.c) */
+	struct stm_ptrset { void **slot; size_t mask, n; } free_set;
 	struct stm_handlers { struct stm_handler { void (*fn)(void *); void *arg; } *v;
 	                      size_t n, cap; } on_commit, on_abort;
 	/* blocks freed by committed attempts, waiting for a grace period

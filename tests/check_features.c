@@ -1498,6 +1498,48 @@ static void *sb_thread(void *arg)
  * budget of them past their grace period (the rest the library's worker
  * frees), and gives those back at its next commit that allocates.
  */
+/*
+ * A transaction that frees many blocks (beyond the few that lucid_free
+ * compares one by one) is not taken for freeing one twice, however many it
+ * frees, in nested blocks too; and an attempt that is rolled back leaves
+ * nothing behind: a new attempt may free the same blocks.
+ */
+#define FM_BLOCKS 5000
+#define FM_ABORTED 100
+static void *fm_block[FM_BLOCKS];
+
+START_TEST(test_free_many)
+{
+	for (int i = 0; i < FM_BLOCKS; i++)
+		fm_block[i] = malloc(24);
+	LUCID_ATOMIC {
+		for (int i = 0; i < FM_BLOCKS / 2; i++)
+			lucid_free(fm_block[i]);
+		LUCID_ATOMIC {
+			for (int i = FM_BLOCKS / 2; i < FM_BLOCKS; i++)
+				lucid_free(fm_block[i]);
+		}
+	}
+	reclaim_all();
+
+	for (int i = 0; i < FM_ABORTED; i++)
+		fm_block[i] = malloc(24);
+	volatile int runs = 0;   /* set in the block, read after it */
+	LUCID_ATOMIC {
+		runs++;
+		for (int i = 0; i < FM_ABORTED; i++)
+			lucid_free(fm_block[i]);
+		lucid_abort();   /* the frees never happened */
+	}
+	ck_assert_int_eq(runs, 1);
+	LUCID_ATOMIC {
+		for (int i = FM_ABORTED - 1; i >= 0; i--)
+			lucid_free(fm_block[i]);
+	}
+	reclaim_all();
+}
+END_TEST
+
 START_TEST(test_free_small_bounded)
 {
 	long held[2] = { 0, 0 };
@@ -2439,6 +2481,22 @@ static void do_double_free_own(void)
 	}
 }
 
+/* Past the first few frees of a transaction, lucid_free looks a block up
+ * in a hash set of them: the same misuse is found there, at any position. */
+#define DF_MANY 100
+static void *df_many[DF_MANY];
+static int df_again;   /* which of them is freed again */
+
+static const int line_double_free_many = __LINE__ + MU_OFFSET;
+static void do_double_free_many(void)
+{
+	LUCID_ATOMIC {
+		for (int i = 0; i < DF_MANY; i++)
+			lucid_free(df_many[i]);
+		lucid_free(df_many[df_again]);
+	}
+}
+
 static void do_double_free_prepare(void)
 {
 	df_block = malloc(16);
@@ -2529,6 +2587,17 @@ START_TEST(test_misuse_double_free)
 	struct outcome o;
 	run_child(do_double_free_own, &o);
 	ck_assert_msg(strstr(o.err, "lucid_free(0x") != NULL, "no address in: %s", o.err);
+
+	for (int i = 0; i < DF_MANY; i++)
+		df_many[i] = malloc(16);
+	const int again[] = { 0, 31, 32, 50, DF_MANY - 1 };
+	for (size_t k = 0; k < sizeof(again) / sizeof(again[0]); k++) {
+		df_again = again[k];
+		assert_misuse(do_double_free_many, "called twice in one transaction",
+		              at(line_double_free_many, "do_double_free_many"));
+	}
+	for (int i = 0; i < DF_MANY; i++)
+		free(df_many[i]);
 }
 END_TEST
 
@@ -2553,6 +2622,7 @@ static Suite *features_suite(void)
 		{ "free_deferred", &test_free_deferred, 1 },
 		{ "free_small_reclaimed", &test_free_small_reclaimed, 1 },
 		{ "free_small_bounded", &test_free_small_bounded, 1 },
+		{ "free_many", &test_free_many, 1 },
 		{ "malloc_abort_released", &test_malloc_abort_released, 1 },
 		{ "handlers_order_once", &test_handlers_order_once, 1 },
 		{ "handlers_lucid_abort", &test_handlers_lucid_abort, 1 },

@@ -24,6 +24,77 @@ static bool ptrvec_push(struct stm_ptrvec *v, void *p)
 	return true;
 }
 
+/*
+ * lucid_free refuses a block freed twice in one transaction. While the
+ * transaction has freed few blocks it looks among them; past
+ * FREE_SCAN_MAX it keeps them in a hash set too (open addressing, at most
+ * half full), so that a transaction that frees many blocks (a whole list
+ * torn down in one) takes linear time, not quadratic. The set lives until
+ * the attempt ends.
+ */
+#define FREE_SCAN_MAX 32
+
+static size_t ptrset_home(const void *p, size_t mask)
+{
+	/* Fibonacci hashing: the product's top bits. */
+	return (size_t)((uintptr_t)p * 0x9e3779b97f4a7c15u >> (64 - __builtin_ctzl(mask + 1)));
+}
+
+/* Adds @p p; false if it was there already. */
+static bool ptrset_insert(struct stm_ptrset *set, void *p)
+{
+	size_t i = ptrset_home(p, set->mask);
+
+	for (; set->slot[i]; i = (i + 1) & set->mask)
+		if (set->slot[i] == p)
+			return false;
+	set->slot[i] = p;
+	set->n++;
+	return true;
+}
+
+/* Makes room for one more: builds the set from @p all (the @p n blocks
+ * freed so far, none twice) or doubles it. False if out of memory. */
+static bool ptrset_reserve(struct stm_ptrset *set, void **all, size_t n)
+{
+	if (set->slot && (set->n + 1) * 2 <= set->mask + 1)
+		return true;
+
+	size_t cap = 64;
+
+	while (cap < (n + 1) * 4)
+		cap *= 2;
+	void **slot = calloc(cap, sizeof(*slot));
+
+	if (!slot)
+		return false;
+	free(set->slot);
+	*set = (struct stm_ptrset){ .slot = slot, .mask = cap - 1 };
+	for (size_t i = 0; i < n; i++)
+		ptrset_insert(set, all[i]);
+	return true;
+}
+
+static void ptrset_clear(struct stm_ptrset *set)
+{
+	free(set->slot);
+	*set = (struct stm_ptrset){ 0 };
+}
+
+/* Whether the running attempt has freed @p p already; notes it if not. */
+static bool freed_before(struct stm_tx *tx, void *p)
+{
+	if (tx->frees.n >= FREE_SCAN_MAX && ptrset_reserve(&tx->free_set, tx->frees.v, tx->frees.n))
+		return !ptrset_insert(&tx->free_set, p);
+	/* Few frees, or no memory for the set: look at each. */
+	for (size_t i = 0; i < tx->frees.n; i++)
+		if (tx->frees.v[i] == p)
+			return true;
+	if (tx->free_set.slot)
+		ptrset_clear(&tx->free_set);   /* no longer complete */
+	return false;
+}
+
 void *lucid_malloc(size_t n)
 {
 	struct stm_tx *tx = stm_self_if_any();
@@ -226,6 +297,7 @@ void tx_memory_release(struct stm_tx *tx)
 			free(b);
 	}
 	free(tx->limbo_spare);
+	ptrset_clear(&tx->free_set);
 	tx->limbo = tx->limbo_old = tx->limbo_new = tx->limbo_spare = NULL;
 	tx->limbo_bytes = 0;
 }
@@ -247,15 +319,13 @@ void lucid_free(void *p)
 		stm_defer_free(p);
 		return;
 	}
-	for (size_t i = 0; i < tx->frees.n; i++) {
-		if (tx->frees.v[i] == p) {
-			char what[512];
+	if (freed_before(tx, p)) {
+		char what[512];
 
-			lucid_misuse("free each block once; after lucid_free() the transaction must "
-			             "not use the pointer again",
-			             "lucid_free(%p) called twice in one transaction (the transaction of %s)", p,
-			             stm_describe_block(&tx->open[0], what, sizeof(what)));
-		}
+		lucid_misuse("free each block once; after lucid_free() the transaction must "
+		             "not use the pointer again",
+		             "lucid_free(%p) called twice in one transaction (the transaction of %s)", p,
+		             stm_describe_block(&tx->open[0], what, sizeof(what)));
 	}
 	if (!ptrvec_push(&tx->frees, p))
 		lucid_fatal("out of memory recording a lucid_free() in a transaction");
@@ -269,6 +339,8 @@ void tx_memory_commit(struct stm_tx *tx)
 		limbo_add(tx, tx->frees.v, tx->frees.n);
 		tx->frees.n = 0;
 	}
+	if (tx->free_set.slot)
+		ptrset_clear(&tx->free_set);
 	limbo_reclaim(tx);
 }
 
@@ -283,4 +355,6 @@ void tx_memory_abort(struct stm_tx *tx)
 	}
 	tx->allocs.n = 0;
 	tx->frees.n = 0;
+	if (tx->free_set.slot)
+		ptrset_clear(&tx->free_set);
 }
