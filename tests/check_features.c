@@ -1498,6 +1498,19 @@ static void *sb_thread(void *arg)
  * budget of them past their grace period (the rest the library's worker
  * frees), and gives those back at its next commit that allocates.
  */
+START_TEST(test_free_small_bounded)
+{
+	long held[2] = { 0, 0 };
+
+	join_within(spawn(sb_thread, held), 120, "burst");
+	ck_assert_msg(held[0] < SB_BUDGET + 256 * 1024,
+	              "%ld bytes still in use after freeing %d blocks of %d bytes and a grace period",
+	              held[0], SB_BLOCKS, SB_SIZE);
+	ck_assert_msg(held[1] < 256 * 1024,
+	              "%ld bytes still in use after the thread's next commit that allocated", held[1]);
+}
+END_TEST
+
 /*
  * A transaction that frees many blocks (beyond the few that lucid_free
  * compares one by one) is not taken for freeing one twice, however many it
@@ -1537,19 +1550,6 @@ START_TEST(test_free_many)
 			lucid_free(fm_block[i]);
 	}
 	reclaim_all();
-}
-END_TEST
-
-START_TEST(test_free_small_bounded)
-{
-	long held[2] = { 0, 0 };
-
-	join_within(spawn(sb_thread, held), 120, "burst");
-	ck_assert_msg(held[0] < SB_BUDGET + 256 * 1024,
-	              "%ld bytes still in use after freeing %d blocks of %d bytes and a grace period",
-	              held[0], SB_BLOCKS, SB_SIZE);
-	ck_assert_msg(held[1] < 256 * 1024,
-	              "%ld bytes still in use after the thread's next commit that allocated", held[1]);
 }
 END_TEST
 

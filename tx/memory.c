@@ -77,8 +77,10 @@ static bool ptrset_reserve(struct stm_ptrset *set, void **all, size_t n)
 
 static void ptrset_clear(struct stm_ptrset *set)
 {
-	free(set->slot);
-	*set = (struct stm_ptrset){ 0 };
+	if (set->slot) {
+		free(set->slot);
+		*set = (struct stm_ptrset){ 0 };
+	}
 }
 
 /* Whether the running attempt has freed @p p already; notes it if not. */
@@ -90,8 +92,7 @@ static bool freed_before(struct stm_tx *tx, void *p)
 	for (size_t i = 0; i < tx->frees.n; i++)
 		if (tx->frees.v[i] == p)
 			return true;
-	if (tx->free_set.slot)
-		ptrset_clear(&tx->free_set);   /* no longer complete */
+	ptrset_clear(&tx->free_set);   /* if any: no longer complete */
 	return false;
 }
 
@@ -339,8 +340,7 @@ void tx_memory_commit(struct stm_tx *tx)
 		limbo_add(tx, tx->frees.v, tx->frees.n);
 		tx->frees.n = 0;
 	}
-	if (tx->free_set.slot)
-		ptrset_clear(&tx->free_set);
+	ptrset_clear(&tx->free_set);
 	limbo_reclaim(tx);
 }
 
@@ -349,12 +349,8 @@ void tx_memory_commit(struct stm_tx *tx)
  * its frees never happened. */
 void tx_memory_abort(struct stm_tx *tx)
 {
-	for (size_t i = 0; i < tx->allocs.n; i++) {
-		rec_alloc_gone(tx->allocs.v[i]);
-		free(tx->allocs.v[i]);
-	}
+	free_all(tx->allocs.v, tx->allocs.n);
 	tx->allocs.n = 0;
 	tx->frees.n = 0;
-	if (tx->free_set.slot)
-		ptrset_clear(&tx->free_set);
+	ptrset_clear(&tx->free_set);
 }
