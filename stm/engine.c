@@ -261,12 +261,12 @@ void stm_start_slow(struct stm_tx *tx)
 		stm_token_acquire(tx);
 	for (;;) {
 		/* in_cs lets fork() wait out this window (see stm_fork_prepare). */
-		__atomic_store_n(&tx->in_cs, 1, __ATOMIC_RELAXED);
+		stm_cs_mark_enter(tx);
 		urcu_bp_read_lock();
 		if (stm_likely(!stm_serial_pending()) || tx->serial)
 			break;
 		urcu_bp_read_unlock();
-		__atomic_store_n(&tx->in_cs, 0, __ATOMIC_RELEASE);
+		stm_cs_mark_leave(tx);
 		stm_serial_wait();
 	}
 	tx->fast.r_top = tx->r_base;

@@ -123,7 +123,9 @@ struct stm_tx {
 	unsigned recfast_next;                        /* the next to replace */
 	uintptr_t *rec_raddr;      /* the address of each read-set entry (recorder.c) */
 	size_t rec_raddr_cap;
-	unsigned in_cs;            /* between RCU read lock and unlock (for fork) */
+	unsigned in_cs;            /* odd between an attempt's RCU read lock and unlock,
+	                              new for each attempt (stm_cs_mark_enter): for fork,
+	                              and tx/memory.c's grace periods; the owner writes it */
 	uint64_t rng;              /* xorshift state for back-off */
 	struct stm_open_block open[STM_TRACK_DEPTH];
 
@@ -143,6 +145,16 @@ struct stm_tx {
 	 * bytes the open and closed ones hold */
 	struct stm_limbo *limbo, *limbo_old, *limbo_new, *limbo_spare;
 	size_t limbo_bytes;
+	/* the thread's own grace period for its closed batches, when the
+	 * system has membarrier (tx/memory.c): the newest batch it covers
+	 * (NULL: none is running), the other threads' attempts it waits for,
+	 * stm_exits when they were taken, and when it started */
+	struct stm_limbo *gp_upto;
+	struct stm_gp_wait { struct stm_tx *t; unsigned seq; } *gp_wait;
+	size_t gp_n, gp_cap;
+	uint64_t gp_exits;
+	uint64_t gp_start_ns;
+	uint64_t gp_cost_ns;
 
 	/* registry */
 	struct stm_tx *prev, *next;
@@ -200,6 +212,13 @@ static inline struct stm_tx *stm_self_if_any(void)
 void stm_stats_collect(struct lucid_stats *out);
 /* Calls fn for every live descriptor, under the registry lock. */
 void stm_for_each_thread(void (*fn)(struct stm_tx *tx, void *arg), void *arg);
+/* Threads that have left the registry (exited, or gone in a fork child). */
+extern uint64_t stm_exits;
+/* Whether stm_membarrier() works on this system (set once at init). */
+extern bool stm_has_membarrier;
+/* A memory barrier in every running thread of the process (membarrier(2));
+ * false if the call failed. */
+bool stm_membarrier(void);
 void stm_logs_reserve(struct stm_tx *tx);
 void stm_wlog_grow(struct stm_tx *tx);
 void stm_defer_free(void *p);           /* free(p) after an RCU grace period */
@@ -251,6 +270,9 @@ void tx_memory_abort(struct stm_tx *tx);
 /* Frees every block the thread's committed attempts freed: once no
  * transaction can read them (the thread exits, or is gone in a fork child). */
 void tx_memory_release(struct stm_tx *tx);
+/* In a fork child: the other threads are gone, none of their attempts
+ * runs any more. */
+void tx_memory_after_fork(struct stm_tx *tx);
 
 /* --------------------------------------------------- blocking retry (retry.c) */
 void stm_retry_wait(struct stm_tx *tx);
@@ -300,6 +322,22 @@ static inline uint32_t stm_rec_recent(struct stm_tx *tx, const void *key, uintpt
 }
 
 /* ------------------------------------------------ starting an attempt */
+/* in_cs: odd while an attempt runs, a new odd value for each attempt,
+ * the same value less one once it has left. Entering, a relaxed store is
+ * enough: who waits for an attempt to end has made sure that it sees the
+ * odd value of any attempt that could matter to it (fork() after a grace
+ * period, tx/memory.c after membarrier()). Leaving is a release: whoever
+ * sees the value change sees the attempt's reads done. */
+static inline __attribute__((always_inline)) void stm_cs_mark_enter(struct stm_tx *tx)
+{
+	__atomic_store_n(&tx->in_cs, (tx->in_cs | 1) + 2, __ATOMIC_RELAXED);
+}
+
+static inline __attribute__((always_inline)) void stm_cs_mark_leave(struct stm_tx *tx)
+{
+	__atomic_store_n(&tx->in_cs, tx->in_cs & ~1u, __ATOMIC_RELEASE);
+}
+
 /*
  * Starts an attempt of the outermost block: an RCU read-side critical
  * section (see cm.c and memory.c for why), a snapshot, empty logs. Inline,
@@ -323,7 +361,7 @@ static inline __attribute__((always_inline)) void stm_start(struct stm_tx *tx)
 
 	if (stm_likely(!tx->want_serial && !tx->want_irrevocable)) {
 		/* in_cs lets fork() wait out this window (see stm_fork_prepare). */
-		__atomic_store_n(&tx->in_cs, 1, __ATOMIC_RELAXED);
+		stm_cs_mark_enter(tx);
 		urcu_bp_read_lock();
 		if (stm_likely(!stm_serial_pending() &&
 		               !__atomic_load_n(&rec_capture, __ATOMIC_RELAXED))) {
@@ -336,7 +374,7 @@ static inline __attribute__((always_inline)) void stm_start(struct stm_tx *tx)
 			return;
 		}
 		urcu_bp_read_unlock();
-		__atomic_store_n(&tx->in_cs, 0, __ATOMIC_RELEASE);
+		stm_cs_mark_leave(tx);
 	}
 	stm_start_slow(tx);
 }
@@ -347,7 +385,7 @@ static inline __attribute__((always_inline)) void stm_leave_cs(struct stm_tx *tx
 {
 	STM_RCU_TSAN_RELEASE();
 	urcu_bp_read_unlock();
-	__atomic_store_n(&tx->in_cs, 0, __ATOMIC_RELEASE);
+	stm_cs_mark_leave(tx);
 }
 
 /* Leaves the attempt: not in a transaction until the next stm_start, and no

@@ -10,6 +10,9 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <linux/membarrier.h>
+#endif
 
 #include "conflict/recorder.h"
 #include "stm/rcu.h"
@@ -35,11 +38,37 @@ void stm_rcu_synchronize(void)
 	urcu_bp_synchronize_rcu();
 }
 
+bool stm_has_membarrier;
+
+/* Registers the process for membarrier(2)'s private expedited command, the
+ * one that interrupts only the CPUs running its threads (Linux 4.14). */
+static void membarrier_init(void)
+{
+#if defined(__linux__) && defined(SYS_membarrier)
+	long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+
+	if (cmds > 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
+	    syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
+		stm_has_membarrier = true;
+#endif
+}
+
+bool stm_membarrier(void)
+{
+#if defined(__linux__) && defined(SYS_membarrier)
+	return stm_has_membarrier &&
+	       syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
+#else
+	return false;
+#endif
+}
+
 /* Registry of live descriptors and the totals of exited threads. */
 static pthread_mutex_t registry_mutex = PTHREAD_MUTEX_INITIALIZER;
 static struct stm_tx *registry;
 static struct stm_counters exited;
 static uint64_t exited_threads;
+uint64_t stm_exits;
 
 static unsigned env_unsigned(const char *name, unsigned def, unsigned lo, unsigned hi)
 {
@@ -82,6 +111,7 @@ static void stm_init_once(void)
 	stm_orec_mask = n - 1;
 	if (pthread_key_create(&exit_key, thread_exit) != 0)
 		lucid_fatal("pthread_key_create failed");
+	membarrier_init();
 	atexit(process_exit);
 	if (pthread_atfork(fork_prepare, fork_parent, fork_child) != 0)
 		lucid_fatal("pthread_atfork failed");
@@ -230,6 +260,8 @@ static void thread_exit(void *arg)
 		registry = tx->next;
 	if (tx->next)
 		tx->next->prev = tx->prev;
+	/* Before the grace period that lets the descriptor go (tx/memory.c). */
+	__atomic_add_fetch(&stm_exits, 1, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&registry_mutex);
 
 	lucid_tls_tx_ = &stm_none;
@@ -266,7 +298,7 @@ static void fork_prepare(void)
 	urcu_bp_synchronize_rcu();
 	pthread_mutex_lock(&registry_mutex);
 	for (struct stm_tx *tx = registry; tx; tx = tx->next)
-		while (__atomic_load_n(&tx->in_cs, __ATOMIC_ACQUIRE))
+		while (__atomic_load_n(&tx->in_cs, __ATOMIC_ACQUIRE) & 1)
 			sched_yield();
 	urcu_bp_call_rcu_before_fork();
 	urcu_bp_before_fork();
@@ -312,7 +344,10 @@ static void fork_child(void)
 		if (tx->next)
 			tx->next->prev = tx->prev;
 		descriptor_free(tx);
+		__atomic_add_fetch(&stm_exits, 1, __ATOMIC_RELEASE);
 	}
+	if (self)
+		tx_memory_after_fork(self);
 	stm_retry_reset_after_fork();
 	fork_release();
 	rec_fork_child();

@@ -1343,6 +1343,129 @@ START_TEST(test_free_deferred)
 }
 END_TEST
 
+/* -------------------- small blocks: not reused while an attempt may read them */
+
+#define FW_CHURN 4000           /* frees after the victim's: 62 batches and more */
+
+static struct {
+	struct node *p;          /* the small block that the reader holds */
+	long pad1[7];
+	struct node *slot;       /* the churn's one live node */
+	long pad2[7];
+	long other;
+} fw;
+
+static sem_t fw_in, fw_go;
+static int fw_attempts;
+static long fw_key_seen;
+
+static void fw_reader_fn(void *arg)
+{
+	struct node *p = lucid_read(fw.p);
+
+	(void)arg;
+	if (__atomic_add_fetch(&fw_attempts, 1, __ATOMIC_RELAXED) == 1) {
+		sem_post(&fw_in);
+		sem_wait_nointr(&fw_go);
+		/* The block was freed by a committed transaction long ago, and
+		 * the freeing thread has allocated and freed thousands of blocks
+		 * of its size since: this doomed attempt still reads it whole. */
+		fw_key_seen = p ? lucid_read(p->key) : -1;
+	}
+	lucid_write(fw.other, lucid_read(fw.other) + 1);
+}
+
+static void *fw_reader(void *arg)
+{
+	(void)arg;
+	ck_assert_int_eq(lucid_run(fw_reader_fn, NULL), 0);
+	return NULL;
+}
+
+/* Replaces the churn's node by a new one of the victim's size; *arg: the new one. */
+static void fw_swap_fn(void *arg)
+{
+	struct node *n = lucid_malloc(sizeof(*n)), *old = lucid_read(fw.slot);
+
+	ck_assert_ptr_nonnull(n);
+	n->key = 99;     /* not yet published: a plain store */
+	n->next = NULL;
+	lucid_write(fw.slot, n);
+	lucid_free(old);
+	*(struct node **)arg = n;
+}
+
+/*
+ * A small block freed by a committed transaction waits in its thread's
+ * batches until every attempt that was running has ended: while one that
+ * read the pointer to it runs on, the freeing thread, allocating and
+ * freeing blocks of its size thousands of times (each grace period it
+ * starts waits for the reader), never gets it back from lucid_malloc, and
+ * the reader finds its contents unchanged. Once the reader has ended, it
+ * does.
+ */
+START_TEST(test_free_small_while_read)
+{
+	struct node *p = malloc(sizeof(*p)), *n = NULL;
+	volatile int reused = 0;   /* changed after the block's checkpoint */
+
+	ck_assert_ptr_nonnull(p);
+	p->key = 7;
+	p->next = NULL;
+	memset(&fw, 0, sizeof(fw));
+	fw.p = p;
+	fw_attempts = 0;
+	fw_key_seen = 0;
+	sem_init(&fw_in, 0, 0);
+	sem_init(&fw_go, 0, 0);
+	pthread_t r = spawn(fw_reader, NULL);
+	sem_wait_nointr(&fw_in);
+
+	LUCID_ATOMIC {
+		struct node *victim = lucid_read(fw.p);
+
+		lucid_write(fw.p, (struct node *)NULL);
+		lucid_free(victim);
+	}
+	for (int i = 0; i < FW_CHURN; i++) {
+		ck_assert_int_eq(lucid_run(fw_swap_fn, &n), 0);
+		if (n == p)
+			reused++;
+		if (i % 256 == 0)
+			sleep_ms(2);   /* grace periods start at most a millisecond apart */
+	}
+	sem_post(&fw_go);
+	join_within(r, 30, "reader");
+	ck_assert_msg(reused == 0, "a block freed while a transaction could read it was handed out "
+	              "again %d times before that transaction ended", reused);
+	ck_assert_int_eq(fw_key_seen, 7);
+	ck_assert_int_eq(fw_attempts, 2);   /* doomed: the pointer it read had changed */
+	ck_assert_int_eq(fw.other, 1);
+
+	/* The reader has ended (and its thread exited, which the grace period
+	 * that waited for it notices): the block comes back to this thread,
+	 * which glibc's caches hand out again first. */
+	reused = 0;
+	double end = now_s() + 5;
+	for (int i = 0; !reused && now_s() < end; i++) {
+		ck_assert_int_eq(lucid_run(fw_swap_fn, &n), 0);
+		reused = n == p;
+		if (i % 256 == 0)
+			sleep_ms(2);
+	}
+#ifndef SANITIZER_ALLOCATOR   /* theirs keep freed blocks aside for a while */
+	ck_assert_msg(reused, "a block freed by this thread was not handed out again within 5 s "
+	              "of allocations of its size after the transaction that could read it ended");
+#endif
+	LUCID_ATOMIC {
+		lucid_free(lucid_read(fw.slot));
+		lucid_write(fw.slot, (struct node *)NULL);
+	}
+	sem_destroy(&fw_in);
+	sem_destroy(&fw_go);
+}
+END_TEST
+
 /* ----------------------------- small blocks: reclaimed by the thread that freed them */
 
 #ifdef SANITIZER_ALLOCATOR
@@ -2620,6 +2743,7 @@ static Suite *features_suite(void)
 		{ "irrevocable_rerun_may_retry", &test_irrevocable_rerun_may_retry, 1 },
 		{ "list_free", &test_list_free, 1 },
 		{ "free_deferred", &test_free_deferred, 1 },
+		{ "free_small_while_read", &test_free_small_while_read, 1 },
 		{ "free_small_reclaimed", &test_free_small_reclaimed, 1 },
 		{ "free_small_bounded", &test_free_small_bounded, 1 },
 		{ "free_many", &test_free_many, 1 },

@@ -3,6 +3,7 @@
 
 #include <malloc.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include <lucid/tx.h>
 #include "conflict/recorder.h"
@@ -166,20 +167,37 @@ static void defer_free_all(void **ptrs, size_t n)
  * thread's cache and every malloc of a thread that inserts and deletes
  * took the allocator's slow path: a quarter of the hash set's time).
  * A thread's freed small blocks fill a batch of STM_LIMBO_BATCH; a full
- * batch is closed: a call_rcu callback marks it done after a grace period,
- * and the thread frees the blocks of its done batches, oldest first, at
- * its next commit that allocates or frees. liburcu's worker runs callbacks
- * every 10 ms or so, and a thread that frees quickly has hundreds of
- * batches waiting at a time: they may hold STM_LIMBO_MAX_BYTES at most
- * (what a per-thread cache of tcmalloc holds at most, too), past which,
- * and for larger blocks (no per-thread cache keeps them), blocks go to
- * call_rcu as those freed outside transactions do and the worker frees
- * them. That is also what a thread that stops allocating and freeing keeps
- * past the grace period. A thread that exits, or a thread gone in a fork()
- * child, frees what its batches hold once no transaction can read it, and
- * leaves a batch whose callback has not run to the callback.
+ * batch is closed, and done once every attempt that was running when it
+ * closed has ended; the thread frees the blocks of its done batches,
+ * oldest first, at its next commit that allocates or frees.
+ *
+ * Where membarrier(2) works, the thread runs the grace periods of its
+ * batches itself (gp_start, below), at most one a millisecond, each
+ * covering every batch closed before it: a barrier in every running
+ * thread, then a look at each other thread's in_cs (odd while an attempt
+ * runs, a new value for each). The batches are done once each attempt
+ * seen running has ended, which the thread checks at its next commits
+ * that allocate or free (gp_over): the blocks come back to it within a
+ * millisecond or so, while they are still in its caches. The barrier is
+ * what lets a thread seen outside an attempt be skipped: an attempt it
+ * began before the barrier would have shown its odd in_cs, and one begun
+ * after sees the commits that unlinked the blocks, so it cannot reach them.
+ * Elsewhere a call_rcu callback marks a closed batch done after liburcu's
+ * grace period; liburcu's worker runs callbacks every 10 ms or so, and a
+ * thread that frees quickly has hundreds of batches waiting at a time.
+ *
+ * The batches may hold STM_LIMBO_MAX_BYTES at most (what a per-thread
+ * cache of tcmalloc holds at most, too), past which, and for larger blocks
+ * (no per-thread cache keeps them), blocks go to call_rcu as those freed
+ * outside transactions do and the worker frees them. A thread that stops
+ * allocating and freeing keeps what its batches hold until it exits. A
+ * thread that exits, or a thread gone in a fork() child, frees what its
+ * batches hold once no transaction can read it, and leaves a batch whose
+ * callback has not run to the callback.
  */
-enum { LIMBO_PENDING, LIMBO_DONE, LIMBO_ABANDONED };
+/* A closed batch: waiting for its callback, done, left by its owner to
+ * its callback, or waiting for its owner's grace period (no callback). */
+enum { LIMBO_PENDING, LIMBO_DONE, LIMBO_ABANDONED, LIMBO_WAIT };
 
 struct stm_limbo {
 	struct rcu_head rcu;
@@ -201,12 +219,190 @@ static void limbo_done_cb(struct rcu_head *head)
 		free(b);
 }
 
+/* ----------------------------------------- the owner's grace periods */
+
+/* A grace period may start once GP_INTERVAL_MAX_NS or GP_COST_FACTOR
+ * times the last one's membarrier() has passed since the last started:
+ * where no other thread runs, the call costs under a microsecond and the
+ * blocks of each batch come back at once; where others run, it interrupts
+ * them (12 us on a 2-core virtual machine), and one a millisecond costs
+ * about 1%. */
+#define GP_INTERVAL_MAX_NS 1000000
+#define GP_COST_FACTOR 100
+
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* Marks the batches up to the one the grace period covered done. */
+static void gp_done(struct stm_tx *tx)
+{
+	for (struct stm_limbo *b = tx->limbo_old; b; b = b->next) {
+		__atomic_store_n(&b->state, LIMBO_DONE, __ATOMIC_RELAXED);
+		if (b == tx->gp_upto)
+			break;
+	}
+	tx->gp_upto = NULL;
+}
+
+struct gp_scan {
+	struct stm_tx *self;
+	size_t kept;       /* gp_keep: entries found registered so far */
+	bool no_memory;    /* gp_note */
+};
+
+/* For each registered thread: notes its running attempt, if any. */
+static void gp_note(struct stm_tx *t, void *arg)
+{
+	struct gp_scan *sc = arg;
+	struct stm_tx *self = sc->self;
+	unsigned seq;
+
+	if (t == self || sc->no_memory)
+		return;
+	seq = __atomic_load_n(&t->in_cs, __ATOMIC_ACQUIRE);
+	if (!(seq & 1))
+		return;
+	if (self->gp_n == self->gp_cap) {
+		size_t cap = self->gp_cap ? self->gp_cap * 2 : 8;
+		struct stm_gp_wait *w = realloc(self->gp_wait, cap * sizeof(*w));
+
+		if (!w) {
+			sc->no_memory = true;
+			return;
+		}
+		self->gp_wait = w;
+		self->gp_cap = cap;
+	}
+	self->gp_wait[self->gp_n++] = (struct stm_gp_wait){ .t = t, .seq = seq };
+}
+
+/* For each registered thread: keeps its entry (to the front), if any. */
+static void gp_keep(struct stm_tx *t, void *arg)
+{
+	struct gp_scan *sc = arg;
+	struct stm_tx *self = sc->self;
+
+	for (size_t i = sc->kept; i < self->gp_n; i++) {
+		if (self->gp_wait[i].t == t) {
+			struct stm_gp_wait w = self->gp_wait[i];
+
+			self->gp_wait[i] = self->gp_wait[sc->kept];
+			self->gp_wait[sc->kept++] = w;
+			return;
+		}
+	}
+}
+
+/*
+ * Starts a grace period that covers every batch closed so far: each
+ * thread's attempt that may have read their blocks (it began before the
+ * commits that unlinked them) is running now and shows in_cs odd once
+ * membarrier() has returned.
+ */
+static void gp_start(struct stm_tx *tx, uint64_t now)
+{
+	struct gp_scan sc = { .self = tx };
+
+	tx->gp_start_ns = now;
+	tx->gp_upto = tx->limbo_new;
+	tx->gp_n = 0;
+	bool ok = stm_membarrier();
+
+	tx->gp_cost_ns = now_ns() - now;
+	if (!ok) {
+		/* It worked when the library started; should it fail now, a
+		 * grace period of liburcu's, waited for here, does the same. */
+		stm_rcu_synchronize();
+		STM_RCU_TSAN_ACQUIRE();
+		return;
+	}
+	/* Read first: a thread that leaves after it is noticed (gp_over). */
+	tx->gp_exits = __atomic_load_n(&stm_exits, __ATOMIC_ACQUIRE);
+	stm_for_each_thread(gp_note, &sc);
+	if (sc.no_memory) {
+		tx->gp_n = 0;
+		tx->gp_upto = NULL;   /* none runs; another will start later */
+	}
+}
+
+/*
+ * Whether every attempt the running grace period waits for has ended. The
+ * descriptors it names stay readable here: a thread that leaves the
+ * registry bumps stm_exits and frees its descriptor only after a grace
+ * period of liburcu's, which waits for this read-side section, or, where
+ * this section began later, whose bump it sees.
+ */
+static bool gp_over(struct stm_tx *tx)
+{
+	bool looked = false;
+
+	if (tx->gp_n == 0)
+		return true;
+	urcu_bp_read_lock();
+	if (__atomic_load_n(&stm_exits, __ATOMIC_ACQUIRE) == tx->gp_exits) {
+		for (size_t i = 0; i < tx->gp_n;) {
+			const struct stm_gp_wait *w = &tx->gp_wait[i];
+
+			if (__atomic_load_n(&w->t->in_cs, __ATOMIC_ACQUIRE) != w->seq)
+				tx->gp_wait[i] = tx->gp_wait[--tx->gp_n];
+			else
+				i++;
+		}
+		looked = true;
+	}
+	STM_RCU_TSAN_RELEASE();
+	urcu_bp_read_unlock();
+	if (!looked) {
+		/* Threads have left: forget those no longer registered (their
+		 * attempts have ended), by address alone. */
+		struct gp_scan sc = { .self = tx };
+
+		tx->gp_exits = __atomic_load_n(&stm_exits, __ATOMIC_ACQUIRE);
+		stm_for_each_thread(gp_keep, &sc);
+		tx->gp_n = sc.kept;
+	}
+	return tx->gp_n == 0;
+}
+
+/* Moves the thread's grace periods on: ends the running one if it is over,
+ * and starts one for the batches closed since, if it is time. */
+static void gp_advance(struct stm_tx *tx)
+{
+	if (tx->gp_upto && gp_over(tx))
+		gp_done(tx);
+	if (!tx->gp_upto && tx->limbo_new &&
+	    __atomic_load_n(&tx->limbo_new->state, __ATOMIC_RELAXED) == LIMBO_WAIT) {
+		uint64_t now = now_ns();
+
+		uint64_t since = now - tx->gp_start_ns;
+
+		if (since >= GP_INTERVAL_MAX_NS || since >= GP_COST_FACTOR * tx->gp_cost_ns) {
+			gp_start(tx, now);
+			if (tx->gp_upto && gp_over(tx))
+				gp_done(tx);
+		}
+	}
+}
+
+void tx_memory_after_fork(struct stm_tx *tx)
+{
+	tx->gp_n = 0;
+	tx->gp_exits = __atomic_load_n(&stm_exits, __ATOMIC_RELAXED);
+}
+
 /* Frees the blocks of the thread's done batches, oldest first; keeps one
  * batch for reuse. */
 static void limbo_reclaim(struct stm_tx *tx)
 {
 	struct stm_limbo *b;
 
+	if (tx->limbo_old && stm_has_membarrier)
+		gp_advance(tx);
 	while ((b = tx->limbo_old) && __atomic_load_n(&b->state, __ATOMIC_ACQUIRE) == LIMBO_DONE) {
 		tx->limbo_old = b->next;
 		tx->limbo_bytes -= b->bytes;
@@ -226,13 +422,17 @@ static void limbo_close(struct stm_tx *tx)
 
 	tx->limbo = NULL;
 	b->next = NULL;
-	/* the callback's exchange comes after, through call_rcu's queue */
-	__atomic_store_n(&b->state, LIMBO_PENDING, __ATOMIC_RELAXED);
+	/* the callback's exchange comes after, through call_rcu's queue; with
+	 * the owner's grace periods there is no callback */
+	__atomic_store_n(&b->state, stm_has_membarrier ? LIMBO_WAIT : LIMBO_PENDING,
+	                 __ATOMIC_RELAXED);
 	if (tx->limbo_old)
 		tx->limbo_new->next = b;
 	else
 		tx->limbo_old = b;
 	tx->limbo_new = b;
+	if (stm_has_membarrier)
+		return;
 	STM_RCU_TSAN_RELEASE();
 	urcu_bp_call_rcu(&b->rcu, limbo_done_cb);
 }
@@ -294,13 +494,18 @@ void tx_memory_release(struct stm_tx *tx)
 	for (struct stm_limbo *b = tx->limbo_old, *next; b; b = next) {
 		next = b->next;
 		free_all(b->ptrs, b->n);
-		if (__atomic_exchange_n(&b->state, LIMBO_ABANDONED, __ATOMIC_ACQ_REL) == LIMBO_DONE)
+		/* A batch with a callback still to run is the callback's to free. */
+		if (__atomic_exchange_n(&b->state, LIMBO_ABANDONED, __ATOMIC_ACQ_REL) != LIMBO_PENDING)
 			free(b);
 	}
 	free(tx->limbo_spare);
 	ptrset_clear(&tx->free_set);
 	tx->limbo = tx->limbo_old = tx->limbo_new = tx->limbo_spare = NULL;
 	tx->limbo_bytes = 0;
+	free(tx->gp_wait);
+	tx->gp_wait = NULL;
+	tx->gp_n = tx->gp_cap = 0;
+	tx->gp_upto = NULL;
 }
 
 void stm_defer_free(void *p)
