@@ -214,11 +214,16 @@ void stm_stats_collect(struct lucid_stats *out);
 void stm_for_each_thread(void (*fn)(struct stm_tx *tx, void *arg), void *arg);
 /* Threads that have left the registry (exited, or gone in a fork child). */
 extern uint64_t stm_exits;
-/* Whether stm_membarrier() works on this system (set once at init). */
+/* Whether stm_membarrier() works on this system (set at init; cleared,
+ * for good, if it fails later); atomic accesses. */
 extern bool stm_has_membarrier;
 /* A memory barrier in every running thread of the process (membarrier(2));
  * false if the call failed. */
 bool stm_membarrier(void);
+static inline bool stm_membarrier_works(void)
+{
+	return __atomic_load_n(&stm_has_membarrier, __ATOMIC_RELAXED);
+}
 void stm_logs_reserve(struct stm_tx *tx);
 void stm_wlog_grow(struct stm_tx *tx);
 void stm_defer_free(void *p);           /* free(p) after an RCU grace period */
@@ -323,14 +328,15 @@ static inline uint32_t stm_rec_recent(struct stm_tx *tx, const void *key, uintpt
 
 /* ------------------------------------------------ starting an attempt */
 /* in_cs: odd while an attempt runs, a new odd value for each attempt,
- * the same value less one once it has left. Entering, a relaxed store is
- * enough: who waits for an attempt to end has made sure that it sees the
+ * the same value less one once it has left. Both stores are releases
+ * (plain moves on x86-64): whoever sees the value change sees the
+ * attempt's reads done. The odd value orders nothing for the attempt
+ * itself: who waits for attempts to end has made sure that it sees the
  * odd value of any attempt that could matter to it (fork() after a grace
- * period, tx/memory.c after membarrier()). Leaving is a release: whoever
- * sees the value change sees the attempt's reads done. */
+ * period, tx/memory.c after membarrier()). */
 static inline __attribute__((always_inline)) void stm_cs_mark_enter(struct stm_tx *tx)
 {
-	__atomic_store_n(&tx->in_cs, (tx->in_cs | 1) + 2, __ATOMIC_RELAXED);
+	__atomic_store_n(&tx->in_cs, (tx->in_cs | 1) + 2, __ATOMIC_RELEASE);
 }
 
 static inline __attribute__((always_inline)) void stm_cs_mark_leave(struct stm_tx *tx)

@@ -10,9 +10,6 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
-#ifdef __linux__
-#include <linux/membarrier.h>
-#endif
 
 #include "conflict/recorder.h"
 #include "stm/rcu.h"
@@ -40,27 +37,36 @@ void stm_rcu_synchronize(void)
 
 bool stm_has_membarrier;
 
+/* membarrier(2)'s commands, from the kernel's ABI (values that never
+ * change; older <linux/membarrier.h> lack them, and they are enum
+ * constants that the preprocessor cannot test). */
+#define MB_CMD_QUERY 0
+#define MB_CMD_PRIVATE_EXPEDITED (1 << 3)
+#define MB_CMD_REGISTER_PRIVATE_EXPEDITED (1 << 4)
+
 /* Registers the process for membarrier(2)'s private expedited command, the
  * one that interrupts only the CPUs running its threads (Linux 4.14). */
 static void membarrier_init(void)
 {
 #if defined(__linux__) && defined(SYS_membarrier)
-	long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+	long cmds = syscall(SYS_membarrier, MB_CMD_QUERY, 0, 0);
 
-	if (cmds > 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
-	    syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
-		stm_has_membarrier = true;
+	if (cmds > 0 && (cmds & MB_CMD_PRIVATE_EXPEDITED) &&
+	    syscall(SYS_membarrier, MB_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
+		__atomic_store_n(&stm_has_membarrier, true, __ATOMIC_RELAXED);
 #endif
 }
 
 bool stm_membarrier(void)
 {
 #if defined(__linux__) && defined(SYS_membarrier)
-	return stm_has_membarrier &&
-	       syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
-#else
-	return false;
+	if (__atomic_load_n(&stm_has_membarrier, __ATOMIC_RELAXED) &&
+	    syscall(SYS_membarrier, MB_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
+		return true;
+	/* Stopped working (a sandbox's filter added later?): not again. */
+	__atomic_store_n(&stm_has_membarrier, false, __ATOMIC_RELAXED);
 #endif
+	return false;
 }
 
 /* Registry of live descriptors and the totals of exited threads. */

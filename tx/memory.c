@@ -172,13 +172,14 @@ static void defer_free_all(void **ptrs, size_t n)
  * oldest first, at its next commit that allocates or frees.
  *
  * Where membarrier(2) works, the thread runs the grace periods of its
- * batches itself (gp_start, below), at most one a millisecond, each
- * covering every batch closed before it: a barrier in every running
+ * batches itself (gp_start, below), one a millisecond or more often where
+ * membarrier is cheap, each covering every batch closed before it: a barrier in every running
  * thread, then a look at each other thread's in_cs (odd while an attempt
  * runs, a new value for each). The batches are done once each attempt
  * seen running has ended, which the thread checks at its next commits
- * that allocate or free (gp_over): the blocks come back to it within a
- * millisecond or so, while they are still in its caches. The barrier is
+ * that allocate or free (gp_over): the blocks come back to it a few
+ * milliseconds at most after their batch closed, while they are still in
+ * its caches. The barrier is
  * what lets a thread seen outside an attempt be skipped: an attempt it
  * began before the barrier would have shown its odd in_cs, and one begun
  * after sees the commits that unlinked the blocks, so it cannot reach them.
@@ -225,8 +226,8 @@ static void limbo_done_cb(struct rcu_head *head)
  * times the last one's membarrier() has passed since the last started:
  * where no other thread runs, the call costs under a microsecond and the
  * blocks of each batch come back at once; where others run, it interrupts
- * them (12 us on a 2-core virtual machine), and one a millisecond costs
- * about 1%. */
+ * each of them (12 us for the caller on a 2-core virtual machine where
+ * one other runs), and one a millisecond costs about 1%. */
 #define GP_INTERVAL_MAX_NS 1000000
 #define GP_COST_FACTOR 100
 
@@ -316,7 +317,8 @@ static void gp_start(struct stm_tx *tx, uint64_t now)
 	tx->gp_cost_ns = now_ns() - now;
 	if (!ok) {
 		/* It worked when the library started; should it fail now, a
-		 * grace period of liburcu's, waited for here, does the same. */
+		 * grace period of liburcu's, waited for here once, ends the
+		 * batches there are, and later ones go to call_rcu. */
 		stm_rcu_synchronize();
 		STM_RCU_TSAN_ACQUIRE();
 		return;
@@ -348,6 +350,8 @@ static bool gp_over(struct stm_tx *tx)
 		for (size_t i = 0; i < tx->gp_n;) {
 			const struct stm_gp_wait *w = &tx->gp_wait[i];
 
+			/* Changed: the attempt left, or the next began (both
+			 * release stores). */
 			if (__atomic_load_n(&w->t->in_cs, __ATOMIC_ACQUIRE) != w->seq)
 				tx->gp_wait[i] = tx->gp_wait[--tx->gp_n];
 			else
@@ -401,7 +405,7 @@ static void limbo_reclaim(struct stm_tx *tx)
 {
 	struct stm_limbo *b;
 
-	if (tx->limbo_old && stm_has_membarrier)
+	if (tx->limbo_old)
 		gp_advance(tx);
 	while ((b = tx->limbo_old) && __atomic_load_n(&b->state, __ATOMIC_ACQUIRE) == LIMBO_DONE) {
 		tx->limbo_old = b->next;
@@ -424,14 +428,15 @@ static void limbo_close(struct stm_tx *tx)
 	b->next = NULL;
 	/* the callback's exchange comes after, through call_rcu's queue; with
 	 * the owner's grace periods there is no callback */
-	__atomic_store_n(&b->state, stm_has_membarrier ? LIMBO_WAIT : LIMBO_PENDING,
-	                 __ATOMIC_RELAXED);
+	bool own = stm_membarrier_works();
+
+	__atomic_store_n(&b->state, own ? LIMBO_WAIT : LIMBO_PENDING, __ATOMIC_RELAXED);
 	if (tx->limbo_old)
 		tx->limbo_new->next = b;
 	else
 		tx->limbo_old = b;
 	tx->limbo_new = b;
-	if (stm_has_membarrier)
+	if (own)
 		return;
 	STM_RCU_TSAN_RELEASE();
 	urcu_bp_call_rcu(&b->rcu, limbo_done_cb);
