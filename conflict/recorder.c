@@ -343,14 +343,6 @@ struct rec_thread {
 	uint64_t commits[MAX_SITES];
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /*
  * Attempts are timed with the CPU's time-stamp counter where there is one
  * (a few cycles, against ~20 ns for clock_gettime at every attempt); ticks
@@ -366,7 +358,7 @@ static inline uint64_t ticks(void)
 #else
 static inline uint64_t ticks(void)
 {
-	return now_ns();
+	return stm_now_ns();
 }
 #endif
 
@@ -376,7 +368,7 @@ static uint64_t rate_q32 = 1ull << 32;
 /* Measures the rate again (the writer does, at each drain). */
 static void update_rate(void)
 {
-	uint64_t tn = ticks(), nn = now_ns();
+	uint64_t tn = ticks(), nn = stm_now_ns();
 
 	if (tn > tick0 + 1000000 && nn > ns0)
 		__atomic_store_n(&rate_q32,
@@ -1437,7 +1429,7 @@ static void *writer_main(void *arg)
 			ts.tv_nsec -= 1000000000L;
 		}
 		pthread_cond_timedwait(&rec_cond, &rec_mutex, &ts);
-		uint64_t now = now_ns();
+		uint64_t now = stm_now_ns();
 		bool totals = now - last_flush_ns >= 100000000ull;
 
 		drain_all(totals);
@@ -1499,7 +1491,7 @@ static bool capture_ready(void)
 {
 	if (!tick0) {
 		tick0 = ticks();
-		ns0 = now_ns();
+		ns0 = stm_now_ns();
 	}
 	if (depot_slots)
 		return true;
@@ -1538,7 +1530,7 @@ int rec_start(const char *path, bool replace)
 		goto out;
 	}
 	writer_running = true;
-	last_flush_ns = now_ns();
+	last_flush_ns = stm_now_ns();
 	__atomic_store_n(&rec_to_file, true, __ATOMIC_RELEASE);
 	__atomic_store_n(&rec_capture, true, __ATOMIC_RELEASE);
 	static bool exit_registered;

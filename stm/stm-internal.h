@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include <lucid/stats.h>
 #include <lucid/static/tx-inline.h>
 #include "stm/orec.h"
@@ -179,6 +180,15 @@ extern uintptr_t stm_orec_mask;
 /* The global version clock, alone on its lines: every update commit bumps it. */
 struct stm_clock { uintptr_t now; char pad_[STM_ISOLATE - sizeof(uintptr_t)]; };
 extern struct stm_clock stm_clock;
+
+/* CLOCK_MONOTONIC in nanoseconds (tx/memory.c's grace periods, the recorder). */
+static inline uint64_t stm_now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
 
 static inline uintptr_t stm_clock_now(void)
 {

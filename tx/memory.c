@@ -3,7 +3,6 @@
 
 #include <malloc.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include <lucid/tx.h>
 #include "conflict/recorder.h"
@@ -173,16 +172,16 @@ static void defer_free_all(void **ptrs, size_t n)
  *
  * Where membarrier(2) works, the thread runs the grace periods of its
  * batches itself (gp_start, below), one a millisecond or more often where
- * membarrier is cheap, each covering every batch closed before it: a barrier in every running
- * thread, then a look at each other thread's in_cs (odd while an attempt
- * runs, a new value for each). The batches are done once each attempt
- * seen running has ended, which the thread checks at its next commits
- * that allocate or free (gp_over): the blocks come back to it a few
- * milliseconds at most after their batch closed, while they are still in
- * its caches. The barrier is
- * what lets a thread seen outside an attempt be skipped: an attempt it
- * began before the barrier would have shown its odd in_cs, and one begun
- * after sees the commits that unlinked the blocks, so it cannot reach them.
+ * membarrier is cheap, each covering every batch closed before it: a
+ * barrier in every running thread, then a look at each other thread's
+ * in_cs (odd while an attempt runs, a new value for each). The batches
+ * are done once each attempt seen running has ended, which the thread
+ * checks at its next commits that allocate or free (gp_over): the blocks
+ * come back to it a few milliseconds at most after their batch closed,
+ * while they are still in its caches. The barrier is what lets a thread
+ * seen outside an attempt be skipped: an attempt it began before the
+ * barrier would have shown its odd in_cs, and one begun after sees the
+ * commits that unlinked the blocks, so it cannot reach them.
  * Elsewhere a call_rcu callback marks a closed batch done after liburcu's
  * grace period; liburcu's worker runs callbacks every 10 ms or so, and a
  * thread that frees quickly has hundreds of batches waiting at a time.
@@ -230,14 +229,6 @@ static void limbo_done_cb(struct rcu_head *head)
  * one other runs), and one a millisecond costs about 1%. */
 #define GP_INTERVAL_MAX_NS 1000000
 #define GP_COST_FACTOR 100
-
-static uint64_t now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
 
 /* Marks the batches up to the one the grace period covered done. */
 static void gp_done(struct stm_tx *tx)
@@ -314,7 +305,7 @@ static void gp_start(struct stm_tx *tx, uint64_t now)
 	tx->gp_n = 0;
 	bool ok = stm_membarrier();
 
-	tx->gp_cost_ns = now_ns() - now;
+	tx->gp_cost_ns = stm_now_ns() - now;
 	if (!ok) {
 		/* It worked when the library started; should it fail now, a
 		 * grace period of liburcu's, waited for here once, ends the
@@ -381,9 +372,7 @@ static void gp_advance(struct stm_tx *tx)
 		gp_done(tx);
 	if (!tx->gp_upto && tx->limbo_new &&
 	    __atomic_load_n(&tx->limbo_new->state, __ATOMIC_RELAXED) == LIMBO_WAIT) {
-		uint64_t now = now_ns();
-
-		uint64_t since = now - tx->gp_start_ns;
+		uint64_t now = stm_now_ns(), since = now - tx->gp_start_ns;
 
 		if (since >= GP_INTERVAL_MAX_NS || since >= GP_COST_FACTOR * tx->gp_cost_ns) {
 			gp_start(tx, now);
