@@ -253,7 +253,7 @@ static TM_SAFE struct rbnode *rb_find(struct rbtree *t, long key)
 
 		if (k == key)
 			return n;
-		n = key < k ? TM_READ(n->left) : TM_READ(n->right);
+		n = TM_READ_SELECT(key < k, n->left, n->right);
 	}
 	return NULL;
 }
@@ -268,7 +268,7 @@ static TM_SAFE int rb_insert(struct rbtree *t, long key)
 		if (k == key)
 			return 0;
 		p = x;
-		x = key < k ? TM_READ(x->left) : TM_READ(x->right);
+		x = TM_READ_SELECT(key < k, x->left, x->right);
 	}
 	z = TM_MALLOC(sizeof(*z));
 	if (!z)

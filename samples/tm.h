@@ -14,6 +14,14 @@
 /*
  * TM_ATOMIC { ... }   a transaction (or critical section)
  * TM_READ(lv)         read shared data inside it
+ * TM_READ_SELECT(c, a, b)
+ *                     read lvalue a if c holds, else lvalue b (both of one
+ *                     type): Lucid reads the address chosen, once; the
+ *                     others write `c ? a : b`, which the compiler turns into
+ *                     a conditional move where it can. Two instrumented reads
+ *                     behind a branch cannot become one: when c is random (a
+ *                     tree walk picking a child) the branch mispredicts half
+ *                     the time, which the uninstrumented code never pays
  * TM_WRITE(lv, v)     write shared data inside it
  * TM_MALLOC(n)        allocate inside it (released again if the attempt aborts)
  * TM_FREE(p)          free inside it (takes effect when it commits, and the
@@ -39,6 +47,7 @@
 #define TM_VARIANT "sequential"
 #define TM_ATOMIC if (1)
 #define TM_READ(lv) (lv)
+#define TM_READ_SELECT(c, a, b) ((c) ? (a) : (b))
 #define TM_WRITE(lv, v) ((lv) = (v))
 #define TM_MALLOC(n) malloc(n)
 #define TM_FREE(p) free(p)
@@ -50,6 +59,7 @@ extern pthread_mutex_t tm_global_lock;
 	for (int tm_once_ = (pthread_mutex_lock(&tm_global_lock), 1); tm_once_; \
 	     tm_once_ = (pthread_mutex_unlock(&tm_global_lock), 0))
 #define TM_READ(lv) (lv)
+#define TM_READ_SELECT(c, a, b) ((c) ? (a) : (b))
 #define TM_WRITE(lv, v) ((lv) = (v))
 #define TM_MALLOC(n) malloc(n)
 #define TM_FREE(p) free(p)
@@ -60,6 +70,7 @@ extern pthread_mutex_t tm_global_lock;
 #define TM_VARIANT "libitm"
 #define TM_ATOMIC __transaction_atomic
 #define TM_READ(lv) (lv)
+#define TM_READ_SELECT(c, a, b) ((c) ? (a) : (b))
 #define TM_WRITE(lv, v) ((lv) = (v))
 #define TM_MALLOC(n) malloc(n)
 #define TM_FREE(p) free(p)
@@ -71,6 +82,7 @@ extern pthread_mutex_t tm_global_lock;
 #define TM_VARIANT "lucid"
 #define TM_ATOMIC LUCID_ATOMIC
 #define TM_READ(lv) lucid_read(lv)
+#define TM_READ_SELECT(c, a, b) lucid_read(*((c) ? &(a) : &(b)))
 #define TM_WRITE(lv, v) lucid_write(lv, v)
 #define TM_MALLOC(n) lucid_malloc(n)
 #define TM_FREE(p) lucid_free(p)
