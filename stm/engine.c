@@ -213,6 +213,7 @@ static void rset_grow(struct stm_tx *tx)
 		            cap, cap * sizeof(*r) >> 20);
 	tx->r_base = r;
 	tx->r_cap = cap;
+	tx->r_lim = r + cap;
 	tx->fast.r_top = r + used;
 	if (tx->rec_on) {
 		rec_rset_resized(tx, cap);
@@ -275,8 +276,8 @@ void stm_start_slow(struct stm_tx *tx)
 	tx->fast.rec = NULL;
 	if (stm_likely(!tx->rec_on && !tx->token)) {
 		tx->fast.end = tx->clock_seen = stm_clock_now();
-		tx->fast.r_end = tx->r_base + tx->r_cap;
-		tx->fast.w_end = tx->w_base + tx->w_cap;
+		tx->fast.r_end = tx->r_lim;
+		tx->fast.w_end = tx->w_lim;
 		return;
 	}
 	/* Recording: the inline paths note where each access came from.
@@ -757,6 +758,7 @@ void stm_wlog_grow(struct stm_tx *tx)
 	}
 	tx->w_base = w;
 	tx->w_cap = cap;
+	tx->w_lim = w + cap;
 	tx->fast.w_top = w + used;
 	set_write_room(tx);
 	o->log = old;

@@ -85,17 +85,37 @@ struct stm_tx {
 	/* write log (its top and end are in the fast part) */
 	struct lucid_wentry_ *w_base;
 	size_t w_cap;
+	/* their ends, r_base + r_cap and w_base + w_cap, which an attempt's
+	 * start copies to the fast part */
+	struct lucid_rentry_ *r_lim;
+	struct lucid_wentry_ *w_lim;
 
 	/* the running transaction */
 	void *env;                 /* outermost block's checkpoint: a sigjmp_buf, or */
 	bool env_own;              /* a struct lucid_checkpoint_ (see stm_jump) */
 	unsigned nesting;          /* 0 = not in a transaction */
 	unsigned retries;          /* consecutive aborts of this transaction */
-	bool serial;               /* this attempt runs in serial irrevocable mode */
-	bool want_serial;          /* the next attempt must */
+	/* Starting an attempt takes stm_start_slow if any of these is set. */
+	union {
+		struct {
+			bool want_serial;        /* the next attempt runs in serial mode */
+			bool want_irrevocable;   /* the next attempt starts irrevocable */
+		};
+		uint16_t start_other;
+	};
+	/* A commit takes stm_commit_slow if any of these is set (or it wrote). */
+	union {
+		struct {
+			bool rec_on;     /* this attempt captures stacks */
+			bool serial;     /* this attempt runs in serial irrevocable mode */
+			bool token;      /* holds the irrevocability token: reads lock
+			                    (read by others, atomically) */
+			bool after;      /* work for after the attempt (tx_after_commit):
+			                    allocations, frees or handlers */
+		};
+		uint32_t commit_other;
+	};
 	bool irrevocable;          /* lucid_irrevocable() was called in this attempt */
-	bool want_irrevocable;     /* the next attempt starts irrevocable */
-	bool token;                /* holds the irrevocability token: reads lock */
 	bool in_handler;           /* running commit or abort handlers */
 	bool blocked_by_token;     /* this abort met the irrevocable transaction's lock */
 	uintptr_t clock_seen;      /* the newest clock value this thread has read or
@@ -103,8 +123,7 @@ struct stm_tx {
 	uintptr_t invalid_seen;    /* the orec value that failed the last validation */
 	const struct lucid_rentry_ *invalid_entry;   /* and its read-set entry */
 
-	/* recording (conflict/recorder.c) */
-	bool rec_on;               /* this attempt captures stacks */
+	/* recording (conflict/recorder.c; rec_on is above) */
 	void *rec_ra;              /* where the user called into Lucid last */
 	void *rec_frame;
 	uint64_t rec_asked;        /* places the inline paths did not find among the
@@ -274,10 +293,11 @@ static inline void stm_stat_add(uint64_t *c, uint64_t n)
 
 /* ------------------------------------------------ after an attempt (tx/) */
 void tx_after_commit(struct stm_tx *tx);
-/* Whether tx_after_commit has anything to do (most transactions: no). */
+/* Whether tx_after_commit has anything to do (most transactions: no):
+ * tx->after, set by whatever leaves it work. */
 static inline bool tx_after_commit_pending(const struct stm_tx *tx)
 {
-	return (tx->allocs.n | tx->frees.n | tx->on_commit.n | tx->on_abort.n) != 0;
+	return tx->after;
 }
 void tx_after_abort(struct stm_tx *tx);
 void tx_memory_commit(struct stm_tx *tx);
@@ -357,9 +377,10 @@ static inline __attribute__((always_inline)) void stm_cs_mark_leave(struct stm_t
 /*
  * Starts an attempt of the outermost block: an RCU read-side critical
  * section (see cm.c and memory.c for why), a snapshot, empty logs. Inline,
- * because every transaction pays for it; anything unusual (serial mode
- * wanted or pending, the token, recording) goes to stm_start_slow, which
- * starts over.
+ * because every transaction pays for it. The caller has seen start_other
+ * clear (no serial mode or token wanted); if serial mode is pending or the
+ * recorder captures, it returns false, having started nothing, and the
+ * caller takes stm_start_slow.
  *
  * The snapshot is the newest clock value this thread has seen (its last
  * commit time, extension, abort or wake-up), not the clock itself: the
@@ -371,27 +392,33 @@ static inline __attribute__((always_inline)) void stm_cs_mark_leave(struct stm_t
  * clock, as for a word written during the attempt. Serial mode drains every
  * attempt first, so none runs beside a serial transaction either way.
  */
-static inline __attribute__((always_inline)) void stm_start(struct stm_tx *tx)
+static inline __attribute__((always_inline)) bool stm_start_fast(struct stm_tx *tx)
 {
 	extern bool rec_capture;
 
-	if (stm_likely(!tx->want_serial && !tx->want_irrevocable)) {
-		/* in_cs lets fork() wait out this window (see stm_fork_prepare). */
-		stm_cs_mark_enter(tx);
-		urcu_bp_read_lock();
-		if (stm_likely(!stm_serial_pending() &&
-		               !__atomic_load_n(&rec_capture, __ATOMIC_RELAXED))) {
-			tx->rec_on = false;
-			tx->fast.r_top = tx->r_base;
-			tx->fast.w_top = tx->w_base;
-			tx->fast.end = tx->clock_seen;
-			tx->fast.r_end = tx->r_base + tx->r_cap;
-			tx->fast.w_end = tx->w_base + tx->w_cap;
-			return;
-		}
-		urcu_bp_read_unlock();
-		stm_cs_mark_leave(tx);
+	/* in_cs lets fork() wait out this window (see stm_fork_prepare). */
+	stm_cs_mark_enter(tx);
+	urcu_bp_read_lock();
+	if (stm_likely(!stm_serial_pending() && !__atomic_load_n(&rec_capture, __ATOMIC_RELAXED))) {
+		tx->rec_on = false;
+		tx->fast.r_top = tx->r_base;
+		tx->fast.w_top = tx->w_base;
+		tx->fast.end = tx->clock_seen;
+		tx->fast.r_end = tx->r_lim;
+		tx->fast.w_end = tx->w_lim;
+		return true;
 	}
+	urcu_bp_read_unlock();
+	stm_cs_mark_leave(tx);
+	return false;
+}
+
+/* stm_start_fast where nothing asks for more (the common case, tested
+ * first by the caller), else stm_start_slow. */
+static inline __attribute__((always_inline)) void stm_start(struct stm_tx *tx)
+{
+	if (stm_likely(!tx->start_other && stm_start_fast(tx)))
+		return;
 	stm_start_slow(tx);
 }
 
@@ -426,22 +453,30 @@ static inline __attribute__((always_inline)) void stm_attempt_end(struct stm_tx 
  * do afterwards: every read was valid at the snapshot, so it only leaves.
  * Everything else is stm_commit_slow's.
  */
+static inline bool stm_commit_fast_ok(const struct stm_tx *tx)
+{
+	return tx->fast.w_top == tx->w_base && !tx->commit_other;
+}
+
+static inline __attribute__((always_inline)) void stm_commit_fast(struct stm_tx *tx)
+{
+	/* stm_attempt_end, less what this kind of attempt never changed (the
+	 * write log, the recorder's room, the modes); no room left in the
+	 * read set, so that reads outside a transaction go out of line (and
+	 * are refused there). */
+	tx->fast.r_end = tx->r_base;
+	tx->fast.w_end = tx->w_base;
+	stm_leave_cs(tx);
+	stm_stat_add(&tx->stats.commits_ro, 1);
+	tx->retries = 0;
+}
+
 static inline void stm_commit(struct stm_tx *tx)
 {
-	if (stm_likely(tx->fast.w_top == tx->w_base && !(tx->rec_on | tx->serial | tx->token) &&
-	               !tx_after_commit_pending(tx))) {
-		/* stm_attempt_end, less what this kind of attempt never
-		 * changed (the write log, the recorder's room, the modes);
-		 * no room left in the read set, so that reads outside a
-		 * transaction go out of line (and are refused there). */
-		tx->fast.r_end = tx->r_base;
-		tx->fast.w_end = tx->w_base;
-		stm_leave_cs(tx);
-		stm_stat_add(&tx->stats.commits_ro, 1);
-		tx->retries = 0;
-		return;
-	}
-	stm_commit_slow(tx);
+	if (stm_likely(stm_commit_fast_ok(tx)))
+		stm_commit_fast(tx);
+	else
+		stm_commit_slow(tx);
 }
 
 /* ------------------------------------------------------- diagnostics (tx/diag.c) */

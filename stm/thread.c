@@ -153,6 +153,7 @@ void stm_logs_reserve(struct stm_tx *tx)
 		w[i].owner = &tx->fast;
 	tx->w_base = tx->fast.w_top = tx->fast.w_end = w;
 	tx->w_cap = wcap;
+	tx->w_lim = w + wcap;
 }
 
 static uint64_t gettid_u64(void)
@@ -172,6 +173,7 @@ struct stm_tx *stm_register(void)
 	tx->r_base = malloc(tx->r_cap * sizeof(*tx->r_base));
 	if (!tx->r_base)
 		lucid_fatal("out of memory allocating a read set");
+	tx->r_lim = tx->r_base + tx->r_cap;
 	stm_logs_reserve(tx);
 	tx->fast.orecs = stm_orecs;
 	tx->fast.orec_mask = stm_orec_mask;

@@ -64,13 +64,36 @@ static void check_stale(struct stm_tx *tx, const struct lucid_block_ *b)
 		report_left(o, b, "started");
 }
 
-/* lucid_block_begin_ for anything but an outermost block's first attempt
- * (begin, below): a nested block, a re-run, or leaving after lucid_abort. */
-static __attribute__((noinline)) void begin_other(struct stm_tx *tx, struct lucid_block_ *b,
-                                                  int jumped, void *pc)
+/* An outermost block's first attempt: the block becomes the transaction's. */
+static inline __attribute__((always_inline)) void begin_outermost(struct stm_tx *tx,
+                                                                  struct lucid_block_ *b,
+                                                                  void *pc, bool own)
 {
+	struct stm_open_block *o = &tx->open[0];
+
+	tx->nesting = 1;
+	b->depth = 1;
+	*o = (struct stm_open_block){ .pc = pc, .file = b->file, .func = b->func, .line = b->line,
+	                              .frame = b->frame, .block = b };
+	tx->env = b->env;
+	tx->env_own = own;
+	tx->retries = 0;
+}
+
+/* lucid_block_begin_ for anything but the common case (begin, below): the
+ * thread's first transaction, a nested block, a re-run, leaving after
+ * lucid_abort, or an attempt that starts in a special mode or records. */
+static __attribute__((noinline)) void begin_other(struct lucid_block_ *b, int jumped, void *pc,
+                                                  bool own)
+{
+	struct stm_tx *tx = stm_self();
+
 	switch (jumped) {
 	case 0:
+		if (tx->nesting == 0) {
+			begin_outermost(tx, b, pc, own);
+			break;
+		}
 		check_stale(tx, b);
 		b->depth = ++tx->nesting;
 		track(tx, b, pc);
@@ -91,27 +114,31 @@ static __attribute__((noinline)) void begin_other(struct stm_tx *tx, struct luci
 	b->body = 1;
 }
 
+/* stm_start_slow, then the body runs. */
+static __attribute__((noinline)) void begin_start_slow(struct stm_tx *tx, struct lucid_block_ *b)
+{
+	stm_start_slow(tx);
+	b->body = 1;
+}
+
+/* The common case, an outermost block's first attempt in no special mode,
+ * is a leaf: everything else is a tail call. */
 static inline __attribute__((always_inline)) void begin(struct lucid_block_ *b, int jumped,
                                                         void *pc, bool own)
 {
-	struct stm_tx *tx = stm_self();
+	struct lucid_txfast_ *f = lucid_tls_tx_;
+	struct stm_tx *tx = (struct stm_tx *)f;
 
-	/* The common case, written out: an outermost block starts. */
-	if (stm_likely(jumped == 0 && tx->nesting == 0)) {
-		struct stm_open_block *o = &tx->open[0];
-
-		tx->nesting = 1;
-		b->depth = 1;
-		*o = (struct stm_open_block){ .pc = pc, .file = b->file, .func = b->func,
-		                              .line = b->line, .frame = b->frame, .block = b };
-		tx->env = b->env;
-		tx->env_own = own;
-		tx->retries = 0;
-		stm_start(tx);
-		b->body = 1;
+	if (stm_likely(f != &stm_none && (jumped | tx->nesting | tx->start_other) == 0)) {
+		begin_outermost(tx, b, pc, own);
+		if (stm_likely(stm_start_fast(tx))) {
+			b->body = 1;
+			return;
+		}
+		begin_start_slow(tx, b);
 		return;
 	}
-	begin_other(tx, b, jumped, pc);
+	begin_other(b, jumped, pc, own);
 }
 
 void lucid_block_begin_(struct lucid_block_ *b, int jumped)
@@ -135,7 +162,8 @@ __attribute__((used)) void lucid_block_begin_own_(struct lucid_block_ *b, int ju
 	begin(b, jumped, __builtin_return_address(0), true);
 }
 
-void lucid_block_end_(struct lucid_block_ *b)
+/* lucid_block_end_ for anything but the common case (see there). */
+static __attribute__((noinline)) void end_other(struct lucid_block_ *b)
 {
 	struct stm_tx *tx = stm_self();
 
@@ -154,6 +182,35 @@ void lucid_block_end_(struct lucid_block_ *b)
 	stm_commit(tx);
 	tx->nesting = 0;
 	b->state = LUCID_BLOCK_COMMITTED_;
+}
+
+/* The end of an outermost block whose commit is stm_commit_slow's. */
+static __attribute__((noinline)) void end_commit_slow(struct stm_tx *tx, struct lucid_block_ *b)
+{
+	stm_commit_slow(tx);
+	tx->nesting = 0;
+	b->state = LUCID_BLOCK_COMMITTED_;
+}
+
+/* The common case, the end of an outermost block whose attempt only read,
+ * in no special mode, is a leaf: everything else is a tail call. */
+void lucid_block_end_(struct lucid_block_ *b)
+{
+	struct lucid_txfast_ *f = lucid_tls_tx_;
+	struct stm_tx *tx = (struct stm_tx *)f;
+
+	if (stm_likely(f != &stm_none && (b->state | b->body) == 0 && b->depth == 1 &&
+	               tx->nesting == 1)) {
+		if (stm_likely(stm_commit_fast_ok(tx))) {
+			stm_commit_fast(tx);
+			tx->nesting = 0;
+			b->state = LUCID_BLOCK_COMMITTED_;
+			return;
+		}
+		end_commit_slow(tx, b);
+		return;
+	}
+	end_other(b);
 }
 
 int lucid_run(void (*fn)(void *arg), void *arg)

@@ -36,12 +36,18 @@ static void push(struct stm_handlers *h, void (*fn)(void *), void *arg, const ch
 
 void lucid_on_commit(void (*fn)(void *), void *arg)
 {
-	push(&in_tx("lucid_on_commit")->on_commit, fn, arg, "lucid_on_commit");
+	struct stm_tx *tx = in_tx("lucid_on_commit");
+
+	push(&tx->on_commit, fn, arg, "lucid_on_commit");
+	tx->after = true;
 }
 
 void lucid_on_abort(void (*fn)(void *), void *arg)
 {
-	push(&in_tx("lucid_on_abort")->on_abort, fn, arg, "lucid_on_abort");
+	struct stm_tx *tx = in_tx("lucid_on_abort");
+
+	push(&tx->on_abort, fn, arg, "lucid_on_abort");
+	tx->after = true;
 }
 
 /*
@@ -97,8 +103,11 @@ static void run(struct stm_tx *tx, struct stm_handlers *list)
 	}
 }
 
+/* Both consume everything that set tx->after: the lists are empty when
+ * they return (handlers' own transactions clear what they set). */
 void tx_after_commit(struct stm_tx *tx)
 {
+	tx->after = false;
 	tx->on_abort.n = 0;
 	tx_memory_commit(tx);
 	if (tx->on_commit.n)
@@ -107,6 +116,7 @@ void tx_after_commit(struct stm_tx *tx)
 
 void tx_after_abort(struct stm_tx *tx)
 {
+	tx->after = false;
 	tx->on_commit.n = 0;
 	/* First, so that a handler's own transaction cannot commit them. */
 	tx_memory_abort(tx);

@@ -111,6 +111,7 @@ void *lucid_malloc(size_t n)
 		free(p);
 		return NULL;
 	}
+	tx->after = true;
 	return p;
 }
 
@@ -529,6 +530,7 @@ void lucid_free(void *p)
 	}
 	if (!ptrvec_push(&tx->frees, p))
 		lucid_fatal("out of memory recording a lucid_free() in a transaction");
+	tx->after = true;
 }
 
 /* After commit: frees take effect; allocations are the program's now. */

@@ -447,15 +447,27 @@ struct lucid_block_ {
 #define LUCID_BLOCK_COMMITTED_ 1
 #define LUCID_BLOCK_ABORTED_ 2
 
-LUCID_API void lucid_block_begin_(struct lucid_block_ *b, int jumped);
+/* Calls from the program to the block's entry points go through its GOT
+ * rather than a PLT stub (one jump fewer per call; GCC on x86-64). */
+#if defined(__has_attribute)
+#if __has_attribute(noplt)
+#define LUCID_NOPLT_ __attribute__((noplt))
+#endif
+#endif
+#ifndef LUCID_NOPLT_
+#define LUCID_NOPLT_
+#endif
+
+LUCID_API void lucid_block_begin_(struct lucid_block_ *b, int jumped) LUCID_NOPLT_;
 /*
  * Takes the checkpoint b->env (a struct lucid_checkpoint_) and starts the
  * block, as sigsetjmp followed by lucid_block_begin_(b, 0) would, in one
  * call; an abort comes back out of it (again) having started the block's
  * next attempt, or left it. x86-64 only.
  */
-LUCID_API void lucid_block_enter_(struct lucid_block_ *b) __attribute__((returns_twice));
-LUCID_API void lucid_block_end_(struct lucid_block_ *b);
+LUCID_API void lucid_block_enter_(struct lucid_block_ *b)
+	__attribute__((returns_twice)) LUCID_NOPLT_;
+LUCID_API void lucid_block_end_(struct lucid_block_ *b) LUCID_NOPLT_;
 
 #define LUCID_CAT2_(a, b) a##b
 #define LUCID_CAT_(a, b) LUCID_CAT2_(a, b)
