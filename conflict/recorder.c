@@ -147,18 +147,19 @@ static uint32_t n_sites = 1;   /* ids start at 1 */
 
 static uint32_t site_find_or_add(const struct stm_open_block *o)
 {
+	const struct lucid_site_ *s = o->site;
 	uint32_t id = 0;
 
 	pthread_mutex_lock(&site_mutex);
 	for (uint32_t i = 1; i < n_sites; i++) {
-		if (sites[i].file == o->file && sites[i].line == o->line && sites[i].function == o->func) {
+		if (sites[i].file == s->file && sites[i].line == s->line && sites[i].function == s->func) {
 			id = i;
 			break;
 		}
 	}
 	if (!id && n_sites < MAX_SITES) {
 		id = n_sites;
-		sites[id] = (struct site){ .file = o->file, .function = o->func, .line = o->line,
+		sites[id] = (struct site){ .file = s->file, .function = s->func, .line = s->line,
 		                           .pc = (uint64_t)(uintptr_t)o->pc };
 		__atomic_store_n(&n_sites, n_sites + 1, __ATOMIC_RELEASE);
 	}
@@ -404,13 +405,14 @@ static struct rec_thread *thread_state(struct stm_tx *tx)
 /* Sites through a small per-thread cache: the mutex only on a miss. */
 static uint32_t site_cached(struct rec_thread *r, const struct stm_open_block *o)
 {
-	unsigned slot = (unsigned)(((uintptr_t)o->file >> 3) ^ (unsigned)o->line) % SITE_CACHE;
+	const struct lucid_site_ *s = o->site;
+	unsigned slot = (unsigned)(((uintptr_t)s->file >> 3) ^ (unsigned)s->line) % SITE_CACHE;
 
-	if (r->site_cache[slot].file != o->file || r->site_cache[slot].line != o->line ||
-	    r->site_cache[slot].function != o->func) {
-		r->site_cache[slot].file = o->file;
-		r->site_cache[slot].line = o->line;
-		r->site_cache[slot].function = o->func;
+	if (r->site_cache[slot].file != s->file || r->site_cache[slot].line != s->line ||
+	    r->site_cache[slot].function != s->func) {
+		r->site_cache[slot].file = s->file;
+		r->site_cache[slot].line = s->line;
+		r->site_cache[slot].function = s->func;
 		r->site_cache[slot].id = site_find_or_add(o);
 	}
 	return r->site_cache[slot].id;
@@ -484,7 +486,7 @@ static uint64_t mix(uint64_t h, uint64_t v)
  * starts in: the same block in the same frame, the same callers. */
 static bool ctx_holds(const struct rec_ctx *c, const struct stm_open_block *o)
 {
-	if (!c->exact || c->pc != o->pc || c->frame != o->frame || c->line != o->line)
+	if (!c->exact || c->pc != o->pc || c->frame != o->frame || c->line != o->site->line)
 		return false;
 	for (unsigned i = 0; i < c->n; i++)
 		if (*(const uintptr_t *)c->slot[i] != c->ret[i])
@@ -502,11 +504,11 @@ static void ctx_capture(struct rec_ctx *c, const struct stm_open_block *o)
 	uint64_t ip[MAX_FRAMES];
 	uintptr_t slot[MAX_FRAMES];
 	int n = walk_stack(ip, slot, MAX_FRAMES), i = 0;
-	uint64_t h = mix(mix(mix(0, (uintptr_t)o->pc), (uintptr_t)o->frame), (uint64_t)o->line);
+	uint64_t h = mix(mix(mix(0, (uintptr_t)o->pc), (uintptr_t)o->frame), (uint64_t)o->site->line);
 
 	c->pc = o->pc;
 	c->frame = o->frame;
-	c->line = o->line;
+	c->line = o->site->line;
 	c->n = 0;
 	/* The block's function: the first frame that returns from above its
 	 * frame address (callees keep theirs below it). */

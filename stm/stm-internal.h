@@ -52,9 +52,8 @@ struct stm_counters {
 /* Where a LUCID_ATOMIC block is, kept for diagnostics while it is open. */
 struct stm_open_block {
 	void *pc;                  /* an address in the enclosing function, at the block */
-	const char *file;
-	const char *func;          /* __func__ of the enclosing function */
-	int line;                  /* 0: a transaction started by lucid_run() */
+	const struct lucid_site_ *site;   /* file, function and line (line 0: a
+	                                     transaction started by lucid_run()) */
 	void *frame;               /* frame address of the enclosing function */
 	const void *block;         /* the block record (struct lucid_block_) */
 };

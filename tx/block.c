@@ -16,9 +16,7 @@ static void track(struct stm_tx *tx, const struct lucid_block_ *b, void *pc)
 		struct stm_open_block *o = &tx->open[b->depth - 1];
 
 		o->pc = pc;
-		o->file = b->file;
-		o->func = b->func;
-		o->line = b->line;
+		o->site = b->site;
 		o->frame = b->frame;
 		o->block = b;
 	}
@@ -37,9 +35,9 @@ static void report_left(const struct stm_open_block *o, const struct lucid_block
                         const char *event)
 {
 	char what[512], where[512];
-	struct stm_open_block nb = { .file = b->file, .func = b->func, .line = b->line };
+	struct stm_open_block nb = { .site = b->site };
 
-	lucid_misuse(o->line == 0 ? "return from the function run by lucid_run() instead of "
+	lucid_misuse(o->site->line == 0 ? "return from the function run by lucid_run() instead of "
 	                            "leaving it by longjmp"
 	                          : FIX_LEAVE,
 	             "%s was left by return, goto or longjmp without finishing its transaction; "
@@ -60,7 +58,7 @@ static void check_stale(struct stm_tx *tx, const struct lucid_block_ *b)
 	const struct stm_open_block *o = innermost(tx);
 
 	if ((uintptr_t)b->frame > (uintptr_t)o->frame ||
-	    (b->frame == o->frame && (b->func != o->func || (const void *)b == o->block)))
+	    (b->frame == o->frame && (b->site->func != o->site->func || (const void *)b == o->block)))
 		report_left(o, b, "started");
 }
 
@@ -73,8 +71,7 @@ static inline __attribute__((always_inline)) void begin_outermost(struct stm_tx 
 
 	tx->nesting = 1;
 	b->depth = 1;
-	*o = (struct stm_open_block){ .pc = pc, .file = b->file, .func = b->func, .line = b->line,
-	                              .frame = b->frame, .block = b };
+	*o = (struct stm_open_block){ .pc = pc, .site = b->site, .frame = b->frame, .block = b };
 	tx->env = b->env;
 	tx->env_own = own;
 	tx->retries = 0;
@@ -157,7 +154,8 @@ __attribute__((used)) void lucid_block_begin_own_(struct lucid_block_ *b, int ju
 	/* ThreadSanitizer follows the stack through sigsetjmp/siglongjmp only. */
 	lucid_misuse("compile the program with -fsanitize=thread too, as this liblucid was",
 	             "the LUCID_ATOMIC block at %s:%d (in %s()) was compiled without "
-	             "ThreadSanitizer, and this liblucid with it", b->file, b->line, b->func);
+	             "ThreadSanitizer, and this liblucid with it", b->site->file, b->site->line,
+	             b->site->func);
 #endif
 	begin(b, jumped, __builtin_return_address(0), true);
 }
@@ -171,7 +169,7 @@ static __attribute__((noinline)) void end_other(struct lucid_block_ *b)
 		return;
 	if (b->body)
 		lucid_misuse(FIX_LEAVE, "`break` left the LUCID_ATOMIC block at %s:%d (in %s())",
-		             b->file, b->line, b->func);
+		             b->site->file, b->site->line, b->site->func);
 	if (tx->nesting != b->depth)
 		report_left(innermost(tx), b, "ended");
 	if (b->depth > 1) {
@@ -220,10 +218,8 @@ int lucid_run(void (*fn)(void *arg), void *arg)
 
 	sigjmp_buf env;
 	/* line 0 marks lucid_run's own transaction in diagnostics */
-	struct lucid_block_ b = {
-		.env = &env, .file = __FILE__, .func = __func__, .line = 0,
-		.frame = __builtin_frame_address(0),
-	};
+	static const struct lucid_site_ site = { .file = __FILE__, .func = __func__, .line = 0 };
+	struct lucid_block_ b = { .env = &env, .site = &site, .frame = __builtin_frame_address(0) };
 
 	for (; b.state == LUCID_BLOCK_RUNNING_; lucid_block_end_(&b))
 		for (lucid_block_begin_(&b, sigsetjmp(env, 0)); b.body; b.body = 0)

@@ -92,10 +92,12 @@ void lucid_fatal(const char *fmt, ...)
 
 char *stm_describe_block(const struct stm_open_block *o, char *buf, size_t size)
 {
-	if (o->line == 0)
+	const struct lucid_site_ *s = o->site;
+
+	if (s->line == 0)
 		snprintf(buf, size, "a function run by lucid_run()");
 	else
-		snprintf(buf, size, "the LUCID_ATOMIC block at %s:%d (in %s())", o->file, o->line,
-		         o->func);
+		snprintf(buf, size, "the LUCID_ATOMIC block at %s:%d (in %s())", s->file, s->line,
+		         s->func);
 	return buf;
 }

@@ -80,8 +80,8 @@ static void run(struct stm_tx *tx, struct stm_handlers *list)
 		if (tx->nesting != 0)
 			lucid_misuse("let every LUCID_ATOMIC block in a handler reach its end",
 			             "a commit or abort handler left the LUCID_ATOMIC block at %s:%d "
-			             "(in %s()) by return, goto or longjmp", tx->open[0].file,
-			             tx->open[0].line, tx->open[0].func);
+			             "(in %s()) by return, goto or longjmp", tx->open[0].site->file,
+			             tx->open[0].site->line, tx->open[0].site->func);
 	}
 	tx->in_handler = false;
 	free(tx->wait_set);

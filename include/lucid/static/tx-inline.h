@@ -427,6 +427,14 @@ struct lucid_checkpoint_ {
 	uint64_t reg[9];        /* rbx, rbp, r12-r15, rsp, rip, shadow-stack pointer */
 };
 
+/* Where a LUCID_ATOMIC block is in the source, for diagnostics and the
+ * recorder: one static record per block (line 0: lucid_run's own). */
+struct lucid_site_ {
+	const char *file;
+	const char *func;       /* __func__ of the enclosing function */
+	int line;
+};
+
 /*
  * One LUCID_ATOMIC block, on the stack of the function that contains it.
  * `body` and `state` change after the checkpoint, hence volatile.
@@ -434,9 +442,7 @@ struct lucid_checkpoint_ {
 struct lucid_block_ {
 	void *env;              /* checkpoint of this block (used if outermost):
 	                           a struct lucid_checkpoint_ or a sigjmp_buf */
-	const char *file;       /* where the block is, for diagnostics */
-	const char *func;
-	int line;
+	const struct lucid_site_ *site;   /* where the block is */
 	volatile int body;      /* 1 while the body runs; still 1 after `break` */
 	volatile int state;     /* 0 running, 1 committed, 2 left by lucid_abort */
 	volatile unsigned depth; /* nesting depth of this block, 1 = outermost */
@@ -472,9 +478,13 @@ LUCID_API void lucid_block_end_(struct lucid_block_ *b) LUCID_NOPLT_;
 #define LUCID_CAT2_(a, b) a##b
 #define LUCID_CAT_(a, b) LUCID_CAT2_(a, b)
 
-/* Three nested one-shot loops: the outer one holds the checkpoint, the middle
- * one commits in its step (and so runs once more only if the block was left
- * by `break`, which lucid_block_end_ reports), the inner one runs the body. */
+/* Nested one-shot loops: the outer one holds the checkpoint, the next one
+ * the block's site (a static record: one pointer to store instead of three
+ * fields; declared in a loop of its own because clang 14 drops a static
+ * declared in a statement expression that initializes a member of a
+ * local aggregate), the next one commits in its step (and so runs once
+ * more only if the block was left by `break`, which lucid_block_end_
+ * reports), the inner one runs the body. */
 #ifdef LUCID_OWN_CHECKPOINT_
 #define LUCID_CHECKPOINT_T_ struct lucid_checkpoint_
 #define LUCID_BLOCK_START_(E, B) lucid_block_enter_(&B)
@@ -482,10 +492,16 @@ LUCID_API void lucid_block_end_(struct lucid_block_ *b) LUCID_NOPLT_;
 #define LUCID_CHECKPOINT_T_ sigjmp_buf
 #define LUCID_BLOCK_START_(E, B) lucid_block_begin_(&B, sigsetjmp(E, 0))
 #endif
-#define LUCID_ATOMIC_AT_(E, O, B)                                               \
+#define LUCID_SITE_()                                                            \
+	__extension__({                                                          \
+		static const struct lucid_site_ lucid_site_s_ = { __FILE__, __func__, \
+		                                                   __LINE__ };   \
+		&lucid_site_s_;                                                  \
+	})
+#define LUCID_ATOMIC_AT_(E, O, S, B)                                            \
 	for (LUCID_CHECKPOINT_T_ E, *O = &E; O; O = NULL)                       \
-		for (struct lucid_block_ B = { .env = &E, .file = __FILE__,     \
-		                               .func = __func__, .line = __LINE__, \
+	for (const struct lucid_site_ *S = LUCID_SITE_(); S; S = NULL)          \
+		for (struct lucid_block_ B = { .env = &E, .site = S,            \
 		                               .body = 0, .state = 0, .depth = 0, \
 		                               .frame = __builtin_frame_address(0) }; \
 		     B.state == LUCID_BLOCK_RUNNING_; lucid_block_end_(&B))      \
