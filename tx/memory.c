@@ -408,6 +408,8 @@ static void limbo_reclaim(struct stm_tx *tx)
 	while ((b = tx->limbo_old) && __atomic_load_n(&b->state, __ATOMIC_ACQUIRE) == LIMBO_DONE) {
 		tx->limbo_old = b->next;
 		tx->limbo_bytes -= b->bytes;
+		if (tx->gp_polled == b)   /* reused, it is a new batch */
+			tx->gp_polled = NULL;
 		free_all(b->ptrs, b->n);
 		if (!tx->limbo_spare) {
 			tx->limbo_spare = b;
@@ -508,7 +510,7 @@ void tx_memory_release(struct stm_tx *tx)
 	free(tx->gp_wait);
 	tx->gp_wait = NULL;
 	tx->gp_n = tx->gp_cap = 0;
-	tx->gp_upto = NULL;
+	tx->gp_upto = tx->gp_polled = NULL;
 }
 
 void stm_defer_free(void *p)
