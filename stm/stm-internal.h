@@ -174,9 +174,9 @@ struct stm_tx {
 	uint64_t gp_exits;
 	uint64_t gp_start_ns;
 	uint64_t gp_cost_ns;
-	struct stm_limbo *gp_polled;   /* the newest batch when the clock was last
-	                                  read to start one, and commits since */
-	unsigned gp_polls;
+	bool gp_closed;            /* a batch closed since the clock was last read
+	                              to start one (gp_advance), */
+	unsigned gp_polls;         /* and the commits that asked since */
 
 	/* registry */
 	struct stm_tx *prev, *next;

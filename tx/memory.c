@@ -378,11 +378,10 @@ static void gp_advance(struct stm_tx *tx)
 		gp_done(tx);
 	if (!tx->gp_upto && tx->limbo_new &&
 	    __atomic_load_n(&tx->limbo_new->state, __ATOMIC_RELAXED) == LIMBO_WAIT &&
-	    (tx->gp_polled != tx->limbo_new || ++tx->gp_polls % GP_POLL_EVERY == 0)) {
+	    (tx->gp_closed || ++tx->gp_polls % GP_POLL_EVERY == 0)) {
 		uint64_t now = stm_now_ns(), since = now - tx->gp_start_ns;
 
-		tx->gp_polled = tx->limbo_new;
-
+		tx->gp_closed = false;
 		if (since >= GP_INTERVAL_MAX_NS || since >= GP_COST_FACTOR * tx->gp_cost_ns) {
 			gp_start(tx, now);
 			if (tx->gp_upto && gp_over(tx))
@@ -408,8 +407,6 @@ static void limbo_reclaim(struct stm_tx *tx)
 	while ((b = tx->limbo_old) && __atomic_load_n(&b->state, __ATOMIC_ACQUIRE) == LIMBO_DONE) {
 		tx->limbo_old = b->next;
 		tx->limbo_bytes -= b->bytes;
-		if (tx->gp_polled == b)   /* reused, it is a new batch */
-			tx->gp_polled = NULL;
 		free_all(b->ptrs, b->n);
 		if (!tx->limbo_spare) {
 			tx->limbo_spare = b;
@@ -436,6 +433,7 @@ static void limbo_close(struct stm_tx *tx)
 	else
 		tx->limbo_old = b;
 	tx->limbo_new = b;
+	tx->gp_closed = true;
 	if (own)
 		return;
 	STM_RCU_TSAN_RELEASE();
@@ -510,7 +508,7 @@ void tx_memory_release(struct stm_tx *tx)
 	free(tx->gp_wait);
 	tx->gp_wait = NULL;
 	tx->gp_n = tx->gp_cap = 0;
-	tx->gp_upto = tx->gp_polled = NULL;
+	tx->gp_upto = NULL;
 }
 
 void stm_defer_free(void *p)
