@@ -10,16 +10,16 @@
 #define FIX_LEAVE "let the block reach its end; to leave early, move its body into a " \
 	"function, return from it and run it with lucid_run()"
 
+/* Notes block @p b, started at @p pc, as the open block @p o. */
+static inline void open_set(struct stm_open_block *o, const struct lucid_block_ *b, void *pc)
+{
+	*o = (struct stm_open_block){ .pc = pc, .site = b->site, .frame = b->frame, .block = b };
+}
+
 static void track(struct stm_tx *tx, const struct lucid_block_ *b, void *pc)
 {
-	if (b->depth <= STM_TRACK_DEPTH) {
-		struct stm_open_block *o = &tx->open[b->depth - 1];
-
-		o->pc = pc;
-		o->site = b->site;
-		o->frame = b->frame;
-		o->block = b;
-	}
+	if (b->depth <= STM_TRACK_DEPTH)
+		open_set(&tx->open[b->depth - 1], b, pc);
 }
 
 static const struct stm_open_block *innermost(const struct stm_tx *tx)
@@ -37,9 +37,9 @@ static void report_left(const struct stm_open_block *o, const struct lucid_block
 	char what[512], where[512];
 	struct stm_open_block nb = { .site = b->site };
 
-	lucid_misuse(o->site->line == 0 ? "return from the function run by lucid_run() instead of "
-	                            "leaving it by longjmp"
-	                          : FIX_LEAVE,
+	lucid_misuse(o->site->line == 0 ? "return from the function run by lucid_run() instead "
+	                                  "of leaving it by longjmp"
+	                                : FIX_LEAVE,
 	             "%s was left by return, goto or longjmp without finishing its transaction; "
 	             "found when %s %s", stm_describe_block(o, what, sizeof(what)),
 	             stm_describe_block(&nb, where, sizeof(where)), event);
@@ -67,11 +67,9 @@ static inline __attribute__((always_inline)) void begin_outermost(struct stm_tx 
                                                                   struct lucid_block_ *b,
                                                                   void *pc, bool own)
 {
-	struct stm_open_block *o = &tx->open[0];
-
 	tx->nesting = 1;
 	b->depth = 1;
-	*o = (struct stm_open_block){ .pc = pc, .site = b->site, .frame = b->frame, .block = b };
+	open_set(&tx->open[0], b, pc);
 	tx->env = b->env;
 	tx->env_own = own;
 	tx->retries = 0;
