@@ -198,10 +198,18 @@ LUCID_API void lucid_store_rec_(void *addr, uint64_t value, unsigned size, const
  * the caller's stack pointer at the call, whatever registers the helper
  * saves: the read and the write helper called from one frame take the same
  * position (their stack pointers differed by the registers each saved,
- * which moved their accesses' recent slots against each other). */
+ * which moved their accesses' recent slots against each other). On x86-64
+ * it is computed from the call frame address (the caller's stack pointer
+ * before the call, less the return address and the saved frame pointer:
+ * the same value), so that the helper needs no frame pointer of its own
+ * (four instructions fewer per recorded access). */
 static inline __attribute__((always_inline)) uintptr_t lucid_sp_(void)
 {
+#if defined(__x86_64__)
+	return (uintptr_t)__builtin_dwarf_cfa() - 16;
+#else
 	return (uintptr_t)__builtin_frame_address(0);
+#endif
 }
 
 /* Where the recent answer for an access at @p site with the stack at
