@@ -529,6 +529,14 @@ static void ctx_capture(struct rec_ctx *c, const struct stm_open_block *o)
 	c->ctx = (uintptr_t)h;
 }
 
+/* Tells the inline paths where to note a read's address and return
+ * address, from its read-set entry's. */
+static void rset_deltas(struct stm_tx *tx)
+{
+	tx->recf->raddr_delta = (uintptr_t)tx->rec_raddr - (uintptr_t)tx->r_base;
+	tx->recf->rra_delta = (uintptr_t)tx->rec_rra - (uintptr_t)tx->r_base;
+}
+
 void rec_attempt_start(struct stm_tx *tx)
 {
 	struct rec_thread *r = thread_state(tx);
@@ -578,7 +586,15 @@ void rec_attempt_start(struct stm_tx *tx)
 	tx->rec_ctx = ctx;
 	if (tx->rec_raddr_cap < tx->r_cap)
 		rec_rset_resized(tx, tx->r_cap);
-	tx->recf->raddr_delta = (uintptr_t)tx->rec_raddr - (uintptr_t)tx->r_base;
+	else
+		rset_deltas(tx);
+	/* Reads from the block's own function note no stack (see
+	 * LUCID_REC_IN_BLOCK_): where the context's callers are all known,
+	 * and the block's checkpoint is the one that keeps the stack pointer
+	 * (the stack pointer after the call that took it is the call's
+	 * canonical frame address, from which lucid_sp_ takes 16). */
+	tx->recf->block_sp = c->exact && tx->env_own
+	                     ? ((const struct lucid_checkpoint_ *)tx->env)->reg[6] - 16 : 0;
 	uint32_t site = c->site;
 
 	tx->recf->tag_site = (uint64_t)site << 20;
@@ -589,17 +605,22 @@ void rec_attempt_start(struct stm_tx *tx)
 
 void rec_rset_resized(struct stm_tx *tx, size_t cap)
 {
-	struct rec_thread *r = tx->rec;
+	/* Short of memory, the engine reads out of line, noting the
+	 * addresses that fit (and no return addresses). */
+	if (tx->rec && tx->rec_raddr_cap < cap) {
+		uintptr_t *a = realloc(tx->rec_raddr, cap * sizeof(*a));
 
-	if (!r || tx->rec_raddr_cap >= cap)
-		return;
-	uintptr_t *a = realloc(tx->rec_raddr, cap * sizeof(*a));
+		if (a) {
+			tx->rec_raddr = a;
+			const void **ra = realloc(tx->rec_rra, cap * sizeof(*ra));
 
-	if (!a)
-		return;   /* the engine reads out of line, noting addresses that fit */
-	tx->rec_raddr = a;
-	tx->rec_raddr_cap = cap;
-	tx->recf->raddr_delta = (uintptr_t)a - (uintptr_t)tx->r_base;
+			if (ra) {
+				tx->rec_rra = ra;
+				tx->rec_raddr_cap = cap;
+			}
+		}
+	}
+	rset_deltas(tx);
 }
 
 /* Whether the frames of memoized place @p m still hold the return
@@ -740,6 +761,7 @@ uint32_t lucid_rec_site_(const void *site, uintptr_t sp, const void *ra)
 /* The tag: stack id (20 bits), site id (12 bits), word address / 8 (low 32
  * bits). Ids too large for the tag leave it 0 (unknown). */
 _Static_assert(DEPOT_BITS <= 20 && MAX_SITES <= 4096, "entry tags hold the ids");
+_Static_assert((1u << DEPOT_BITS) <= LUCID_REC_IN_BLOCK_, "no stack id reads as LUCID_REC_IN_BLOCK_");
 _Static_assert(sizeof(struct lucid_recslot_) == 64, "a recent place fills one cache line");
 
 uint64_t rec_entry_tag(struct stm_tx *tx, uint32_t stack, uintptr_t word)
@@ -947,6 +969,24 @@ void rec_conflict_access(struct stm_tx *tx, int reason, uintptr_t addr, uintptr_
 	a->stack = rec_stack_here(tx);
 }
 
+/* The stack of a read made at @p ra from the function of the attempt's
+ * outermost block (LUCID_REC_IN_BLOCK_): @p ra, then the callers that the
+ * attempt's block context checked at its start, the same frames that an
+ * unwind at the read would have found. */
+static uint32_t block_read_stack(const struct stm_tx *tx, const void *ra)
+{
+	const struct rec_ctx *c = &tx->rec->ctxs[tx->rec->ctx_last];
+	uint64_t pcs[MAX_FRAMES];
+	uint32_t n = 0;
+
+	if (!ra || !c->exact)
+		return 0;
+	pcs[n++] = (uintptr_t)ra;
+	for (unsigned i = 0; i < c->n && n < MAX_FRAMES; i++)
+		pcs[n++] = c->ret[i];
+	return depot_put(pcs, n);
+}
+
 void rec_conflict_read(struct stm_tx *tx, int reason, const struct lucid_rentry_ *failed,
                        uintptr_t other)
 {
@@ -956,6 +996,8 @@ void rec_conflict_read(struct stm_tx *tx, int reason, const struct lucid_rentry_
 	if (!a)
 		return;
 	a->stack = failed->site;
+	if (a->stack == LUCID_REC_IN_BLOCK_)
+		a->stack = i < tx->rec_raddr_cap ? block_read_stack(tx, tx->rec_rra[i]) : 0;
 	a->address = i < tx->rec_raddr_cap ? tx->rec_raddr[i] : 0;
 	a->orec = failed->orec;
 	/* We locked it ourselves since (a write after the read): what changed
@@ -1673,7 +1715,9 @@ void rec_thread_free(struct stm_tx *tx)
 		return;
 	tx->rec = NULL;
 	free(tx->rec_raddr);
+	free(tx->rec_rra);
 	tx->rec_raddr = NULL;
+	tx->rec_rra = NULL;
 	tx->rec_raddr_cap = 0;
 	free(r);
 }

@@ -41,7 +41,8 @@ void rec_alloc_gone(void *p);
  * the thread has no recorder state); the engine keeps its address in
  * tx->rec_raddr. */
 uint32_t rec_read_site(struct stm_tx *tx);
-/* The read set moved or grew to @p cap entries. */
+/* The read set moved or grew to @p cap entries: room for as many noted
+ * addresses (and return addresses), and the inline paths told where. */
 void rec_rset_resized(struct stm_tx *tx, size_t cap);
 
 /*

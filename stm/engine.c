@@ -215,10 +215,8 @@ static void rset_grow(struct stm_tx *tx)
 	tx->r_cap = cap;
 	tx->r_lim = r + cap;
 	tx->fast.r_top = r + used;
-	if (tx->rec_on) {
+	if (tx->rec_on)
 		rec_rset_resized(tx, cap);
-		tx->recf->raddr_delta = (uintptr_t)tx->rec_raddr - (uintptr_t)r;
-	}
 	set_read_room(tx);
 }
 

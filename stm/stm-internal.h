@@ -141,7 +141,9 @@ struct stm_tx {
 	uintptr_t recfast_ctx[STM_REC_WAYS];          /* which ones (see rec_attempt_start) */
 	unsigned recfast_next;                        /* the next to replace */
 	uintptr_t *rec_raddr;      /* the address of each read-set entry (recorder.c) */
-	size_t rec_raddr_cap;
+	const void **rec_rra;      /* and for an entry noted LUCID_REC_IN_BLOCK_, the
+	                              read's return address */
+	size_t rec_raddr_cap;      /* entries both have room for */
 	unsigned in_cs;            /* odd between an attempt's RCU read lock and unlock,
 	                              new for each attempt (stm_cs_mark_enter): for fork,
 	                              and tx/memory.c's grace periods; the owner writes it */

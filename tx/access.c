@@ -92,7 +92,7 @@ uint64_t lucid_load_rec_(const void *addr, unsigned size, const void *site, uint
 	if (rec) {
 		uint32_t id = place_id(rec, site, sp, ra);
 
-		if (id && lucid_load_try_(&tx->fast, (uintptr_t)addr, size, rec, id, rec->r_limit, &v))
+		if (id && lucid_load_try_(&tx->fast, (uintptr_t)addr, size, rec, id, rec->r_limit, &v, 0))
 			return v;
 	}
 	return load_at(tx, (uintptr_t)addr, size);

@@ -141,7 +141,25 @@ struct lucid_recfast_ {
 	                                   array of read addresses */
 	uint64_t tag_site;              /* the attempt's block site, placed for entry tags */
 	struct lucid_recslot_ slot[LUCID_REC_SLOTS_];
+	uintptr_t block_sp;             /* the stack position of an access made from the
+	                                   outermost block's own function, or 0 (see
+	                                   LUCID_REC_IN_BLOCK_) */
+	uintptr_t rra_delta;            /* byte distance from the read set to the array
+	                                   of such reads' return addresses */
 };
+
+/*
+ * A read made from the function of the attempt's outermost block (not from
+ * a function it calls) needs no stack capture: its stack is its return
+ * address followed by the callers of the block's function, which the
+ * block context keeps, and that function's frame lives as long as the
+ * attempt. No other function can make an access from the same stack
+ * position while that frame lives (its callees' positions are lower), so
+ * the position alone tells such reads apart. The read-set entry notes this
+ * value instead of a stack id, and the return address goes beside it: the
+ * library puts the stack together only for a read found invalid.
+ */
+#define LUCID_REC_IN_BLOCK_ 0xffffffffu
 
 /**
  * A write-log entry: one word the transaction will write at commit (64 bytes).
@@ -253,12 +271,13 @@ lucid_rec_id_(struct lucid_recfast_ *rec, const void *site, const void *key, uin
  * unlocked orec not newer than the snapshot, the data, the orec unchanged;
  * appends the read to the read set if it has room below @p limit. With
  * @p rec (while recording) it also notes the read's address and its
- * stack id @p id (of a place seen lately: lucid_rec_id_).
- * Returns 0, having done nothing, when the library must take over.
+ * stack id @p id (of a place seen lately: lucid_rec_id_), or
+ * LUCID_REC_IN_BLOCK_ and the read's return address @p ra (non-NULL only
+ * then). Returns 0, having done nothing, when the library must take over.
  */
 static inline __attribute__((always_inline)) int
 lucid_load_try_(struct lucid_txfast_ *tx, uintptr_t a, unsigned size, struct lucid_recfast_ *rec,
-                uint32_t id, const struct lucid_rentry_ *limit, uint64_t *out)
+                uint32_t id, const struct lucid_rentry_ *limit, uint64_t *out, const void *ra)
 {
 	struct lucid_rentry_ *r = tx->r_top;
 
@@ -283,6 +302,8 @@ lucid_load_try_(struct lucid_txfast_ *tx, uintptr_t a, unsigned size, struct luc
 				 * only this thread moves it. */
 				if (rec)
 					*(uintptr_t *)((uintptr_t)r + rec->raddr_delta) = a;
+				if (ra)
+					*(const void **)((uintptr_t)r + rec->rra_delta) = ra;
 				lucid_rentry_put_(r, idx, id);
 				tx->r_top = r + 1;
 				*out = v;
@@ -315,9 +336,16 @@ lucid_load_other_(const void *addr, unsigned size, const void *site)
 	uint32_t id;
 	uint64_t v;
 
-	if (rec && (id = lucid_rec_id_(rec, site, ra, sp)) != 0 &&
-	    lucid_load_try_(tx, (uintptr_t)addr, size, rec, id, rec->r_limit, &v))
-		return v;
+	if (rec) {
+		if (sp == rec->block_sp) {
+			if (lucid_load_try_(tx, (uintptr_t)addr, size, rec, LUCID_REC_IN_BLOCK_,
+			                    rec->r_limit, &v, ra))
+				return v;
+		} else if ((id = lucid_rec_id_(rec, site, ra, sp)) != 0 &&
+		           lucid_load_try_(tx, (uintptr_t)addr, size, rec, id, rec->r_limit, &v, 0)) {
+			return v;
+		}
+	}
 	return lucid_load_rec_(addr, size, site, lucid_sp_(), __builtin_return_address(0));
 }
 
@@ -327,7 +355,7 @@ lucid_load_(const void *addr, unsigned size, const void *site)
 	struct lucid_txfast_ *tx = lucid_tls_tx_;
 	uint64_t v;
 
-	if (LUCID_LIKELY_(lucid_load_try_(tx, (uintptr_t)addr, size, 0, 0, tx->r_end, &v)))
+	if (LUCID_LIKELY_(lucid_load_try_(tx, (uintptr_t)addr, size, 0, 0, tx->r_end, &v, 0)))
 		return v;
 	return lucid_load_other_(addr, size, site);
 }
