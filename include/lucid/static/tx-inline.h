@@ -140,13 +140,14 @@ struct lucid_recfast_ {
 	uintptr_t raddr_delta;          /* byte distance from the read set to the
 	                                   array of read addresses */
 	uint64_t tag_site;              /* the attempt's block site, placed for entry tags */
-	struct lucid_recslot_ slot[LUCID_REC_SLOTS_];
 	uintptr_t block_sp;             /* the stack position of an access made from the
 	                                   outermost block's own function, or 0 (see
 	                                   LUCID_REC_IN_BLOCK_) */
 	uintptr_t rra_delta;            /* byte distance from the read set to the array
 	                                   of such reads' return addresses */
-};
+	uintptr_t pad_[2];
+	struct lucid_recslot_ slot[LUCID_REC_SLOTS_];   /* each on a cache line of its own */
+} __attribute__((aligned(64)));
 
 /*
  * A read made from the function of the attempt's outermost block (not from
