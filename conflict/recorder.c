@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -320,6 +321,8 @@ struct rec_ctx {
 	void *pc, *frame;
 	int line;
 	bool exact;                 /* every caller is checked */
+	bool whole;                 /* and the walk reached the outermost frame (not
+	                               cut at MAX_FRAMES) */
 	uintptr_t ctx;              /* its number (a hash of all that) */
 	uint32_t site;              /* the block's site id */
 	unsigned n;                 /* return addresses checked */
@@ -506,6 +509,7 @@ static void ctx_capture(struct rec_ctx *c, const struct stm_open_block *o)
 	int n = walk_stack(ip, slot, MAX_FRAMES), i = 0;
 	uint64_t h = mix(mix(mix(0, (uintptr_t)o->pc), (uintptr_t)o->frame), (uint64_t)o->site->line);
 
+	c->whole = n < MAX_FRAMES;
 	c->pc = o->pc;
 	c->frame = o->frame;
 	c->line = o->site->line;
@@ -590,10 +594,13 @@ void rec_attempt_start(struct stm_tx *tx)
 		rset_deltas(tx);
 	/* Reads from the block's own function note no stack (see
 	 * LUCID_REC_IN_BLOCK_): where the context's callers are all known,
-	 * and the block's checkpoint is the one that keeps the stack pointer
-	 * (the stack pointer after the call that took it is the call's
-	 * canonical frame address, from which lucid_sp_ takes 16). */
-	tx->recf->block_sp = c->exact && tx->env_own
+	 * all the way out (a stack cut at MAX_FRAMES here would be cut
+	 * elsewhere by an unwind at the read, which starts with fewer of our
+	 * frames: one read, two stacks), and the block's checkpoint is the one
+	 * that keeps the stack pointer (the stack pointer after the call that
+	 * took it is the call's canonical frame address, from which lucid_sp_
+	 * takes 16). */
+	tx->recf->block_sp = c->exact && c->whole && tx->env_own
 	                     ? ((const struct lucid_checkpoint_ *)tx->env)->reg[6] - 16 : 0;
 	uint32_t site = c->site;
 
@@ -763,6 +770,8 @@ uint32_t lucid_rec_site_(const void *site, uintptr_t sp, const void *ra)
 _Static_assert(DEPOT_BITS <= 20 && MAX_SITES <= 4096, "entry tags hold the ids");
 _Static_assert((1u << DEPOT_BITS) <= LUCID_REC_IN_BLOCK_, "no stack id reads as LUCID_REC_IN_BLOCK_");
 _Static_assert(sizeof(struct lucid_recslot_) == 64, "a recent place fills one cache line");
+_Static_assert(offsetof(struct lucid_recfast_, slot) == 64,
+               "the helpers' other fields fill the first cache line, the places the next ones");
 
 uint64_t rec_entry_tag(struct stm_tx *tx, uint32_t stack, uintptr_t word)
 {

@@ -534,7 +534,8 @@ END_TEST
  * or holds its lock while the reader reads (the read meets it, and its
  * stack is unwound there and then).
  */
-enum { BF_ROUNDS = 6, BF_FRAMES = 64 };
+enum { BF_KINDS = 3, BF_GROUPS = 3, BF_ROUNDS = BF_KINDS * BF_GROUPS, BF_FRAMES = 64 };
+enum { BF_DEEP = 70 };   /* more frames than a stack keeps (MAX_FRAMES, recorder.c) */
 enum { BF_COMMIT_INVALID, BF_READ_INVALID, BF_READ_LOCKED };
 static long bf_x OWN_OREC, bf_y OWN_OREC, bf_z OWN_OREC;
 static struct handoff bf_ho;
@@ -545,6 +546,8 @@ static int bf_count[BF_ROUNDS], bf_reason[BF_ROUNDS];
 static unsigned bf_depth[BF_ROUNDS];
 static uintptr_t bf_stack[BF_ROUNDS][BF_FRAMES];
 static int bf_in_block, bf_noted;         /* reads noted LUCID_REC_IN_BLOCK_, of all */
+static int bf_deep;                       /* the rounds below BF_DEEP frames are on */
+static int bf_in_block_deep;              /* reads noted so in them */
 
 static __attribute__((noinline)) void bf_block(void)
 {
@@ -554,7 +557,8 @@ static __attribute__((noinline)) void bf_block(void)
 
 		__atomic_add_fetch(&bf_noted, 1, __ATOMIC_RELAXED);
 		if (noted == LUCID_REC_IN_BLOCK_)
-			__atomic_add_fetch(&bf_in_block, 1, __ATOMIC_RELAXED);
+			__atomic_add_fetch(bf_deep ? &bf_in_block_deep : &bf_in_block, 1,
+			                   __ATOMIC_RELAXED);
 		handoff_reader(&bf_ho);
 		long z = lucid_read(bf_z);
 
@@ -573,6 +577,16 @@ static __attribute__((noinline)) void bf_driver_2(void)
 {
 	bf_block();
 	__asm__ __volatile__("nop; nop" ::: "memory");
+}
+
+/* bf_driver_1, @p n calls further out. */
+static __attribute__((noinline)) void bf_far(int n)
+{
+	if (n > 0)
+		bf_far(n - 1);
+	else
+		bf_driver_1();
+	__asm__ __volatile__("" ::: "memory");   /* not a tail call */
 }
 
 static void bf_hook(const struct lucid_conflict *c, void *arg)
@@ -626,11 +640,16 @@ START_TEST(test_block_read_stack)
 	pthread_t t;
 
 	for (int r = 0; r < BF_ROUNDS; r++)
-		bf_mode[r] = r % 3;
+		bf_mode[r] = r % BF_KINDS;
 	lucid_set_abort_hook(bf_hook, NULL);
 	ck_assert_int_eq(pthread_create(&t, NULL, bf_writer, NULL), 0);
-	/* Round r: kind r % 3, driver r / 3 + 1. */
-	for (int r = 0; r < BF_ROUNDS; r++) {
+	/* Round r: kind r % 3, and by r / 3 the first driver, the second, the
+	 * first below a stack too deep to be kept whole (an unwind at the read
+	 * keeps other frames of it than the block context's walk did, so those
+	 * reads must be unwound: one read, one stack). */
+	/* volatile: a compiler that unrolls the loop would call each driver
+	 * from several places, and the frames above the drivers would differ. */
+	for (volatile int r = 0; r < BF_ROUNDS; r++) {
 		handoff_round_start(&bf_ho);
 		__atomic_store_n(&bf_round, r, __ATOMIC_RELEASE);
 		if (bf_mode[r] == BF_READ_LOCKED) {
@@ -638,16 +657,21 @@ START_TEST(test_block_read_stack)
 			while (__atomic_load_n(&bf_locked, __ATOMIC_ACQUIRE) != 1)
 				sched_yield();
 		}
-		if (r / 3 == 0)
+		bf_deep = r / BF_KINDS == 2;
+		if (r / BF_KINDS == 0)
 			bf_driver_1();
-		else
+		else if (r / BF_KINDS == 1)
 			bf_driver_2();
+		else
+			bf_far(BF_DEEP);
 		handoff_round_end(&bf_ho);
 	}
 	pthread_join(t, NULL);
 	lucid_set_abort_hook(NULL, NULL);
 	ck_assert_int_eq(bf_x, BF_ROUNDS);
-	ck_assert_int_eq(bf_z, BF_ROUNDS / 3);
+	ck_assert_int_eq(bf_z, BF_GROUPS);
+	ck_assert_msg(bf_in_block_deep == 0, "%d reads below %d frames were noted "
+	              "LUCID_REC_IN_BLOCK_", bf_in_block_deep, BF_DEEP);
 #ifdef LUCID_OWN_CHECKPOINT_
 	ck_assert_msg(bf_in_block > 0, "none of %d reads from the block's function was noted "
 	              "LUCID_REC_IN_BLOCK_", bf_noted);
@@ -662,10 +686,13 @@ START_TEST(test_block_read_stack)
 		ck_assert_msg(bf_depth[r] > 3 && bf_depth[r] <= BF_FRAMES,
 		              "round %d: a stack of %u frames", r, bf_depth[r]);
 	}
-	/* One read, one stack through each caller, however it was found. */
+	/* One read, one stack through each caller, however it was found: the
+	 * second frame is in the driver (the first one for groups 0 and 2),
+	 * the third in the test or in bf_far. */
 	for (int r = 0; r < BF_ROUNDS; r++) {
 		for (int q = 0; q < BF_ROUNDS; q++) {
-			bool same_driver = r / 3 == q / 3;
+			int gr = r / BF_KINDS, gq = q / BF_KINDS;
+			bool same_driver = gr % 2 == gq % 2, same_driver_caller = gr == gq;
 
 			ck_assert_msg(bf_stack[r][0] == bf_stack[q][0],
 			              "rounds %d and %d: the read at %#lx and %#lx", r, q,
@@ -673,7 +700,10 @@ START_TEST(test_block_read_stack)
 			ck_assert_msg((bf_stack[r][1] == bf_stack[q][1]) == same_driver,
 			              "rounds %d and %d: bf_block's callers %#lx and %#lx", r, q,
 			              (unsigned long)bf_stack[r][1], (unsigned long)bf_stack[q][1]);
-			if (same_driver)
+			ck_assert_msg((bf_stack[r][2] == bf_stack[q][2]) == same_driver_caller,
+			              "rounds %d and %d: the drivers' callers %#lx and %#lx", r, q,
+			              (unsigned long)bf_stack[r][2], (unsigned long)bf_stack[q][2]);
+			if (same_driver_caller)
 				ck_assert_msg(bf_depth[r] == bf_depth[q] &&
 				              memcmp(bf_stack[r], bf_stack[q],
 				                     bf_depth[r] * sizeof(uintptr_t)) == 0,

@@ -84,7 +84,7 @@ extern "C" {
  */
 struct lucid_rentry_ {
 	uint32_t orec;    /* index in the orec table */
-	uint32_t site;    /* call-site/stack id while recording, else 0 */
+	uint32_t site;    /* stack id while recording (or LUCID_REC_IN_BLOCK_), else 0 */
 };
 
 /* Fills a read-set entry with one store; @p orec is an orec index, below
@@ -154,10 +154,12 @@ struct lucid_recfast_ {
  * a function it calls) needs no stack capture: its stack is its return
  * address followed by the callers of the block's function, which the
  * block context keeps, and that function's frame lives as long as the
- * attempt. No other function can make an access from the same stack
- * position while that frame lives (its callees' positions are lower), so
- * the position alone tells such reads apart. The read-set entry notes this
- * value instead of a stack id, and the return address goes beside it: the
+ * attempt. While that frame lives, an access made at the same stack
+ * position is made from that function (the functions it calls run lower),
+ * or from one it reached by tail calls, whose frames are gone: an unwind
+ * at the read would find the same frames either way, so the position
+ * alone tells such reads apart. The read-set entry notes this value
+ * instead of a stack id, and the return address goes beside it: the
  * library puts the stack together only for a read found invalid.
  */
 #define LUCID_REC_IN_BLOCK_ 0xffffffffu
