@@ -1146,6 +1146,7 @@ void rec_commit(struct stm_tx *tx, uintptr_t ts)
 		__atomic_store_n(&s->site, r->site, __ATOMIC_RELEASE);
 		__atomic_store_n(&s->stripe, stripe, __ATOMIC_RELEASE);
 		__atomic_store_n(&s->written, written, __ATOMIC_RELEASE);
+#pragma GCC unroll 4
 		for (unsigned i = 0; i < SIDE_WORDS; i++)
 			__atomic_store_n(&s->stack[i], stacks[i], __ATOMIC_RELEASE);
 		__atomic_store_n(&s->version, ts, __ATOMIC_RELEASE);
