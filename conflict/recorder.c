@@ -28,7 +28,10 @@ static void *hook_arg;
 static bool debug_capture;                   /* lucid_debug_capture(), LUCID_CAPTURE */
 
 #define RING 16384              /* records a thread can queue between drains */
-#define MAX_FRAMES 64
+#define MAX_FRAMES 64           /* frames a stack keeps, from the user's access outwards */
+#define WALK_FRAMES (MAX_FRAMES + 24)   /* frames walked for one: Lucid's own come first,
+                                           as many as 24, so that every path to a capture
+                                           keeps the same user frames of a deep stack */
 #define DEPOT_BITS 20           /* at most 2^20 - 1 distinct stacks */
 #define MAX_SITES 4096
 #define SITE_CACHE 16
@@ -254,11 +257,11 @@ void rec_alloc(void *p, size_t size)
 		stack = rec_stack_memo(tx);
 	} else {
 		/* Outside an attempt there is no block context to key a memo with. */
-		uint64_t ip[MAX_FRAMES];
-		uintptr_t slot[MAX_FRAMES];
+		uint64_t ip[WALK_FRAMES];
+		uintptr_t slot[WALK_FRAMES];
 		int first;
 
-		stack = depot_put_user(ip, walk_stack(ip, slot, MAX_FRAMES), (uintptr_t)tx->rec_ra,
+		stack = depot_put_user(ip, walk_stack(ip, slot, WALK_FRAMES), (uintptr_t)tx->rec_ra,
 		                       &first);
 	}
 
@@ -321,13 +324,13 @@ struct rec_ctx {
 	void *pc, *frame;
 	int line;
 	bool exact;                 /* every caller is checked */
-	bool whole;                 /* and the walk reached the outermost frame (not
-	                               cut at MAX_FRAMES) */
+	bool whole;                 /* and they reach the outermost frame, or as far
+	                               out as a stack keeps (MAX_FRAMES) */
 	uintptr_t ctx;              /* its number (a hash of all that) */
 	uint32_t site;              /* the block's site id */
 	unsigned n;                 /* return addresses checked */
-	uintptr_t slot[MAX_FRAMES]; /* where each is kept */
-	uintptr_t ret[MAX_FRAMES];
+	uintptr_t slot[WALK_FRAMES]; /* where each is kept */
+	uintptr_t ret[WALK_FRAMES];
 };
 
 struct rec_thread {
@@ -477,7 +480,9 @@ static uint32_t depot_put_user(const uint64_t *ip, int n, uintptr_t ra, int *fir
 			break;
 		}
 	}
-	return n > *first ? depot_put(ip + *first, (uint32_t)(n - *first)) : 0;
+	int depth = n - *first < MAX_FRAMES ? n - *first : MAX_FRAMES;
+
+	return depth > 0 ? depot_put(ip + *first, (uint32_t)depth) : 0;
 }
 
 static uint64_t mix(uint64_t h, uint64_t v)
@@ -504,12 +509,11 @@ static bool ctx_holds(const struct rec_ctx *c, const struct stm_open_block *o)
  * own, so that nothing memoized under it is found again). */
 static void ctx_capture(struct rec_ctx *c, const struct stm_open_block *o)
 {
-	uint64_t ip[MAX_FRAMES];
-	uintptr_t slot[MAX_FRAMES];
-	int n = walk_stack(ip, slot, MAX_FRAMES), i = 0;
+	uint64_t ip[WALK_FRAMES];
+	uintptr_t slot[WALK_FRAMES];
+	int n = walk_stack(ip, slot, WALK_FRAMES), i = 0;
 	uint64_t h = mix(mix(mix(0, (uintptr_t)o->pc), (uintptr_t)o->frame), (uint64_t)o->site->line);
 
-	c->whole = n < MAX_FRAMES;
 	c->pc = o->pc;
 	c->frame = o->frame;
 	c->line = o->site->line;
@@ -530,6 +534,8 @@ static void ctx_capture(struct rec_ctx *c, const struct stm_open_block *o)
 		c->ret[c->n++] = ip[i + 1];
 		h = mix(h, ip[i + 1]);
 	}
+	/* A read there keeps its return address and MAX_FRAMES - 1 of these. */
+	c->whole = n < WALK_FRAMES || c->n + 1 >= MAX_FRAMES;
 	c->ctx = (uintptr_t)h;
 }
 
@@ -593,10 +599,8 @@ void rec_attempt_start(struct stm_tx *tx)
 	else
 		rset_deltas(tx);
 	/* Reads from the block's own function note no stack (see
-	 * LUCID_REC_IN_BLOCK_): where the context's callers are all known,
-	 * all the way out (a stack cut at MAX_FRAMES here would be cut
-	 * elsewhere by an unwind at the read, which starts with fewer of our
-	 * frames: one read, two stacks), and the block's checkpoint is the one
+	 * LUCID_REC_IN_BLOCK_): where the context's callers are all known, as
+	 * far out as a stack keeps, and the block's checkpoint is the one
 	 * that keeps the stack pointer (the stack pointer after the call that
 	 * took it is the call's canonical frame address, from which lucid_sp_
 	 * takes 16). */
@@ -698,9 +702,9 @@ static uint32_t memo_stack(struct stm_tx *tx, const void *site, uintptr_t key, u
 		}
 	}
 
-	uint64_t ip[MAX_FRAMES];
-	uintptr_t slot[MAX_FRAMES];
-	int n = walk_stack(ip, slot, MAX_FRAMES), first;
+	uint64_t ip[WALK_FRAMES];
+	uintptr_t slot[WALK_FRAMES];
+	int n = walk_stack(ip, slot, WALK_FRAMES), first;
 	uint32_t id = depot_put_user(ip, n, key, &first);
 	struct stm_rec_memo e = { .key = key, .pos = pos, .ctx = tx->rec_ctx, .id = id, .own = -1 };
 
