@@ -434,16 +434,17 @@ static __attribute__((noinline)) void pc_mid(void)
 	__asm__ __volatile__("" ::: "memory");
 }
 
-/* Two drivers with different code (so that no compiler folds them). */
-static __attribute__((noinline)) void pc_driver_1(void)
+/* Two drivers with different code (so that no compiler folds them): two
+ * callers of @p fn, for the tests' stacks to tell apart. */
+static __attribute__((noinline)) void driver_1(void (*fn)(void))
 {
-	pc_mid();
+	fn();
 	__asm__ __volatile__("nop" ::: "memory");
 }
 
-static __attribute__((noinline)) void pc_driver_2(void)
+static __attribute__((noinline)) void driver_2(void (*fn)(void))
 {
-	pc_mid();
+	fn();
 	__asm__ __volatile__("nop; nop" ::: "memory");
 }
 
@@ -486,9 +487,9 @@ START_TEST(test_reader_stack_per_caller)
 		handoff_round_start(&pc_ho);
 		__atomic_store_n(&pc_target, r / 2 % 2 ? &pc_a : &pc_x, __ATOMIC_RELAXED);
 		if (r % 2 == 0)
-			pc_driver_1();
+			driver_1(pc_mid);
 		else
-			pc_driver_2();
+			driver_2(pc_mid);
 		handoff_round_end(&pc_ho);
 	}
 	pthread_join(t, NULL);
@@ -567,25 +568,13 @@ static __attribute__((noinline)) void bf_block(void)
 	__asm__ __volatile__("" ::: "memory");
 }
 
-static __attribute__((noinline)) void bf_driver_1(void)
-{
-	bf_block();
-	__asm__ __volatile__("nop" ::: "memory");
-}
-
-static __attribute__((noinline)) void bf_driver_2(void)
-{
-	bf_block();
-	__asm__ __volatile__("nop; nop" ::: "memory");
-}
-
-/* bf_driver_1, @p n calls further out. */
+/* driver_1(bf_block), @p n calls further out. */
 static __attribute__((noinline)) void bf_far(int n)
 {
 	if (n > 0)
 		bf_far(n - 1);
 	else
-		bf_driver_1();
+		driver_1(bf_block);
 	__asm__ __volatile__("" ::: "memory");   /* not a tail call */
 }
 
@@ -658,9 +647,9 @@ START_TEST(test_block_read_stack)
 		}
 		bf_deep = r / BF_KINDS == 2;
 		if (r / BF_KINDS == 0)
-			bf_driver_1();
+			driver_1(bf_block);
 		else if (r / BF_KINDS == 1)
-			bf_driver_2();
+			driver_2(bf_block);
 		else
 			bf_far(BF_DEEP);
 		handoff_round_end(&bf_ho);
