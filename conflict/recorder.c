@@ -23,9 +23,15 @@
 
 bool rec_capture;
 static bool rec_to_file;                     /* a writer thread takes the records */
+static bool rec_exact;                       /* something besides the file listens:
+                                                every recording attempt notes its
+                                                reads' stacks (rec_attempt_start) */
 static lucid_abort_hook hook_fn;
 static void *hook_arg;
 static bool debug_capture;                   /* lucid_debug_capture(), LUCID_CAPTURE */
+static bool lazy_for_tests;                  /* rec_test_lazy_reads() */
+static bool listeners(void);
+static void capture_update(bool capture);
 
 #define RING 16384              /* records a thread can queue between drains */
 #define MAX_FRAMES 64           /* frames a stack keeps, from the user's access outwards */
@@ -340,6 +346,12 @@ struct rec_thread {
 	uint64_t dropped;
 	struct rec_abort pending;
 	bool have_pending;
+	bool pending_waits;         /* pending waits for its read's stack */
+	bool waiting;               /* wait does (see rec_attempt_start) */
+	struct rec_abort wait;
+	/* Its other side: [0] for a read of a word outside the other side's
+	 * stripe, [1 + i] for a read of the stripe's word i. */
+	struct rec_abort wait_other[1 + SIDE_WORDS];
 	uint32_t site;              /* the current attempt's site (read by others) */
 	uint32_t seq;               /* attempts started, bumped after site (read by others) */
 	uint64_t t0;                /* the current attempt's start */
@@ -547,6 +559,21 @@ static void rset_deltas(struct stm_tx *tx)
 	tx->recf->rra_delta = (uintptr_t)tx->rec_rra - (uintptr_t)tx->r_base;
 }
 
+/*
+ * Starts a recording attempt: its block context, the inline paths' recent
+ * places for it, and whether its reads note their stacks.
+ *
+ * Noting a read's stack costs the read more than the read itself (about 50
+ * instructions against 20), so when only the file listens, reads take the
+ * common inline path and note nothing. A read found invalid later (at a
+ * validation) then has no stack: its record waits (rec_thread.wait) while
+ * the transaction runs again, this time noting each read's stack and
+ * address, and takes the stack and the address of the first read of the
+ * same orec in that attempt (rec_attempt_over). A transaction run again
+ * almost always makes the same read on the same path; where it does not
+ * (a different path, serial mode), the record keeps no stack for the read.
+ * Conflicts met at an access (a lock) are unwound on the spot either way.
+ */
 void rec_attempt_start(struct stm_tx *tx)
 {
 	struct rec_thread *r = thread_state(tx);
@@ -609,6 +636,10 @@ void rec_attempt_start(struct stm_tx *tx)
 	uint32_t site = c->site;
 
 	tx->recf->tag_site = (uint64_t)site << 20;
+	/* Reads note their stacks only where a hook, a debugger or a
+	 * breakpoint wants each abort's record at once, or in the attempt that
+	 * follows one whose record still waits for its read's stack. */
+	tx->rec_reads = r->waiting || __atomic_load_n(&rec_exact, __ATOMIC_RELAXED);
 	__atomic_store_n(&r->site, site, __ATOMIC_RELAXED);
 	/* After the site: whoever sees this attempt's number sees its site. */
 	__atomic_store_n(&r->seq, r->seq + 1, __ATOMIC_RELEASE);
@@ -1008,19 +1039,40 @@ void rec_conflict_read(struct stm_tx *tx, int reason, const struct lucid_rentry_
 
 	if (!a)
 		return;
-	a->stack = failed->site;
-	if (a->stack == LUCID_REC_IN_BLOCK_)
-		a->stack = i < tx->rec_raddr_cap ? block_read_stack(tx, tx->rec_rra[i]) : 0;
-	a->address = i < tx->rec_raddr_cap ? tx->rec_raddr[i] : 0;
 	a->orec = failed->orec;
 	/* We locked it ourselves since (a write after the read): what changed
 	 * it is the commit whose version we found when locking. */
 	if (stm_orec_is_locked(other) && stm_owns(tx, stm_orec_owner(other)))
 		other = stm_orec_owner(other)->version;
+	const uintptr_t *orec = &tx->fast.orecs[failed->orec];
+
+	if (!failed->site && !tx->rec_reads) {
+		/* A read of the common path: no stack, no address. The record
+		 * waits for the next attempt's (see rec_attempt_start), with
+		 * the other side for each word the read may have been of. */
+		struct rec_thread *r = tx->rec;
+
+		r->wait_other[0] = *a;
+		other_side(&r->wait_other[0], other, failed->orec, 0, orec, tx->fast.end);
+		uint64_t stripe = SIDE_STRIPE(r->wait_other[0].other_address);
+
+		for (unsigned w = 0; w < SIDE_WORDS; w++) {
+			r->wait_other[1 + w] = *a;
+			if (r->wait_other[0].flags & REC_ABORT_OTHER_KNOWN)
+				other_side(&r->wait_other[1 + w], other, failed->orec, stripe + 8 * w,
+				           orec, tx->fast.end);
+		}
+		*a = r->wait_other[0];
+		r->pending_waits = true;
+		return;
+	}
+	a->stack = failed->site;
+	if (a->stack == LUCID_REC_IN_BLOCK_)
+		a->stack = i < tx->rec_raddr_cap ? block_read_stack(tx, tx->rec_rra[i]) : 0;
+	a->address = i < tx->rec_raddr_cap ? tx->rec_raddr[i] : 0;
 	/* Commits that came after the read: newer than the snapshot's end (an
 	 * older one would have failed the last validation that moved end). */
-	other_side(a, other, failed->orec, a->address & ~(uint64_t)7, &tx->fast.orecs[failed->orec],
-	           tx->fast.end);
+	other_side(a, other, failed->orec, a->address & ~(uint64_t)7, orec, tx->fast.end);
 }
 
 void rec_plain_abort(struct stm_tx *tx, int reason)
@@ -1087,21 +1139,12 @@ static void announce(const struct rec_abort *a)
 	conflict_break_check(&c);
 }
 
-void rec_abort_done(struct stm_tx *tx, int reason)
+/* Hands finished record @p a to the hook, the debugger and the writer. */
+static void record_out(struct rec_thread *r, struct rec_abort *a)
 {
-	struct rec_thread *r = tx->rec;
-
-	if (!r)
-		return;
-	if (!r->have_pending)
-		rec_plain_abort(tx, reason);
-	r->have_pending = false;
-	if (r->pending.address && (r->pending.alloc_stack = alloc_stack_of(r->pending.address)))
-		r->pending.flags |= REC_ABORT_ALLOC_STACK;
-	/* In ticks; the writer turns them into nanoseconds. */
-	r->pending.mono_ns = ticks();
-	r->pending.wasted_ns = r->pending.mono_ns - r->t0;
-	announce(&r->pending);
+	if (a->address && (a->alloc_stack = alloc_stack_of(a->address)))
+		a->flags |= REC_ABORT_ALLOC_STACK;
+	announce(a);
 	if (!__atomic_load_n(&rec_to_file, __ATOMIC_RELAXED))
 		return;
 
@@ -1111,8 +1154,90 @@ void rec_abort_done(struct stm_tx *tx, int reason)
 		__atomic_store_n(&r->dropped, r->dropped + 1, __ATOMIC_RELAXED);
 		return;
 	}
-	r->ring[head % RING] = r->pending;
+	r->ring[head % RING] = *a;
 	__atomic_store_n(&r->head, head + 1, __ATOMIC_RELEASE);
+}
+
+void rec_abort_done(struct stm_tx *tx, int reason)
+{
+	struct rec_thread *r = tx->rec;
+
+	if (!r)
+		return;
+	if (!r->have_pending)
+		rec_plain_abort(tx, reason);
+	r->have_pending = false;
+	/* In ticks; the writer turns them into nanoseconds. */
+	r->pending.mono_ns = ticks();
+	r->pending.wasted_ns = r->pending.mono_ns - r->t0;
+	if (r->pending_waits) {
+		r->pending_waits = false;
+		r->wait = r->pending;
+		r->waiting = true;
+		return;
+	}
+	record_out(r, &r->pending);
+}
+
+void rec_attempt_over(struct stm_tx *tx, bool last)
+{
+	struct rec_thread *r = tx->rec;
+
+	if (!r || !r->waiting)
+		return;
+	/* The first read of the orec, or the first of a word the other side
+	 * wrote (a true conflict, as a validation in order would find it
+	 * first). Reads are noted in this attempt (rec_attempt_start), but an
+	 * entry past the addresses' room has none. */
+	const struct rec_abort *o0 = &r->wait_other[0], *pick = o0;
+	const struct lucid_rentry_ *found = NULL;
+	bool stripe_known = o0->flags & REC_ABORT_OTHER_KNOWN;
+
+	for (const struct lucid_rentry_ *e = tx->r_base; e < tx->fast.r_top; e++) {
+		size_t i = (size_t)(e - tx->r_base);
+
+		if (e->orec != r->wait.orec || i >= tx->rec_raddr_cap)
+			continue;
+		uint64_t word = tx->rec_raddr[i] & ~(uint64_t)7;
+		const struct rec_abort *o =
+			stripe_known && SIDE_STRIPE(word) == SIDE_STRIPE(o0->other_address)
+			? &r->wait_other[1 + SIDE_WORD(word)] : o0;
+
+		if (!found) {
+			found = e;
+			pick = o;
+		}
+		if ((o->flags & (REC_ABORT_OTHER_KNOWN | REC_ABORT_FALSE_CONFLICT)) ==
+		    REC_ABORT_OTHER_KNOWN) {
+			found = e;
+			pick = o;
+			break;
+		}
+	}
+	if (!found && !last)
+		return;   /* perhaps the next attempt reads it */
+	struct rec_abort *a = &r->wait;
+	const uint8_t other_flags = REC_ABORT_OTHER_KNOWN | REC_ABORT_OTHER_COMMITTED |
+	                            REC_ABORT_FALSE_CONFLICT;
+
+	a->flags = (uint8_t)((a->flags & ~other_flags) | (pick->flags & other_flags));
+	a->other_stack = pick->other_stack;
+	a->other_tid = pick->other_tid;
+	a->other_site = pick->other_site;
+	a->other_address = pick->other_address;
+	a->other_commit = pick->other_commit;
+	if (found) {
+		size_t i = (size_t)(found - tx->r_base);
+
+		a->stack = found->site == LUCID_REC_IN_BLOCK_ ? block_read_stack(tx, tx->rec_rra[i])
+		                                                : found->site;
+		a->address = tx->rec_raddr[i];
+	} else {
+		/* The read's word is not known: nor whether it was the other's. */
+		a->flags &= (uint8_t)~REC_ABORT_FALSE_CONFLICT;
+	}
+	r->waiting = false;
+	record_out(r, a);
 }
 
 void rec_commit(struct stm_tx *tx, uintptr_t ts)
@@ -1121,6 +1246,8 @@ void rec_commit(struct stm_tx *tx, uintptr_t ts)
 
 	if (!r)
 		return;
+	if (r->waiting)
+		rec_attempt_over(tx, true);
 	/* One side entry per orec written (its head entry, and the words
 	 * chained from it); a stripe that only shares the orec (the table
 	 * wraps around) is left out. */
@@ -1164,6 +1291,8 @@ void rec_commit_ro(struct stm_tx *tx)
 {
 	struct rec_thread *r = tx->rec;
 
+	if (r && r->waiting)
+		rec_attempt_over(tx, true);
 	if (r && r->site < MAX_SITES)
 		__atomic_store_n(&r->commits[r->site], r->commits[r->site] + 1, __ATOMIC_RELAXED);
 }
@@ -1386,8 +1515,7 @@ static void write_out(void)
 		write_failed = true;
 		/* Nothing more reaches the file: stop paying for capture. */
 		__atomic_store_n(&rec_to_file, false, __ATOMIC_RELEASE);
-		__atomic_store_n(&rec_capture, __atomic_load_n(&hook_fn, __ATOMIC_RELAXED) != NULL,
-		                 __ATOMIC_RELEASE);
+		capture_update(listeners());
 		lucid_diag("recording to %s stopped: %s; the program goes on", file_path,
 		           rec_file_strerror(err));
 	}
@@ -1539,10 +1667,32 @@ static bool allocate_tables(void)
 static void rec_exit(void);
 
 /* Tables and unwinder set up once, before anything is captured. Under rec_mutex. */
-/* Whether anyone listens to aborts: a file, a hook or LUCID_BREAK. */
+/* Whether anything but the file listens to aborts: a hook, a debugger
+ * (LUCID_CAPTURE) or LUCID_BREAK. */
+static bool listeners(void)
+{
+	return hook_fn != NULL || debug_capture || conflict_break_active();
+}
+
+/* Whether anyone listens to aborts. */
 static bool capture_wanted(void)
 {
-	return file != NULL || hook_fn != NULL || debug_capture || conflict_break_active();
+	return file != NULL || listeners();
+}
+
+/* Publishes who listens now (under rec_mutex). */
+static void capture_update(bool capture)
+{
+	__atomic_store_n(&rec_exact, listeners() && !lazy_for_tests, __ATOMIC_RELAXED);
+	__atomic_store_n(&rec_capture, capture, __ATOMIC_RELEASE);
+}
+
+void rec_test_lazy_reads(bool on)
+{
+	pthread_mutex_lock(&rec_mutex);
+	lazy_for_tests = on;
+	capture_update(capture_wanted());
+	pthread_mutex_unlock(&rec_mutex);
 }
 
 static bool capture_ready(void)
@@ -1590,7 +1740,7 @@ int rec_start(const char *path, bool replace)
 	writer_running = true;
 	last_flush_ns = stm_now_ns();
 	__atomic_store_n(&rec_to_file, true, __ATOMIC_RELEASE);
-	__atomic_store_n(&rec_capture, true, __ATOMIC_RELEASE);
+	capture_update(true);
 	static bool exit_registered;
 	if (!exit_registered) {
 		exit_registered = true;
@@ -1612,7 +1762,7 @@ void rec_init(void)
 	pthread_mutex_lock(&rec_mutex);
 	debug_capture = cap && strcmp(cap, "1") == 0;
 	if (capture_wanted() && capture_ready())
-		__atomic_store_n(&rec_capture, true, __ATOMIC_RELEASE);
+		capture_update(true);
 	pthread_mutex_unlock(&rec_mutex);
 	if (path && *path)
 		rec_start(path, true);
@@ -1645,7 +1795,7 @@ static void rec_exit(void)
 		file = NULL;
 	}
 	__atomic_store_n(&rec_to_file, false, __ATOMIC_RELEASE);
-	__atomic_store_n(&rec_capture, capture_wanted(), __ATOMIC_RELEASE);
+	capture_update(capture_wanted());
 	pthread_mutex_unlock(&rec_mutex);
 }
 
@@ -1669,7 +1819,7 @@ void lucid_set_abort_hook(lucid_abort_hook fn, void *arg)
 		fn = NULL;
 	__atomic_store_n(&hook_arg, arg, __ATOMIC_RELAXED);
 	__atomic_store_n(&hook_fn, fn, __ATOMIC_RELEASE);
-	__atomic_store_n(&rec_capture, capture_wanted(), __ATOMIC_RELEASE);
+	capture_update(capture_wanted());
 	pthread_mutex_unlock(&rec_mutex);
 }
 
@@ -1683,7 +1833,7 @@ int lucid_debug_capture(int on)
 		err = -LUCID_ENOMEM;
 	else
 		debug_capture = on != 0;
-	__atomic_store_n(&rec_capture, capture_wanted(), __ATOMIC_RELEASE);
+	capture_update(capture_wanted());
 	pthread_mutex_unlock(&rec_mutex);
 	return err;
 }
@@ -1695,6 +1845,7 @@ void rec_thread_exit(struct stm_tx *tx)
 
 	if (!r)
 		return;
+	rec_attempt_over(tx, true);   /* a record still waiting: out without its read */
 	pthread_mutex_lock(&rec_mutex);
 	if (file)
 		drain_thread(tx, &dropped);
@@ -1758,6 +1909,7 @@ void rec_fork_child(void)
 	if (self && self->rec) {
 		/* What the parent had queued is the parent's. */
 		self->rec->tail = self->rec->head;
+		self->rec->waiting = self->rec->pending_waits = false;
 		self->rec->dropped = 0;
 		memset(self->rec->commits, 0, sizeof(self->rec->commits));
 	}

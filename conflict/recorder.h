@@ -62,6 +62,14 @@ void rec_plain_abort(struct stm_tx *tx, int reason);
 /* After the rollback: timestamps the abort's record (a plain one with the
  * current stack if none was built) and queues it for the writer. */
 void rec_abort_done(struct stm_tx *tx, int reason);
+/* An attempt is about to roll back, its read set still whole: a record
+ * left waiting for its read's stack (see rec_attempt_start) takes it from
+ * this attempt's reads, or, if @p last (no attempt follows), is written
+ * without it. */
+void rec_attempt_over(struct stm_tx *tx, bool last);
+/* For tests: reads note their stacks only as they do while only the file
+ * listens (see rec_attempt_start), whoever else listens. */
+void rec_test_lazy_reads(bool on);
 
 /* At commit time @p ts, before the orecs are released: who wrote what. */
 void rec_commit(struct stm_tx *tx, uintptr_t ts);

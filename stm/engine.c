@@ -174,8 +174,9 @@ static inline bool read_inline_ok(const struct stm_tx *tx)
 /*
  * Tells the inline read path how much room the read set has: the common
  * path's end (r_end) while not recording, the recording path's limit while
- * recording (then r_end says none, so the common path steps aside), none
- * where reads must go out of line.
+ * recording (then, where the attempt notes each read's stack, r_end says
+ * none, so the common path steps aside), none where reads must go out of
+ * line.
  */
 static void set_read_room(struct stm_tx *tx)
 {
@@ -183,7 +184,7 @@ static void set_read_room(struct stm_tx *tx)
 
 	if (tx->fast.rec) {
 		tx->recf->r_limit = end;
-		tx->fast.r_end = tx->r_base;
+		tx->fast.r_end = tx->rec_reads ? tx->r_base : end;
 	} else {
 		tx->fast.r_end = end;
 	}
@@ -602,6 +603,8 @@ void stm_abort(struct stm_tx *tx, int reason, int jump_value)
 	bool backoff = false, wait_token = tx->blocked_by_token;
 
 	tx->blocked_by_token = false;
+	if (tx->rec_on)
+		rec_attempt_over(tx, jump_value != 1);
 	stm_rollback(tx);
 	stm_attempt_end(tx);
 	/* The next attempt starts from now: what stopped this one is likely
@@ -679,6 +682,8 @@ void stm_retry(struct stm_tx *tx)
 			tx->wait_set[tx->wait_n++] = (struct stm_wait_entry){ .seen = e->version,
 			                                                     .orec = e->orec };
 	}
+	if (tx->rec_on)
+		rec_attempt_over(tx, false);
 	stm_rollback(tx);
 	stm_attempt_end(tx);
 	stm_stat_add(&tx->stats.aborts, 1);

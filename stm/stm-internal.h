@@ -123,6 +123,9 @@ struct stm_tx {
 	const struct lucid_rentry_ *invalid_entry;   /* and its read-set entry */
 
 	/* recording (conflict/recorder.c; rec_on is above) */
+	bool rec_reads;            /* this recording attempt notes each read's stack
+	                              (else only a read that leaves the inline path
+	                              does: see rec_attempt_start) */
 	void *rec_ra;              /* where the user called into Lucid last */
 	void *rec_frame;
 	uint64_t rec_asked;        /* places the inline paths did not find among the

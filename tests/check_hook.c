@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <lucid.h>
+#include "conflict/recorder.h"
 #include "stm/stm-internal.h"
 #include "tests/testutil.h"
 
@@ -352,11 +353,14 @@ static int ctx_function_of(uintptr_t pc)
 	return best;
 }
 
+/* In these tests' second run (_i 1), reads note no stacks, as while only a
+ * file records: each record takes its read's stack from the retry. */
 START_TEST(test_reader_stack_per_block)
 {
 	enum { ROUNDS = 8 };
 	pthread_t t;
 
+	rec_test_lazy_reads(_i == 1);
 	lucid_set_abort_hook(ctx_hook, NULL);
 	ck_assert_int_eq(pthread_create(&t, NULL, ctx_writer, (void *)(intptr_t)ROUNDS), 0);
 	for (int r = 0; r < ROUNDS; r++) {
@@ -480,6 +484,7 @@ START_TEST(test_reader_stack_per_caller)
 {
 	pthread_t t;
 
+	rec_test_lazy_reads(_i == 1);
 	lucid_set_abort_hook(pc_hook, NULL);
 	ck_assert_int_eq(pthread_create(&t, NULL, pc_writer, NULL), 0);
 	/* Round r: driver r % 2 + 1, the writer changes x (r / 2 even) or a. */
@@ -846,6 +851,7 @@ START_TEST(test_committed_stripe_word)
 	long *targets[ROUNDS] = { &sw.a, &sw.c };
 	pthread_t t;
 
+	rec_test_lazy_reads(_i == 1);
 	lucid_set_abort_hook(sw_hook, NULL);
 	ck_assert_int_eq(pthread_create(&t, NULL, sw_writer, (void *)(intptr_t)ROUNDS), 0);
 	for (int r = 0; r < ROUNDS; r++) {
@@ -882,6 +888,178 @@ START_TEST(test_committed_stripe_word)
 	               sw_seen[1].other_address == (uintptr_t)&sw.b),
 	              "a read of sw.c: other address %#lx, %s", (unsigned long)sw_seen[1].other_address,
 	              sw_seen[1].flags & LUCID_CONFLICT_FALSE ? "a false conflict" : "not a false one");
+}
+END_TEST
+
+/*
+ * Where reads note no stacks (only a file records), a record of a read
+ * found invalid waits for the next attempts of its transaction and takes
+ * the stack and address of their read of the same orec. Rounds of three
+ * kinds: the retry reads x again (the record gets the stack an attempt
+ * noting its reads finds), the retry reads z instead (the record is written
+ * at its commit, without the read's stack and address but with the other
+ * side), the second attempt loses its read of z (its own record, at once)
+ * and the third reads x (the first record then). The rounds run with reads
+ * noted (_i 0) and not (_i 1); records must be the same but for the lost
+ * read's.
+ */
+enum { WR_AGAIN, WR_LOST, WR_LATER, WR_KINDS };
+enum { WR_ROUNDS = 2 * WR_KINDS, WR_FRAMES = 8, WR_MAX = 2 * WR_ROUNDS };
+static long wr_x OWN_OREC, wr_y OWN_OREC, wr_z OWN_OREC;
+static int wr_kind, wr_attempt, wr_phase;
+static int wr_n;
+static struct {
+	int reason, attempt;
+	unsigned flags, depth, other_depth;
+	uintptr_t address, other_address;
+	uintptr_t stack[WR_FRAMES];
+} wr_seen[WR_MAX];
+
+static __attribute__((noinline)) long wr_read(long *p)
+{
+	long v = lucid_read(*p);
+
+	__asm__ __volatile__("" : : "r"(v) : "memory");   /* not a tail call */
+	return v;
+}
+
+/* The reader: has read, lets the writer commit (phase + 1) and goes on. */
+static void wr_handoff(int phase)
+{
+	__atomic_store_n(&wr_phase, phase, __ATOMIC_RELEASE);
+	while (__atomic_load_n(&wr_phase, __ATOMIC_ACQUIRE) != phase + 1)
+		sched_yield();
+}
+
+static __attribute__((noinline)) void wr_body(void)
+{
+	int a = ++wr_attempt;
+	long *p = a == 1 || wr_kind == WR_AGAIN || (wr_kind == WR_LATER && a >= 3) ? &wr_x : &wr_z;
+
+	/* One call, whatever is read (the asm keep the compiler from copying
+	 * it into each path): a record made from a later attempt has the
+	 * stack of that attempt's read, which is the first attempt's only
+	 * where both come from the same call. */
+	__asm__ __volatile__("" : "+r"(p));
+	long v = wr_read(p);
+
+	__asm__ __volatile__("" : "+r"(a));
+
+	if (a == 1)
+		wr_handoff(1);    /* the writer changes x */
+	else if (wr_kind == WR_LATER && a == 2)
+		wr_handoff(3);    /* and then z */
+	lucid_write(wr_y, v + 1);
+}
+
+static __attribute__((noinline)) void wr_block(void)
+{
+	LUCID_ATOMIC {
+		wr_body();
+	}
+	__asm__ __volatile__("" ::: "memory");
+}
+
+static void wr_hook(const struct lucid_conflict *c, void *arg)
+{
+	(void)arg;
+	int i = wr_n++;
+
+	if (i >= WR_MAX)
+		return;
+	wr_seen[i].reason = c->reason;
+	wr_seen[i].attempt = (int)c->attempt;
+	wr_seen[i].flags = c->flags;
+	wr_seen[i].depth = c->stack_depth;
+	wr_seen[i].other_depth = c->other_depth;
+	wr_seen[i].address = c->address;
+	wr_seen[i].other_address = c->other_address;
+	for (unsigned f = 0; f < WR_FRAMES; f++)
+		wr_seen[i].stack[f] = c->stack_depth > f ? c->stack[f] : 0;
+}
+
+static void wr_commit(long *p, int phase)
+{
+	while (__atomic_load_n(&wr_phase, __ATOMIC_ACQUIRE) != phase)
+		sched_yield();
+	LUCID_ATOMIC {
+		lucid_write(*p, lucid_read(*p) + 1);
+	}
+	__atomic_store_n(&wr_phase, phase + 1, __ATOMIC_RELEASE);
+}
+
+static void *wr_writer(void *arg)
+{
+	(void)arg;
+	for (volatile int r = 0; r < WR_ROUNDS; r++) {
+		wr_commit(&wr_x, 1);
+		if (r % WR_KINDS == WR_LATER)
+			wr_commit(&wr_z, 3);
+	}
+	return NULL;
+}
+
+START_TEST(test_waiting_read)
+{
+	bool lazy = _i == 1;
+	int first[WR_ROUNDS];   /* each round's first record */
+	pthread_t t;
+
+	rec_test_lazy_reads(lazy);
+	lucid_set_abort_hook(wr_hook, NULL);
+	ck_assert_int_eq(pthread_create(&t, NULL, wr_writer, NULL), 0);
+	for (int r = 0; r < WR_ROUNDS; r++) {
+		wr_kind = r % WR_KINDS;
+		wr_attempt = 0;
+		first[r] = wr_n;
+		wr_block();
+		__atomic_store_n(&wr_phase, 0, __ATOMIC_RELAXED);
+		ck_assert_int_eq(wr_attempt, wr_kind == WR_LATER ? 3 : 2);
+	}
+	pthread_join(t, NULL);
+	lucid_set_abort_hook(NULL, NULL);
+	ck_assert_int_eq(wr_n, WR_ROUNDS + WR_ROUNDS / WR_KINDS);
+	ck_assert_int_eq(wr_x, WR_ROUNDS);
+	for (int r = 0; r < WR_ROUNDS; r++) {
+		int k = r % WR_KINDS, i = first[r];
+
+		if (k == WR_LATER) {
+			/* The second attempt's record (made noting its reads) comes
+			 * at its abort: after the first attempt's where reads are
+			 * noted, before it where that one waits for the third. */
+			int z = lazy ? i : i + 1;
+
+			ck_assert_msg(wr_seen[z].attempt == 2 && wr_seen[z].address == (uintptr_t)&wr_z &&
+			              wr_seen[z].depth > 0, "round %d: the read of z, attempt %d, "
+			              "address %#lx, %u frames", r, wr_seen[z].attempt,
+			              (unsigned long)wr_seen[z].address, wr_seen[z].depth);
+			if (lazy)
+				i++;
+		}
+		ck_assert_msg(wr_seen[i].reason == LUCID_ABORT_COMMIT_INVALID && wr_seen[i].attempt == 1,
+		              "round %d: reason %d, attempt %d", r, wr_seen[i].reason,
+		              wr_seen[i].attempt);
+		/* The other side is the writer's commit of x, however the read is known. */
+		ck_assert_msg((wr_seen[i].flags & LUCID_CONFLICT_OTHER_COMMITTED) &&
+		              !(wr_seen[i].flags & LUCID_CONFLICT_FALSE) &&
+		              wr_seen[i].other_address == (uintptr_t)&wr_x && wr_seen[i].other_depth > 0,
+		              "round %d: other side flags %#x, address %#lx, %u frames", r,
+		              wr_seen[i].flags, (unsigned long)wr_seen[i].other_address,
+		              wr_seen[i].other_depth);
+		if (k == WR_LOST && lazy) {
+			ck_assert_msg(wr_seen[i].depth == 0 && wr_seen[i].address == 0,
+			              "round %d: a read no attempt made again has %u frames, address %#lx",
+			              r, wr_seen[i].depth, (unsigned long)wr_seen[i].address);
+			continue;
+		}
+		ck_assert_msg(wr_seen[i].address == (uintptr_t)&wr_x && wr_seen[i].depth >= WR_FRAMES,
+		              "round %d: the read's address %#lx, %u frames", r,
+		              (unsigned long)wr_seen[i].address, wr_seen[i].depth);
+		/* The same stack in every round: wr_read, wr_body, wr_block, ... */
+		ck_assert_msg(memcmp(wr_seen[i].stack, wr_seen[first[0]].stack,
+		                     sizeof(wr_seen[i].stack)) == 0,
+		              "round %d: the read's stack differs from round 0's", r);
+	}
 }
 END_TEST
 
@@ -988,11 +1166,11 @@ int main(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("reader_stack_per_block");
 	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_reader_stack_per_block);
+	tcase_add_loop_test(tc, test_reader_stack_per_block, 0, 2);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("reader_stack_per_caller");
 	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_reader_stack_per_caller);
+	tcase_add_loop_test(tc, test_reader_stack_per_caller, 0, 2);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("block_read_stack");
 	tcase_set_timeout(tc, 60);
@@ -1004,7 +1182,11 @@ int main(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("committed_stripe_word");
 	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_committed_stripe_word);
+	tcase_add_loop_test(tc, test_committed_stripe_word, 0, 2);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("waiting_read");
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, test_waiting_read, 0, 2);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("recent_places");
 	tcase_add_test(tc, test_recent_places);
