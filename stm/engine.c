@@ -253,6 +253,16 @@ static inline void fill_entry(struct stm_tx *tx, struct lucid_wentry_ *e, uintpt
 
 /* --------------------------------------------------------- the transaction */
 
+void stm_start_rec(struct stm_tx *tx)
+{
+	tx->rec_on = true;
+	rec_attempt_start(tx);
+	if (tx->rec)
+		tx->fast.rec = tx->recf;
+	set_write_room(tx);
+	set_read_room(tx);
+}
+
 void stm_start_slow(struct stm_tx *tx)
 {
 	if (stm_unlikely(tx->want_serial))

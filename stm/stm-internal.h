@@ -267,6 +267,8 @@ void stm_rcu_synchronize(void);         /* a grace period, fork-safe */
 
 /* ------------------------------------------------------------- engine (engine.c) */
 void stm_start_slow(struct stm_tx *tx);
+/* Makes the attempt stm_start_fast has just started a recording one. */
+void stm_start_rec(struct stm_tx *tx);
 /* Back to the outermost block's checkpoint: its next attempt (@p value 1)
  * or out of it (2, lucid_abort). tx/checkpoint.c. */
 __attribute__((noreturn)) void stm_jump(struct stm_tx *tx, int value);
@@ -385,9 +387,10 @@ static inline __attribute__((always_inline)) void stm_cs_mark_leave(struct stm_t
  * Starts an attempt of the outermost block: an RCU read-side critical
  * section (see cm.c and memory.c for why), a snapshot, empty logs. Inline,
  * because every transaction pays for it. The caller has seen start_other
- * clear (no serial mode or token wanted); if serial mode is pending or the
- * recorder captures, it returns false, having started nothing, and the
- * caller takes stm_start_slow.
+ * clear (no serial mode or token wanted); if serial mode is pending, it
+ * returns false, having started nothing, and the caller takes
+ * stm_start_slow. While the recorder captures, the attempt becomes a
+ * recording one out of line (stm_start_rec).
  *
  * The snapshot is the newest clock value this thread has seen (its last
  * commit time, extension, abort or wake-up), not the clock itself: the
@@ -406,13 +409,15 @@ static inline __attribute__((always_inline)) bool stm_start_fast(struct stm_tx *
 	/* in_cs lets fork() wait out this window (see stm_fork_prepare). */
 	stm_cs_mark_enter(tx);
 	urcu_bp_read_lock();
-	if (stm_likely(!stm_serial_pending() && !__atomic_load_n(&rec_capture, __ATOMIC_RELAXED))) {
+	if (stm_likely(!stm_serial_pending())) {
 		tx->rec_on = false;
 		tx->fast.r_top = tx->r_base;
 		tx->fast.w_top = tx->w_base;
 		tx->fast.end = tx->clock_seen;
 		tx->fast.r_end = tx->r_lim;
 		tx->fast.w_end = tx->w_lim;
+		if (stm_unlikely(__atomic_load_n(&rec_capture, __ATOMIC_RELAXED)))
+			stm_start_rec(tx);
 		return true;
 	}
 	urcu_bp_read_unlock();
