@@ -348,6 +348,9 @@ struct rec_thread {
 	bool have_pending;
 	bool pending_waits;         /* pending waits for its read's stack */
 	bool waiting;               /* wait does (see rec_attempt_start) */
+	bool wait_ready;            /* wait has what it waited for: written when
+	                               the attempt that found it has ended */
+	const void *wait_pc, *wait_frame;   /* its transaction's outermost block */
 	struct rec_abort wait;
 	/* Its other side: [0] for a read of a word outside the other side's
 	 * stripe, [1 + i] for a read of the stripe's word i. */
@@ -571,9 +574,13 @@ static void rset_deltas(struct stm_tx *tx)
  * address, and takes the stack and the address of the first read of the
  * same orec in that attempt (rec_attempt_over). A transaction run again
  * almost always makes the same read on the same path; where it does not
- * (a different path, serial mode), the record keeps no stack for the read.
+ * (a different path, an irrevocable retry, whose reads lock instead), the
+ * record keeps no stack for the read.
  * Conflicts met at an access (a lock) are unwound on the spot either way.
  */
+static bool wait_mine(const struct stm_tx *tx, const struct rec_thread *r);
+static void wait_out(struct rec_thread *r);
+
 void rec_attempt_start(struct stm_tx *tx)
 {
 	struct rec_thread *r = thread_state(tx);
@@ -639,7 +646,12 @@ void rec_attempt_start(struct stm_tx *tx)
 	/* Reads note their stacks only where a hook, a debugger or a
 	 * breakpoint wants each abort's record at once, or in the attempt that
 	 * follows one whose record still waits for its read's stack. */
-	tx->rec_reads = r->waiting || __atomic_load_n(&rec_exact, __ATOMIC_RELAXED);
+	/* A record whose transaction ended without recording again is written
+	 * as it is when this attempt ends (not inside it). */
+	if (r->waiting && !r->wait_ready && !tx->in_handler && !wait_mine(tx, r))
+		r->wait_ready = true;
+	tx->rec_reads = (r->waiting && !r->wait_ready) ||
+	                __atomic_load_n(&rec_exact, __ATOMIC_RELAXED);
 	__atomic_store_n(&r->site, site, __ATOMIC_RELAXED);
 	/* After the site: whoever sees this attempt's number sees its site. */
 	__atomic_store_n(&r->seq, r->seq + 1, __ATOMIC_RELEASE);
@@ -1164,6 +1176,8 @@ void rec_abort_done(struct stm_tx *tx, int reason)
 
 	if (!r)
 		return;
+	if (r->wait_ready)
+		wait_out(r);   /* the older abort first */
 	if (!r->have_pending)
 		rec_plain_abort(tx, reason);
 	r->have_pending = false;
@@ -1173,23 +1187,48 @@ void rec_abort_done(struct stm_tx *tx, int reason)
 	if (r->pending_waits) {
 		r->pending_waits = false;
 		r->wait = r->pending;
+		r->wait_pc = tx->open[0].pc;
+		r->wait_frame = tx->open[0].frame;
 		r->waiting = true;
 		return;
 	}
 	record_out(r, &r->pending);
 }
 
+/* Whether the attempt running is one of the transaction whose record
+ * waits: its outermost block, in the same frame, run again (a
+ * transaction that an abort handler runs meanwhile is another, and so is
+ * a later run of the same block, which starts from attempt 1). */
+static bool wait_mine(const struct stm_tx *tx, const struct rec_thread *r)
+{
+	return tx->open[0].pc == r->wait_pc && tx->open[0].frame == r->wait_frame &&
+	       tx->retries + 1 > r->wait.attempt;
+}
+
+/* Writes the waiting record: filled in by rec_attempt_over, or as it is
+ * (no later read found: its stack and address unknown). */
+static void wait_out(struct rec_thread *r)
+{
+	struct rec_abort *a = &r->wait;
+
+	/* The read's word not known: nor whether it was the other's. */
+	if (!a->address)
+		a->flags &= (uint8_t)~REC_ABORT_FALSE_CONFLICT;
+	r->waiting = r->wait_ready = false;
+	record_out(r, a);
+}
+
 void rec_attempt_over(struct stm_tx *tx, bool last)
 {
 	struct rec_thread *r = tx->rec;
 
-	if (!r || !r->waiting)
+	if (!r || !r->waiting || r->wait_ready || !tx->rec_reads || !wait_mine(tx, r))
 		return;
 	/* The first read of the orec, or the first of a word the other side
 	 * wrote (a true conflict, as a validation in order would find it
 	 * first). Reads are noted in this attempt (rec_attempt_start), but an
 	 * entry past the addresses' room has none. */
-	const struct rec_abort *o0 = &r->wait_other[0], *pick = o0;
+	const struct rec_abort *o0 = &r->wait_other[0], *pick = NULL;
 	const struct lucid_rentry_ *found = NULL;
 	bool stripe_known = o0->flags & REC_ABORT_OTHER_KNOWN;
 
@@ -1199,16 +1238,16 @@ void rec_attempt_over(struct stm_tx *tx, bool last)
 		if (e->orec != r->wait.orec || i >= tx->rec_raddr_cap)
 			continue;
 		uint64_t word = tx->rec_raddr[i] & ~(uint64_t)7;
-		const struct rec_abort *o =
-			stripe_known && SIDE_STRIPE(word) == SIDE_STRIPE(o0->other_address)
-			? &r->wait_other[1 + SIDE_WORD(word)] : o0;
+		bool in_stripe = stripe_known && SIDE_STRIPE(word) == SIDE_STRIPE(o0->other_address);
+		const struct rec_abort *o = in_stripe ? &r->wait_other[1 + SIDE_WORD(word)] : o0;
 
+		if (!(o->flags & REC_ABORT_OTHER_KNOWN))
+			o = o0;   /* the other side moved on before that look */
 		if (!found) {
 			found = e;
 			pick = o;
 		}
-		if ((o->flags & (REC_ABORT_OTHER_KNOWN | REC_ABORT_FALSE_CONFLICT)) ==
-		    REC_ABORT_OTHER_KNOWN) {
+		if (o != o0 && !(o->flags & REC_ABORT_FALSE_CONFLICT)) {
 			found = e;
 			pick = o;
 			break;
@@ -1216,28 +1255,36 @@ void rec_attempt_over(struct stm_tx *tx, bool last)
 	}
 	if (!found && !last)
 		return;   /* perhaps the next attempt reads it */
-	struct rec_abort *a = &r->wait;
-	const uint8_t other_flags = REC_ABORT_OTHER_KNOWN | REC_ABORT_OTHER_COMMITTED |
-	                            REC_ABORT_FALSE_CONFLICT;
-
-	a->flags = (uint8_t)((a->flags & ~other_flags) | (pick->flags & other_flags));
-	a->other_stack = pick->other_stack;
-	a->other_tid = pick->other_tid;
-	a->other_site = pick->other_site;
-	a->other_address = pick->other_address;
-	a->other_commit = pick->other_commit;
 	if (found) {
 		size_t i = (size_t)(found - tx->r_base);
+		struct rec_abort *a = &r->wait;
+		const uint8_t other_flags = REC_ABORT_OTHER_KNOWN | REC_ABORT_OTHER_COMMITTED |
+		                            REC_ABORT_FALSE_CONFLICT;
 
 		a->stack = found->site == LUCID_REC_IN_BLOCK_ ? block_read_stack(tx, tx->rec_rra[i])
 		                                                : found->site;
 		a->address = tx->rec_raddr[i];
-	} else {
-		/* The read's word is not known: nor whether it was the other's. */
-		a->flags &= (uint8_t)~REC_ABORT_FALSE_CONFLICT;
+		a->flags = (uint8_t)((a->flags & ~other_flags) | (pick->flags & other_flags));
+		/* The look made without the word: false where the words differ. */
+		if (pick == o0 && (a->address & ~(uint64_t)7) == o0->other_address)
+			a->flags &= (uint8_t)~REC_ABORT_FALSE_CONFLICT;
+		a->other_stack = pick->other_stack;
+		a->other_tid = pick->other_tid;
+		a->other_site = pick->other_site;
+		a->other_address = pick->other_address;
+		a->other_commit = pick->other_commit;
 	}
-	r->waiting = false;
-	record_out(r, a);
+	/* Written once the attempt has ended (rec_abort_done, rec_commit_done):
+	 * not while it holds locks or runs. */
+	r->wait_ready = true;
+}
+
+void rec_commit_done(struct stm_tx *tx)
+{
+	struct rec_thread *r = tx->rec;
+
+	if (r && r->wait_ready)
+		wait_out(r);
 }
 
 void rec_commit(struct stm_tx *tx, uintptr_t ts)
@@ -1247,7 +1294,7 @@ void rec_commit(struct stm_tx *tx, uintptr_t ts)
 	if (!r)
 		return;
 	if (r->waiting)
-		rec_attempt_over(tx, true);
+		rec_attempt_over(tx, true);   /* written by rec_commit_done */
 	/* One side entry per orec written (its head entry, and the words
 	 * chained from it); a stripe that only shares the orec (the table
 	 * wraps around) is left out. */
@@ -1292,7 +1339,7 @@ void rec_commit_ro(struct stm_tx *tx)
 	struct rec_thread *r = tx->rec;
 
 	if (r && r->waiting)
-		rec_attempt_over(tx, true);
+		rec_attempt_over(tx, true);   /* written by rec_commit_done */
 	if (r && r->site < MAX_SITES)
 		__atomic_store_n(&r->commits[r->site], r->commits[r->site] + 1, __ATOMIC_RELAXED);
 }
@@ -1845,7 +1892,8 @@ void rec_thread_exit(struct stm_tx *tx)
 
 	if (!r)
 		return;
-	rec_attempt_over(tx, true);   /* a record still waiting: out without its read */
+	if (r->waiting)
+		wait_out(r);   /* still waiting: out without its read */
 	pthread_mutex_lock(&rec_mutex);
 	if (file)
 		drain_thread(tx, &dropped);
@@ -1909,7 +1957,7 @@ void rec_fork_child(void)
 	if (self && self->rec) {
 		/* What the parent had queued is the parent's. */
 		self->rec->tail = self->rec->head;
-		self->rec->waiting = self->rec->pending_waits = false;
+		self->rec->waiting = self->rec->wait_ready = self->rec->pending_waits = false;
 		self->rec->dropped = 0;
 		memset(self->rec->commits, 0, sizeof(self->rec->commits));
 	}

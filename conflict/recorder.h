@@ -62,11 +62,14 @@ void rec_plain_abort(struct stm_tx *tx, int reason);
 /* After the rollback: timestamps the abort's record (a plain one with the
  * current stack if none was built) and queues it for the writer. */
 void rec_abort_done(struct stm_tx *tx, int reason);
-/* An attempt is about to roll back, its read set still whole: a record
- * left waiting for its read's stack (see rec_attempt_start) takes it from
- * this attempt's reads, or, if @p last (no attempt follows), is written
- * without it. */
+/* An attempt is ending (about to roll back, or committing), its read set
+ * still whole: a record left waiting for its read's stack by an earlier
+ * attempt of its transaction (see rec_attempt_start) takes it from this
+ * attempt's reads, or, if @p last (no attempt follows), goes without it.
+ * It is written once the attempt has ended: by rec_abort_done, or by
+ * rec_commit_done after a commit. */
 void rec_attempt_over(struct stm_tx *tx, bool last);
+void rec_commit_done(struct stm_tx *tx);
 /* For tests: reads note their stacks only as they do while only the file
  * listens (see rec_attempt_start), whoever else listens. */
 void rec_test_lazy_reads(bool on);

@@ -552,6 +552,8 @@ void stm_commit_slow(struct stm_tx *tx)
 		if (stm_unlikely(tx->rec_on))
 			rec_commit_ro(tx);
 		stm_attempt_end(tx);
+		if (stm_unlikely(tx->rec_on))
+			rec_commit_done(tx);
 		stm_stat_add(&tx->stats.commits_ro, 1);
 		tx->retries = 0;
 		tx->want_serial = false;
@@ -593,6 +595,8 @@ void stm_commit_slow(struct stm_tx *tx)
 				                 __ATOMIC_RELEASE);
 	}
 	stm_attempt_end(tx);
+	if (stm_unlikely(tx->rec_on))
+		rec_commit_done(tx);
 	if (wake)
 		stm_retry_wake();
 	stm_stat_add(&tx->stats.commits_rw, 1);
@@ -692,8 +696,10 @@ void stm_retry(struct stm_tx *tx)
 			tx->wait_set[tx->wait_n++] = (struct stm_wait_entry){ .seen = e->version,
 			                                                     .orec = e->orec };
 	}
+	/* The wait may be long (and the program may end meanwhile): a record
+	 * still waiting for its read's stack goes out without it. */
 	if (tx->rec_on)
-		rec_attempt_over(tx, false);
+		rec_attempt_over(tx, true);
 	stm_rollback(tx);
 	stm_attempt_end(tx);
 	stm_stat_add(&tx->stats.aborts, 1);

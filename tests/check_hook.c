@@ -894,20 +894,22 @@ END_TEST
 /*
  * Where reads note no stacks (only a file records), a record of a read
  * found invalid waits for the next attempts of its transaction and takes
- * the stack and address of their read of the same orec. Rounds of three
+ * the stack and address of their read of the same orec. Rounds of four
  * kinds: the retry reads x again (the record gets the stack an attempt
  * noting its reads finds), the retry reads z instead (the record is written
  * at its commit, without the read's stack and address but with the other
  * side), the second attempt loses its read of z (its own record, at once)
- * and the third reads x (the first record then). The rounds run with reads
+ * and the third reads x (the first record then), and an abort handler runs
+ * a transaction that reads x from elsewhere before the retry reads it (the
+ * handler's read is not the transaction's). The rounds run with reads
  * noted (_i 0) and not (_i 1); records must be the same but for the lost
- * read's.
+ * read's, and the hook is called after the attempt has ended.
  */
-enum { WR_AGAIN, WR_LOST, WR_LATER, WR_KINDS };
+enum { WR_AGAIN, WR_LOST, WR_LATER, WR_HANDLER, WR_KINDS };
 enum { WR_ROUNDS = 2 * WR_KINDS, WR_FRAMES = 8, WR_MAX = 2 * WR_ROUNDS };
 static long wr_x OWN_OREC, wr_y OWN_OREC, wr_z OWN_OREC;
 static int wr_kind, wr_attempt, wr_phase;
-static int wr_n;
+static int wr_n, wr_in_tx;   /* hook calls; those made while an attempt ran */
 static struct {
 	int reason, attempt;
 	unsigned flags, depth, other_depth;
@@ -923,6 +925,16 @@ static __attribute__((noinline)) long wr_read(long *p)
 	return v;
 }
 
+static __attribute__((noinline)) void wr_handler(void *arg)
+{
+	(void)arg;
+	LUCID_ATOMIC {
+		long v = wr_read(&wr_x);
+
+		__asm__ __volatile__("" : : "r"(v) : "memory");
+	}
+}
+
 /* The reader: has read, lets the writer commit (phase + 1) and goes on. */
 static void wr_handoff(int phase)
 {
@@ -931,24 +943,38 @@ static void wr_handoff(int phase)
 		sched_yield();
 }
 
-static __attribute__((noinline)) void wr_body(void)
+/* What attempt wr_attempt of this round reads. */
+static __attribute__((noinline)) long *wr_word(void)
 {
-	int a = ++wr_attempt;
-	long *p = a == 1 || wr_kind == WR_AGAIN || (wr_kind == WR_LATER && a >= 3) ? &wr_x : &wr_z;
+	int a = wr_attempt;
 
-	/* One call, whatever is read (the asm keep the compiler from copying
-	 * it into each path): a record made from a later attempt has the
-	 * stack of that attempt's read, which is the first attempt's only
-	 * where both come from the same call. */
-	__asm__ __volatile__("" : "+r"(p));
-	long v = wr_read(p);
+	return a == 1 || wr_kind == WR_AGAIN || wr_kind == WR_HANDLER ||
+	       (wr_kind == WR_LATER && a >= 3) ? &wr_x : &wr_z;
+}
 
-	__asm__ __volatile__("" : "+r"(a));
+/* What it does after its read. */
+static __attribute__((noinline)) void wr_then(void)
+{
+	int a = wr_attempt;
 
+	if (a == 1 && wr_kind == WR_HANDLER)
+		lucid_on_abort(wr_handler, NULL);
 	if (a == 1)
 		wr_handoff(1);    /* the writer changes x */
 	else if (wr_kind == WR_LATER && a == 2)
 		wr_handoff(3);    /* and then z */
+}
+
+/* One call of wr_read, whatever is read (no branch here for the compiler
+ * to copy it into): a record made from a later attempt has the stack of
+ * that attempt's read, which is the first attempt's only where both come
+ * from the same call. */
+static __attribute__((noinline)) void wr_body(void)
+{
+	wr_attempt++;
+	long v = wr_read(wr_word());
+
+	wr_then();
 	lucid_write(wr_y, v + 1);
 }
 
@@ -965,6 +991,10 @@ static void wr_hook(const struct lucid_conflict *c, void *arg)
 	(void)arg;
 	int i = wr_n++;
 
+	/* After the attempt has ended: its write log empty, no lock held. */
+	const struct stm_tx *tx = stm_self();
+
+	wr_in_tx += tx->fast.w_top != tx->w_base || tx->fast.r_top != tx->r_base;
 	if (i >= WR_MAX)
 		return;
 	wr_seen[i].reason = c->reason;
@@ -1020,6 +1050,7 @@ START_TEST(test_waiting_read)
 	lucid_set_abort_hook(NULL, NULL);
 	ck_assert_int_eq(wr_n, WR_ROUNDS + WR_ROUNDS / WR_KINDS);
 	ck_assert_int_eq(wr_x, WR_ROUNDS);
+	ck_assert_msg(wr_in_tx == 0, "the hook ran %d times before the attempt had ended", wr_in_tx);
 	for (int r = 0; r < WR_ROUNDS; r++) {
 		int k = r % WR_KINDS, i = first[r];
 
