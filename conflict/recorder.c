@@ -215,10 +215,20 @@ static uint32_t depot_put_user(const uint64_t *ip, int n, uintptr_t ra, int *fir
  * that allocated it. A lookup tries the starts up to ALLOC_BACK bytes before
  * the word (the typical node, list or tree, is small): blocks whose start is
  * further away are not found. A full table just forgets new blocks.
+ *
+ * A word in no such block (a static or malloc'd array: every conflict of
+ * the bank) would try all those starts, each a miss that probes on past
+ * the tombstones, at every abort: thousands of cache misses. So lookups
+ * stop after the longest probe any insertion took (an insertion reuses the
+ * first tombstone it meets, so that stays short), and a bitmap of the pages
+ * where blocks started (hashed, never cleared) tells at once that no block
+ * starts in the word's page or the one before.
  */
 #define ALLOC_BITS 18
 #define ALLOC_BACK 4096
 #define ALLOC_GONE ((uintptr_t)1)
+#define ALLOC_PAGE_BITS 20      /* bits in the bitmap of pages */
+_Static_assert(ALLOC_BACK <= 4096, "a lookup looks at the word's page and the one before");
 
 struct alloc_slot {
 	uintptr_t start;            /* 0 free, ALLOC_GONE freed */
@@ -227,17 +237,37 @@ struct alloc_slot {
 };
 
 static struct alloc_slot *alloc_table;
+static uint64_t *alloc_pages;   /* bit per hashed 4 KiB page where a block started */
+static unsigned alloc_probes;   /* the longest probe an insertion took, less one */
 
+static size_t alloc_page_bit(uintptr_t addr)
+{
+	return (size_t)((addr >> 12) * 0x9E3779B97F4A7C15ull >> (64 - ALLOC_PAGE_BITS));
+}
+
+static bool alloc_page_has(uintptr_t addr)
+{
+	size_t b = alloc_page_bit(addr);
+
+	return __atomic_load_n(&alloc_pages[b / 64], __ATOMIC_RELAXED) & (1ull << (b % 64));
+}
+
+/* Blocks allocated one after the other lie close together, and so do
+ * their slots (the address's 16-byte granule, folded): an allocation or a
+ * free finds its slot in a cache line that a recent one brought in, where
+ * a scattering hash cost a cache miss at each (6 MiB of table). */
 static size_t alloc_hash(uintptr_t start)
 {
-	return (size_t)((start >> 4) * 0x9E3779B97F4A7C15ull >> (64 - ALLOC_BITS));
+	return (size_t)((start >> 4) ^ (start >> (4 + ALLOC_BITS))) & (((size_t)1 << ALLOC_BITS) - 1);
 }
 
 static struct alloc_slot *alloc_lookup(uintptr_t start)
 {
 	size_t mask = ((size_t)1 << ALLOC_BITS) - 1;
 
-	for (size_t i = alloc_hash(start), n = 0; n < 64; i = (i + 1) & mask, n++) {
+	unsigned probes = __atomic_load_n(&alloc_probes, __ATOMIC_RELAXED);
+
+	for (size_t i = alloc_hash(start), n = 0; n <= probes; i = (i + 1) & mask, n++) {
 		uintptr_t s = __atomic_load_n(&alloc_table[i].start, __ATOMIC_ACQUIRE);
 
 		if (s == start)
@@ -282,6 +312,15 @@ void rec_alloc(void *p, size_t size)
 			continue;
 		__atomic_store_n(&alloc_table[i].size, (uint64_t)size, __ATOMIC_RELAXED);
 		__atomic_store_n(&alloc_table[i].stack, stack, __ATOMIC_RELEASE);
+		size_t b = alloc_page_bit(start);
+
+		if (!alloc_page_has(start))
+			__atomic_fetch_or(&alloc_pages[b / 64], 1ull << (b % 64), __ATOMIC_RELAXED);
+		unsigned seen = __atomic_load_n(&alloc_probes, __ATOMIC_RELAXED);
+
+		while (k > seen && !__atomic_compare_exchange_n(&alloc_probes, &seen, (unsigned)k, true,
+		                                                __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+			;
 		return;
 	}
 }
@@ -300,6 +339,9 @@ void rec_alloc_gone(void *p)
 static uint32_t alloc_stack_of(uintptr_t addr)
 {
 	if (!alloc_table || !addr)
+		return 0;
+	/* The word's page or the one before holds the start, if any. */
+	if (!alloc_page_has(addr) && (addr < 4096 || !alloc_page_has(addr - 4096)))
 		return 0;
 	for (uintptr_t start = addr & ~(uintptr_t)15, n = 0; n <= ALLOC_BACK / 16 && start;
 	     start -= 16, n++) {
@@ -507,7 +549,8 @@ static uint64_t mix(uint64_t h, uint64_t v)
 
 /* Whether the block context @p c is the one an attempt of block @p o
  * starts in: the same block in the same frame, the same callers. */
-static bool ctx_holds(const struct rec_ctx *c, const struct stm_open_block *o)
+static inline __attribute__((always_inline)) bool ctx_holds(const struct rec_ctx *c,
+                                                            const struct stm_open_block *o)
 {
 	if (!c->exact || c->pc != o->pc || c->frame != o->frame || c->line != o->site->line)
 		return false;
@@ -581,6 +624,42 @@ static void rset_deltas(struct stm_tx *tx)
 static bool wait_mine(const struct stm_tx *tx, const struct rec_thread *r);
 static void wait_out(struct rec_thread *r);
 
+/* The context among the last few that block @p o starts in, or a new one
+ * worked out (the least recent replaced). */
+static __attribute__((noinline)) struct rec_ctx *ctx_find(struct rec_thread *r,
+                                                           const struct stm_open_block *o)
+{
+	unsigned k = 0;
+
+	while (k < REC_CTXS && !ctx_holds(&r->ctxs[k], o))
+		k++;
+	if (k == REC_CTXS) {
+		k = r->ctx_next++ % REC_CTXS;
+		ctx_capture(&r->ctxs[k], o);
+		r->ctxs[k].site = site_cached(r, o);
+	}
+	r->ctx_last = k;
+	return &r->ctxs[k];
+}
+
+/* The recent answers hold for one block context: each of the last few
+ * contexts keeps its own (a thread that alternates between a few blocks
+ * finds its places again). Points the inline paths at context @p ctx's. */
+static __attribute__((noinline)) void recf_switch(struct stm_tx *tx, uintptr_t ctx)
+{
+	unsigned w = 0;
+
+	while (w < STM_REC_WAYS && tx->recfast_ctx[w] != ctx)
+		w++;
+	if (w == STM_REC_WAYS) {
+		w = tx->recfast_next++ % STM_REC_WAYS;
+		memset(tx->recfast[w].slot, 0, sizeof(tx->recfast[w].slot));
+		tx->recfast_ctx[w] = ctx;
+	}
+	tx->recf = &tx->recfast[w];
+	tx->rec_ctx = ctx;
+}
+
 void rec_attempt_start(struct stm_tx *tx)
 {
 	struct rec_thread *r = thread_state(tx);
@@ -590,44 +669,18 @@ void rec_attempt_start(struct stm_tx *tx)
 	const struct stm_open_block *o = &tx->open[0];
 
 	r->t0 = ticks();
-	/* A thread runs the same few blocks again and again: their contexts
-	 * are checked, and worked out only when none holds. */
+	/* A thread runs the same few blocks again and again: the last one's
+	 * context is checked here, the others out of line. */
 	struct rec_ctx *c = &r->ctxs[r->ctx_last];
 
-	if (!ctx_holds(c, o)) {
-		unsigned k = 0;
-
-		while (k < REC_CTXS && !ctx_holds(&r->ctxs[k], o))
-			k++;
-		if (k == REC_CTXS) {
-			k = r->ctx_next++ % REC_CTXS;
-			ctx_capture(&r->ctxs[k], o);
-			r->ctxs[k].site = site_cached(r, o);
-		}
-		r->ctx_last = k;
-		c = &r->ctxs[k];
-	}
+	if (stm_unlikely(!ctx_holds(c, o)))
+		c = ctx_find(r, o);
 	uintptr_t ctx = c->ctx;
 
 	if (!c->exact)
 		ctx = (uintptr_t)mix(ctx, ++r->inexact);
-
-	/* The recent answers hold for one block context: each of the last
-	 * few contexts keeps its own (a thread that alternates between a
-	 * few blocks finds its places again). */
-	if (tx->rec_ctx != ctx) {
-		unsigned w = 0;
-
-		while (w < STM_REC_WAYS && tx->recfast_ctx[w] != ctx)
-			w++;
-		if (w == STM_REC_WAYS) {
-			w = tx->recfast_next++ % STM_REC_WAYS;
-			memset(tx->recfast[w].slot, 0, sizeof(tx->recfast[w].slot));
-			tx->recfast_ctx[w] = ctx;
-		}
-		tx->recf = &tx->recfast[w];
-	}
-	tx->rec_ctx = ctx;
+	if (stm_unlikely(tx->rec_ctx != ctx))
+		recf_switch(tx, ctx);
 	if (tx->rec_raddr_cap < tx->r_cap)
 		rec_rset_resized(tx, tx->r_cap);
 	else
@@ -1701,9 +1754,12 @@ static bool allocate_tables(void)
 	void *c = mmap(NULL, side, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	void *d = mmap(NULL, sizeof(struct alloc_slot) << ALLOC_BITS, PROT_READ | PROT_WRITE,
 	               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *e = mmap(NULL, (size_t)1 << (ALLOC_PAGE_BITS - 3), PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-	if (a == MAP_FAILED || !b || c == MAP_FAILED || d == MAP_FAILED)
+	if (a == MAP_FAILED || !b || c == MAP_FAILED || d == MAP_FAILED || e == MAP_FAILED)
 		return false;
+	alloc_pages = e;
 	alloc_table = d;
 	depot_slots = a;
 	depot_by_id = b;
