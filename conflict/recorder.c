@@ -1096,11 +1096,21 @@ static uint32_t block_read_stack(const struct stm_tx *tx, const void *ra)
 	return depot_put(pcs, n);
 }
 
+/* The stack and address of the read of read-set entry @p e, noted. */
+static void read_into(const struct stm_tx *tx, struct rec_abort *a, const struct lucid_rentry_ *e)
+{
+	size_t i = (size_t)(e - tx->r_base);
+
+	a->stack = e->site;
+	if (a->stack == LUCID_REC_IN_BLOCK_)
+		a->stack = i < tx->rec_raddr_cap ? block_read_stack(tx, tx->rec_rra[i]) : 0;
+	a->address = i < tx->rec_raddr_cap ? tx->rec_raddr[i] : 0;
+}
+
 void rec_conflict_read(struct stm_tx *tx, int reason, const struct lucid_rentry_ *failed,
                        uintptr_t other)
 {
 	struct rec_abort *a = begin_record(tx, reason);
-	size_t i = (size_t)(failed - tx->r_base);
 
 	if (!a)
 		return;
@@ -1131,13 +1141,34 @@ void rec_conflict_read(struct stm_tx *tx, int reason, const struct lucid_rentry_
 		r->pending_waits = true;
 		return;
 	}
-	a->stack = failed->site;
-	if (a->stack == LUCID_REC_IN_BLOCK_)
-		a->stack = i < tx->rec_raddr_cap ? block_read_stack(tx, tx->rec_rra[i]) : 0;
-	a->address = i < tx->rec_raddr_cap ? tx->rec_raddr[i] : 0;
+	const struct rec_abort before = *a;
+
+	read_into(tx, a, failed);
 	/* Commits that came after the read: newer than the snapshot's end (an
 	 * older one would have failed the last validation that moved end). */
 	other_side(a, other, failed->orec, a->address & ~(uint64_t)7, orec, tx->fast.end);
+	/* The validation found the attempt's first read under the orec. If
+	 * the other side did not write that word, a later read under the
+	 * orec of a word it wrote is the true conflict. */
+	if ((a->flags & (REC_ABORT_OTHER_KNOWN | REC_ABORT_FALSE_CONFLICT)) !=
+	    (REC_ABORT_OTHER_KNOWN | REC_ABORT_FALSE_CONFLICT))
+		return;
+	for (const struct lucid_rentry_ *e = failed + 1; e < tx->fast.r_top; e++) {
+		size_t j = (size_t)(e - tx->r_base);
+
+		if (e->orec != failed->orec || j >= tx->rec_raddr_cap ||
+		    (tx->rec_raddr[j] & ~(uint64_t)7) == (a->address & ~(uint64_t)7))
+			continue;
+		struct rec_abort b = before;
+
+		read_into(tx, &b, e);
+		other_side(&b, other, failed->orec, b.address & ~(uint64_t)7, orec, tx->fast.end);
+		if ((b.flags & (REC_ABORT_OTHER_KNOWN | REC_ABORT_FALSE_CONFLICT)) ==
+		    REC_ABORT_OTHER_KNOWN) {
+			*a = b;
+			return;
+		}
+	}
 }
 
 void rec_plain_abort(struct stm_tx *tx, int reason)
@@ -1278,9 +1309,9 @@ void rec_attempt_over(struct stm_tx *tx, bool last)
 	if (!r || !r->waiting || r->wait_ready || !tx->rec_reads || !wait_mine(tx, r))
 		return;
 	/* The first read of the orec, or the first of a word the other side
-	 * wrote (a true conflict, as a validation in order would find it
-	 * first). Reads are noted in this attempt (rec_attempt_start), but an
-	 * entry past the addresses' room has none. */
+	 * wrote (a true conflict: rec_conflict_read prefers it the same way).
+	 * Reads are noted in this attempt (rec_attempt_start), but an entry
+	 * past the addresses' room has none. */
 	const struct rec_abort *o0 = &r->wait_other[0], *pick = NULL;
 	const struct lucid_rentry_ *found = NULL;
 	bool stripe_known = o0->flags & REC_ABORT_OTHER_KNOWN;
@@ -1309,14 +1340,11 @@ void rec_attempt_over(struct stm_tx *tx, bool last)
 	if (!found && !last)
 		return;   /* perhaps the next attempt reads it */
 	if (found) {
-		size_t i = (size_t)(found - tx->r_base);
 		struct rec_abort *a = &r->wait;
 		const uint8_t other_flags = REC_ABORT_OTHER_KNOWN | REC_ABORT_OTHER_COMMITTED |
 		                            REC_ABORT_FALSE_CONFLICT;
 
-		a->stack = found->site == LUCID_REC_IN_BLOCK_ ? block_read_stack(tx, tx->rec_rra[i])
-		                                                : found->site;
-		a->address = tx->rec_raddr[i];
+		read_into(tx, a, found);
 		a->flags = (uint8_t)((a->flags & ~other_flags) | (pick->flags & other_flags));
 		/* The look made without the word: false where the words differ. */
 		if (pick == o0 && (a->address & ~(uint64_t)7) == o0->other_address)

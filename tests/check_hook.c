@@ -805,13 +805,16 @@ END_TEST
  * A read invalidated by a commit that wrote several words of one 32-byte
  * stripe (one orec) names the committed write of the reader's own word, not
  * the stripe's last: a true conflict; a read of another word of the stripe
- * is a false conflict with one of the words written.
+ * is a false conflict with one of the words written; and where the attempt
+ * read another word first, then one the commit wrote, the conflict is the
+ * second read's, a true one (the validation finds the first read under
+ * the orec).
  */
 static struct {
 	long a, b, c, d;
 } sw __attribute__((aligned(32)));   /* one stripe */
 static long sw_mine OWN_OREC;
-static long *sw_target;               /* the word the reader reads this round */
+static long *sw_target, *sw_then;     /* the words the reader reads this round */
 static struct handoff sw_ho;
 static int sw_aborts;
 static struct {
@@ -847,8 +850,9 @@ static void *sw_writer(void *arg)
 
 START_TEST(test_committed_stripe_word)
 {
-	enum { ROUNDS = 2 };
-	long *targets[ROUNDS] = { &sw.a, &sw.c };
+	enum { ROUNDS = 3 };
+	long *targets[ROUNDS] = { &sw.a, &sw.c, &sw.c }, *then[ROUNDS] = { NULL, NULL, &sw.b };
+	long *conflict[ROUNDS] = { &sw.a, &sw.c, &sw.b };
 	pthread_t t;
 
 	rec_test_lazy_reads(_i == 1);
@@ -856,9 +860,13 @@ START_TEST(test_committed_stripe_word)
 	ck_assert_int_eq(pthread_create(&t, NULL, sw_writer, (void *)(intptr_t)ROUNDS), 0);
 	for (int r = 0; r < ROUNDS; r++) {
 		sw_target = targets[r];
+		sw_then = then[r];
 		handoff_round_start(&sw_ho);
 		LUCID_ATOMIC {
 			long v = lucid_read(*sw_target);
+
+			if (sw_then)
+				v += lucid_read(*sw_then);
 
 			handoff_reader(&sw_ho);
 			lucid_write(sw_mine, v);
@@ -873,9 +881,9 @@ START_TEST(test_committed_stripe_word)
 		              "round %d: reason %d, not commit-invalid", r, sw_seen[r].reason);
 		ck_assert_msg(sw_seen[r].flags & LUCID_CONFLICT_OTHER_COMMITTED,
 		              "round %d: the writer is not known as committed", r);
-		ck_assert_msg(sw_seen[r].address == (uintptr_t)targets[r],
+		ck_assert_msg(sw_seen[r].address == (uintptr_t)conflict[r],
 		              "round %d: the reader's address is %#lx, not %p", r,
-		              (unsigned long)sw_seen[r].address, (void *)targets[r]);
+		              (unsigned long)sw_seen[r].address, (void *)conflict[r]);
 	}
 	ck_assert_msg(!(sw_seen[0].flags & LUCID_CONFLICT_FALSE) &&
 	              sw_seen[0].other_address == (uintptr_t)&sw.a,
@@ -888,6 +896,11 @@ START_TEST(test_committed_stripe_word)
 	               sw_seen[1].other_address == (uintptr_t)&sw.b),
 	              "a read of sw.c: other address %#lx, %s", (unsigned long)sw_seen[1].other_address,
 	              sw_seen[1].flags & LUCID_CONFLICT_FALSE ? "a false conflict" : "not a false one");
+	ck_assert_msg(!(sw_seen[2].flags & LUCID_CONFLICT_FALSE) &&
+	              sw_seen[2].other_address == (uintptr_t)&sw.b,
+	              "reads of sw.c, then sw.b: other address %#lx (sw.b %p), %s",
+	              (unsigned long)sw_seen[2].other_address, (void *)&sw.b,
+	              sw_seen[2].flags & LUCID_CONFLICT_FALSE ? "a false conflict" : "a true one");
 }
 END_TEST
 
