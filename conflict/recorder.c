@@ -306,7 +306,9 @@ void rec_alloc(void *p, size_t size)
 
 		if (expected != 0 && expected != ALLOC_GONE)
 			continue;
-		__atomic_store_n(&alloc_table[i].stack, 0, __ATOMIC_RELAXED);
+		/* A free slot's stack is 0 already (rec_alloc_gone clears it
+		 * before it frees the slot): storing it here could wipe the
+		 * stack of a thread that claims the slot first. */
 		if (!__atomic_compare_exchange_n(&alloc_table[i].start, &expected, start, false,
 		                                 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
 			continue;
@@ -1153,12 +1155,20 @@ void rec_conflict_read(struct stm_tx *tx, int reason, const struct lucid_rentry_
 	if ((a->flags & (REC_ABORT_OTHER_KNOWN | REC_ABORT_FALSE_CONFLICT)) !=
 	    (REC_ABORT_OTHER_KNOWN | REC_ABORT_FALSE_CONFLICT))
 		return;
+	uint64_t stripe = SIDE_STRIPE(a->other_address);
+	unsigned tried = SIDE_STRIPE(a->address) == stripe ? 1u << SIDE_WORD(a->address) : 0;
+
 	for (const struct lucid_rentry_ *e = failed + 1; e < tx->fast.r_top; e++) {
 		size_t j = (size_t)(e - tx->r_base);
 
-		if (e->orec != failed->orec || j >= tx->rec_raddr_cap ||
-		    (tx->rec_raddr[j] & ~(uint64_t)7) == (a->address & ~(uint64_t)7))
+		/* Only reads noted in this attempt (an attempt that notes no
+		 * stacks leaves other entries' addresses from an earlier one),
+		 * and each word of the other side's stripe once. */
+		if (e->orec != failed->orec || j >= tx->rec_raddr_cap || (!e->site && !tx->rec_reads) ||
+		    SIDE_STRIPE(tx->rec_raddr[j]) != stripe ||
+		    (tried & (1u << SIDE_WORD(tx->rec_raddr[j]))))
 			continue;
+		tried |= 1u << SIDE_WORD(tx->rec_raddr[j]);
 		struct rec_abort b = before;
 
 		read_into(tx, &b, e);
@@ -1281,12 +1291,15 @@ void rec_abort_done(struct stm_tx *tx, int reason)
 
 /* Whether the attempt running is one of the transaction whose record
  * waits: its outermost block, in the same frame, run again (a
- * transaction that an abort handler runs meanwhile is another, and so is
- * a later run of the same block, which starts from attempt 1). */
+ * transaction that an abort handler runs meanwhile is another). Its
+ * attempt count has not gone back (an abort that waited for the
+ * irrevocable transaction does not advance it). The transaction's end
+ * while recording writes the record; only where its last attempts did not
+ * record can a later run of the same block, from the same frame, take it. */
 static bool wait_mine(const struct stm_tx *tx, const struct rec_thread *r)
 {
 	return tx->open[0].pc == r->wait_pc && tx->open[0].frame == r->wait_frame &&
-	       tx->retries + 1 > r->wait.attempt;
+	       tx->retries + 1 >= r->wait.attempt;
 }
 
 /* Writes the waiting record: filled in by rec_attempt_over, or as it is
@@ -1314,6 +1327,7 @@ void rec_attempt_over(struct stm_tx *tx, bool last)
 	 * past the addresses' room has none. */
 	const struct rec_abort *o0 = &r->wait_other[0], *pick = NULL;
 	const struct lucid_rentry_ *found = NULL;
+	bool pick_unsure = false;   /* whether the other side wrote its word is not known */
 	bool stripe_known = o0->flags & REC_ABORT_OTHER_KNOWN;
 
 	for (const struct lucid_rentry_ *e = tx->r_base; e < tx->fast.r_top; e++) {
@@ -1325,15 +1339,21 @@ void rec_attempt_over(struct stm_tx *tx, bool last)
 		bool in_stripe = stripe_known && SIDE_STRIPE(word) == SIDE_STRIPE(o0->other_address);
 		const struct rec_abort *o = in_stripe ? &r->wait_other[1 + SIDE_WORD(word)] : o0;
 
-		if (!(o->flags & REC_ABORT_OTHER_KNOWN))
+		bool unsure = false;
+
+		if (!(o->flags & REC_ABORT_OTHER_KNOWN)) {
 			o = o0;   /* the other side moved on before that look */
+			unsure = in_stripe;
+		}
 		if (!found) {
 			found = e;
 			pick = o;
+			pick_unsure = unsure;
 		}
 		if (o != o0 && !(o->flags & REC_ABORT_FALSE_CONFLICT)) {
 			found = e;
 			pick = o;
+			pick_unsure = false;
 			break;
 		}
 	}
@@ -1346,8 +1366,9 @@ void rec_attempt_over(struct stm_tx *tx, bool last)
 
 		read_into(tx, a, found);
 		a->flags = (uint8_t)((a->flags & ~other_flags) | (pick->flags & other_flags));
-		/* The look made without the word: false where the words differ. */
-		if (pick == o0 && (a->address & ~(uint64_t)7) == o0->other_address)
+		/* The look made without the word: false where the words differ
+		 * (not known where the look with the word failed). */
+		if (pick == o0 && ((a->address & ~(uint64_t)7) == o0->other_address || pick_unsure))
 			a->flags &= (uint8_t)~REC_ABORT_FALSE_CONFLICT;
 		a->other_stack = pick->other_stack;
 		a->other_tid = pick->other_tid;

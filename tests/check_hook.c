@@ -1108,6 +1108,148 @@ START_TEST(test_waiting_read)
 END_TEST
 
 /*
+ * Two corners of reads that note no stacks. A read that leaves the inline
+ * path is noted even then, and a validation that finds it invalid may look
+ * at later reads under the same orec for a word the other side wrote: it
+ * must pass over the reads the attempt did not note, whose address slots
+ * still hold an earlier attempt's (here st.b's). And an attempt that
+ * aborts because the irrevocable transaction holds a lock waits for it and
+ * runs again without counting a retry: its waiting record must still be
+ * completed by that next attempt.
+ */
+static struct {
+	long a, b, c, d;
+} st __attribute__((aligned(32)));   /* one stripe */
+static long st_mine OWN_OREC, st_other OWN_OREC, tk_x OWN_OREC, tk_y OWN_OREC;
+static int st_phase, st_n;   /* the hand-off; conflicts seen */
+static int st_attempt;
+static struct {
+	int reason;
+	unsigned flags, depth;
+	uintptr_t address;
+} st_seen[4];
+
+static void st_hook(const struct lucid_conflict *c, void *arg)
+{
+	(void)arg;
+	if (c->reason == LUCID_ABORT_IRREVOCABLE)
+		return;   /* the other's restart to become irrevocable */
+	int i = st_n++;
+
+	if (i < 4)
+		st_seen[i] = (__typeof__(st_seen[0])){ c->reason, c->flags, c->stack_depth,
+		                                        c->address };
+}
+
+static void st_wait(int phase)
+{
+	while (__atomic_load_n(&st_phase, __ATOMIC_ACQUIRE) != phase)
+		sched_yield();
+}
+
+static void *st_writer(void *arg)
+{
+	(void)arg;
+	st_wait(1);
+	LUCID_ATOMIC {
+		lucid_write(st.c, lucid_read(st.c) + 1);
+	}
+	__atomic_store_n(&st_phase, 2, __ATOMIC_RELEASE);
+	st_wait(3);
+	LUCID_ATOMIC {
+		lucid_write(st.b, lucid_read(st.b) + 1);
+	}
+	__atomic_store_n(&st_phase, 4, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+START_TEST(test_unnoted_entries)
+{
+	pthread_t t;
+
+	lucid_set_abort_hook(st_hook, NULL);
+	/* Noting reads: c's and b's addresses go to the first two slots. */
+	LUCID_ATOMIC {
+		long v = lucid_read(st.c) + lucid_read(st.b);
+
+		lucid_write(st_mine, v);
+	}
+	rec_test_lazy_reads(true);
+	ck_assert_int_eq(pthread_create(&t, NULL, st_writer, NULL), 0);
+	__atomic_store_n(&st_phase, 1, __ATOMIC_RELEASE);
+	st_wait(2);   /* the stripe is newer than this thread's snapshot */
+	LUCID_ATOMIC {
+		/* a leaves the inline path (newer orec) and is noted; d is
+		 * read inline and noted nowhere */
+		long v = lucid_read(st.a) + lucid_read(st.d);
+
+		if (st_attempt++ == 0) {
+			__atomic_store_n(&st_phase, 3, __ATOMIC_RELEASE);
+			st_wait(4);   /* the other commits b */
+		}
+		lucid_write(st_mine, v);
+	}
+	pthread_join(t, NULL);
+	lucid_set_abort_hook(NULL, NULL);
+	ck_assert_int_eq(st_n, 1);
+	ck_assert_int_eq(st_seen[0].reason, LUCID_ABORT_COMMIT_INVALID);
+	ck_assert_msg(st_seen[0].address == (uintptr_t)&st.a && (st_seen[0].flags & LUCID_CONFLICT_FALSE) &&
+	              st_seen[0].depth > 0,
+	              "the read of st.a against a commit of st.b: address %#lx (st.a %p, st.b %p), "
+	              "flags %#x, %u frames", (unsigned long)st_seen[0].address, (void *)&st.a,
+	              (void *)&st.b, st_seen[0].flags, st_seen[0].depth);
+}
+END_TEST
+
+static void *tk_writer(void *arg)
+{
+	(void)arg;
+	st_wait(1);
+	LUCID_ATOMIC {
+		lucid_write(st_other, lucid_read(st_other) + 1);   /* the clock moves on */
+	}
+	LUCID_ATOMIC {
+		lucid_irrevocable();
+		lucid_write(tk_x, lucid_read(tk_x) + 1);
+		__atomic_store_n(&st_phase, 2, __ATOMIC_RELEASE);
+		/* Hold x's lock while the reader validates and meets it. */
+		while (__atomic_load_n(&st_phase, __ATOMIC_ACQUIRE) != 3)
+			sched_yield();
+		struct timespec d = { 0, 50 * 1000 * 1000 };
+
+		nanosleep(&d, NULL);
+	}
+	return NULL;
+}
+
+START_TEST(test_token_wait)
+{
+	pthread_t t;
+
+	rec_test_lazy_reads(_i == 1);
+	lucid_set_abort_hook(st_hook, NULL);
+	ck_assert_int_eq(pthread_create(&t, NULL, tk_writer, NULL), 0);
+	LUCID_ATOMIC {
+		long v = lucid_read(tk_x);
+
+		if (st_attempt++ == 0) {
+			__atomic_store_n(&st_phase, 1, __ATOMIC_RELEASE);
+			st_wait(2);   /* the other holds x, irrevocable */
+			__atomic_store_n(&st_phase, 3, __ATOMIC_RELEASE);
+		}
+		lucid_write(tk_y, v);
+	}
+	pthread_join(t, NULL);
+	lucid_set_abort_hook(NULL, NULL);
+	ck_assert_int_eq(st_n, 1);
+	ck_assert_msg(st_seen[0].address == (uintptr_t)&tk_x && st_seen[0].depth > 0,
+	              "the read of x, invalid against the irrevocable lock: reason %d, address %#lx "
+	              "(x %p), %u frames", st_seen[0].reason, (unsigned long)st_seen[0].address,
+	              (void *)&tk_x, st_seen[0].depth);
+}
+END_TEST
+
+/*
  * While recording, an access made again from a place seen lately (the same
  * line, frame and callers) finds its stack id among the recent places,
  * inline, without asking the library: that is what keeps recording cheap.
@@ -1227,6 +1369,14 @@ int main(void)
 	tc = tcase_create("committed_stripe_word");
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_committed_stripe_word, 0, 2);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("unnoted_entries");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_unnoted_entries);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("token_wait");
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, test_token_wait, 0, 2);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("waiting_read");
 	tcase_set_timeout(tc, 60);
