@@ -314,10 +314,11 @@ void rec_alloc(void *p, size_t size)
 			continue;
 		__atomic_store_n(&alloc_table[i].size, (uint64_t)size, __ATOMIC_RELAXED);
 		__atomic_store_n(&alloc_table[i].stack, stack, __ATOMIC_RELEASE);
-		size_t b = alloc_page_bit(start);
+		if (!alloc_page_has(start)) {
+			size_t b = alloc_page_bit(start);
 
-		if (!alloc_page_has(start))
 			__atomic_fetch_or(&alloc_pages[b / 64], 1ull << (b % 64), __ATOMIC_RELAXED);
+		}
 		unsigned seen = __atomic_load_n(&alloc_probes, __ATOMIC_RELAXED);
 
 		while (k > seen && !__atomic_compare_exchange_n(&alloc_probes, &seen, (unsigned)k, true,
@@ -607,22 +608,6 @@ static void rset_deltas(struct stm_tx *tx)
 	tx->recf->rra_delta = (uintptr_t)tx->rec_rra - (uintptr_t)tx->r_base;
 }
 
-/*
- * Starts a recording attempt: its block context, the inline paths' recent
- * places for it, and whether its reads note their stacks.
- *
- * Noting a read's stack costs the read more than the read itself (about 50
- * instructions against 20), so when only the file listens, reads take the
- * common inline path and note nothing. A read found invalid later (at a
- * validation) then has no stack: its record waits (rec_thread.wait) while
- * the transaction runs again, this time noting each read's stack and
- * address, and takes the stack and the address of the first read of the
- * same orec in that attempt (rec_attempt_over). A transaction run again
- * almost always makes the same read on the same path; where it does not
- * (a different path, an irrevocable retry, whose reads lock instead), the
- * record keeps no stack for the read.
- * Conflicts met at an access (a lock) are unwound on the spot either way.
- */
 static bool wait_mine(const struct stm_tx *tx, const struct rec_thread *r);
 static void wait_out(struct rec_thread *r);
 
@@ -662,6 +647,22 @@ static __attribute__((noinline)) void recf_switch(struct stm_tx *tx, uintptr_t c
 	tx->rec_ctx = ctx;
 }
 
+/*
+ * Starts a recording attempt: its block context, the inline paths' recent
+ * places for it, and whether its reads note their stacks.
+ *
+ * Noting a read's stack costs the read more than the read itself (about 50
+ * instructions against 20), so when only the file listens, reads take the
+ * common inline path and note nothing. A read found invalid later (at a
+ * validation) then has no stack: its record waits (rec_thread.wait) while
+ * the transaction runs again, this time noting each read's stack and
+ * address, and takes the stack and the address of the first read of the
+ * same orec in that attempt (rec_attempt_over). A transaction run again
+ * almost always makes the same read on the same path; where it does not
+ * (a different path, an irrevocable retry, whose reads lock instead), the
+ * record keeps no stack for the read.
+ * Conflicts met at an access (a lock) are unwound on the spot either way.
+ */
 void rec_attempt_start(struct stm_tx *tx)
 {
 	struct rec_thread *r = thread_state(tx);
@@ -699,10 +700,10 @@ void rec_attempt_start(struct stm_tx *tx)
 
 	tx->recf->tag_site = (uint64_t)site << 20;
 	/* Reads note their stacks only where a hook, a debugger or a
-	 * breakpoint wants each abort's record at once, or in the attempt that
-	 * follows one whose record still waits for its read's stack. */
-	/* A record whose transaction ended without recording again is written
-	 * as it is when this attempt ends (not inside it). */
+	 * breakpoint wants each abort's record at once, or in the attempts that
+	 * follow one whose record still waits for its read's stack. A record
+	 * whose transaction ended without recording again is written as it is
+	 * when this attempt ends (not inside it). */
 	if (r->waiting && !r->wait_ready && !tx->in_handler && !wait_mine(tx, r))
 		r->wait_ready = true;
 	tx->rec_reads = (r->waiting && !r->wait_ready) ||
