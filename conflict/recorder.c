@@ -406,7 +406,8 @@ struct rec_thread {
 	struct rec_ctx ctxs[REC_CTXS];  /* the last block contexts attempts started in */
 	unsigned ctx_last, ctx_next;    /* the latest; the next to replace */
 	uint64_t inexact;               /* attempts in contexts not all checked */
-	struct { const char *file, *function; int line; uint32_t id; } site_cache[SITE_CACHE];
+	struct { const struct lucid_site_ *key; uint32_t id; } site_cache[SITE_CACHE];
+	uint64_t site_wrote;            /* bit site % 64: that block's last commit wrote */
 	uint64_t commits[MAX_SITES];
 };
 
@@ -471,14 +472,14 @@ static struct rec_thread *thread_state(struct stm_tx *tx)
 /* Sites through a small per-thread cache: the mutex only on a miss. */
 static uint32_t site_cached(struct rec_thread *r, const struct stm_open_block *o)
 {
+	/* By the block's site record: its pointer stands for its contents
+	 * (copies of one block in several objects get one id from
+	 * site_find_or_add). */
 	const struct lucid_site_ *s = o->site;
-	unsigned slot = (unsigned)(((uintptr_t)s->file >> 3) ^ (unsigned)s->line) % SITE_CACHE;
+	unsigned slot = (unsigned)(((uintptr_t)s * 0x9e3779b97f4a7c15u) >> 59) % SITE_CACHE;
 
-	if (r->site_cache[slot].file != s->file || r->site_cache[slot].line != s->line ||
-	    r->site_cache[slot].function != s->func) {
-		r->site_cache[slot].file = s->file;
-		r->site_cache[slot].line = s->line;
-		r->site_cache[slot].function = s->func;
+	if (stm_unlikely(r->site_cache[slot].key != s)) {
+		r->site_cache[slot].key = s;
 		r->site_cache[slot].id = site_find_or_add(o);
 	}
 	return r->site_cache[slot].id;
@@ -648,8 +649,9 @@ static __attribute__((noinline)) void recf_switch(struct stm_tx *tx, uintptr_t c
 }
 
 /*
- * Starts a recording attempt: its block context, the inline paths' recent
- * places for it, and whether its reads note their stacks.
+ * Starts a recording attempt: its start time, its block's site, whether its
+ * reads note their stacks, and where they do, its block context (else
+ * rec_attempt_ctx makes it when the attempt first captures a stack).
  *
  * Noting a read's stack costs the read more than the read itself (about 50
  * instructions against 20), so when only the file listens, reads take the
@@ -667,15 +669,54 @@ void rec_attempt_start(struct stm_tx *tx)
 {
 	struct rec_thread *r = thread_state(tx);
 
+	tx->rec_lazy = false;
 	if (!r)
 		return;
 	const struct stm_open_block *o = &tx->open[0];
 
 	r->t0 = ticks();
+	/* Reads note their stacks only where a hook, a debugger or a
+	 * breakpoint wants each abort's record at once, or in the attempts that
+	 * follow one whose record still waits for its read's stack. A record
+	 * whose transaction ended without recording again is written as it is
+	 * when this attempt ends (not inside it). */
+	if (r->waiting && !r->wait_ready && !tx->in_handler && !wait_mine(tx, r))
+		r->wait_ready = true;
+	tx->rec_reads = (r->waiting && !r->wait_ready) ||
+	                __atomic_load_n(&rec_exact, __ATOMIC_RELAXED);
+	uint32_t site = site_cached(r, o);
+
+	/* Nothing an attempt does needs its block context until it captures a
+	 * stack: a write, a read out of line, an abort. Where reads do not
+	 * note their stacks, an attempt of a block whose last commit only read
+	 * leaves it to its first capture (stm_rec_ready), and most such
+	 * attempts never make one. Writers make it here, where it costs least
+	 * (the first write then takes the recording inline path). */
+	if (tx->rec_reads || (r->site_wrote >> (site % 64) & 1))
+		rec_attempt_ctx(tx);
+	else
+		tx->rec_lazy = true;
+	__atomic_store_n(&r->site, site, __ATOMIC_RELAXED);
+	/* After the site: whoever sees this attempt's number sees its site. */
+	__atomic_store_n(&r->seq, r->seq + 1, __ATOMIC_RELEASE);
+}
+
+/*
+ * The attempt's block context (for its stack captures), and the inline
+ * paths' recent places for it. Made at the attempt's start, or at its first
+ * capture (stm_rec_ready; see rec_attempt_start): the block's function and
+ * its callers stay on the stack while the attempt runs, so the context
+ * found from deeper down is the same.
+ */
+void rec_attempt_ctx(struct stm_tx *tx)
+{
+	struct rec_thread *r = tx->rec;
+	const struct stm_open_block *o = &tx->open[0];
 	/* A thread runs the same few blocks again and again: the last one's
 	 * context is checked here, the others out of line. */
 	struct rec_ctx *c = &r->ctxs[r->ctx_last];
 
+	tx->rec_lazy = false;
 	if (stm_unlikely(!ctx_holds(c, o)))
 		c = ctx_find(r, o);
 	uintptr_t ctx = c->ctx;
@@ -696,21 +737,7 @@ void rec_attempt_start(struct stm_tx *tx)
 	 * takes 16). */
 	tx->recf->block_sp = c->exact && c->whole && tx->env_own
 	                     ? ((const struct lucid_checkpoint_ *)tx->env)->reg[6] - 16 : 0;
-	uint32_t site = c->site;
-
-	tx->recf->tag_site = (uint64_t)site << 20;
-	/* Reads note their stacks only where a hook, a debugger or a
-	 * breakpoint wants each abort's record at once, or in the attempts that
-	 * follow one whose record still waits for its read's stack. A record
-	 * whose transaction ended without recording again is written as it is
-	 * when this attempt ends (not inside it). */
-	if (r->waiting && !r->wait_ready && !tx->in_handler && !wait_mine(tx, r))
-		r->wait_ready = true;
-	tx->rec_reads = (r->waiting && !r->wait_ready) ||
-	                __atomic_load_n(&rec_exact, __ATOMIC_RELAXED);
-	__atomic_store_n(&r->site, site, __ATOMIC_RELAXED);
-	/* After the site: whoever sees this attempt's number sees its site. */
-	__atomic_store_n(&r->seq, r->seq + 1, __ATOMIC_RELEASE);
+	tx->recf->tag_site = (uint64_t)c->site << 20;
 }
 
 void rec_rset_resized(struct stm_tx *tx, size_t cap)
@@ -777,6 +804,7 @@ static void memo_recent(struct lucid_recslot_ *sl, const struct stm_rec_memo *m)
  */
 static uint32_t memo_stack(struct stm_tx *tx, const void *site, uintptr_t key, uintptr_t pos)
 {
+	stm_rec_ready(tx);
 	/* Return addresses are a few bytes apart, stack positions a few
 	 * words: multiply, so that neighbours spread over the memo. */
 	uint64_t h = ((uint64_t)key * 0x9e3779b97f4a7c15u) ^ ((uint64_t)pos * 0xc2b2ae3d27d4eb4fu) ^
@@ -851,6 +879,7 @@ uint32_t rec_stack_here(struct stm_tx *tx)
  * is checked first. */
 uint32_t rec_stack_memo(struct stm_tx *tx)
 {
+	stm_rec_ready(tx);
 	uint32_t id = stm_rec_recent(tx, tx->rec_ra, (uintptr_t)tx->rec_frame);
 
 	return id ? id : rec_stack_here(tx);
@@ -1434,6 +1463,7 @@ void rec_commit(struct stm_tx *tx, uintptr_t ts)
 	}
 	if (r->site < MAX_SITES)
 		__atomic_store_n(&r->commits[r->site], r->commits[r->site] + 1, __ATOMIC_RELAXED);
+	r->site_wrote |= (uint64_t)1 << (r->site % 64);
 }
 
 /* Read-only commits are counted too (abort rates are per block). */
@@ -1445,6 +1475,8 @@ void rec_commit_ro(struct stm_tx *tx)
 		rec_attempt_over(tx, true);   /* written by rec_commit_done */
 	if (r && r->site < MAX_SITES)
 		__atomic_store_n(&r->commits[r->site], r->commits[r->site] + 1, __ATOMIC_RELAXED);
+	if (r)
+		r->site_wrote &= ~((uint64_t)1 << (r->site % 64));
 }
 
 /* ---------------------------------------------------------- the writer */

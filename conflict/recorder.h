@@ -24,6 +24,9 @@ int rec_start(const char *path, bool replace);
 
 /* Per attempt (the thread's descriptor holds the state). */
 void rec_attempt_start(struct stm_tx *tx);
+/* The attempt's block context, made at its start or when it first captures
+ * a stack (see stm_rec_ready). */
+void rec_attempt_ctx(struct stm_tx *tx);
 /* The current stack (from the user's call into Lucid, tx->rec_ra), as a
  * depot id; 0 if it could not be captured. */
 uint32_t rec_stack_here(struct stm_tx *tx);

@@ -190,7 +190,8 @@ static void set_read_room(struct stm_tx *tx)
 	}
 }
 
-/* The same for the write log. */
+/* The same for the write log (none for the common path while recording:
+ * a recorded write notes its stack). */
 static void set_write_room(struct stm_tx *tx)
 {
 	struct lucid_wentry_ *end = tx->w_base + tx->w_cap;
@@ -199,7 +200,7 @@ static void set_write_room(struct stm_tx *tx)
 		tx->recf->w_limit = end;
 		tx->fast.w_end = tx->w_base;
 	} else {
-		tx->fast.w_end = end;
+		tx->fast.w_end = tx->rec_lazy ? tx->w_base : end;
 	}
 }
 
@@ -253,14 +254,33 @@ static inline void fill_entry(struct stm_tx *tx, struct lucid_wentry_ *e, uintpt
 
 /* --------------------------------------------------------- the transaction */
 
+/* Where the recording attempt points the inline paths: at its recent
+ * places once it has its block context, else nowhere (writes go out of
+ * line, and the first makes the context: stm_rec_ready). */
+static void rec_rooms(struct stm_tx *tx)
+{
+	tx->fast.rec = tx->rec && !tx->rec_lazy ? tx->recf : NULL;
+	set_write_room(tx);
+	set_read_room(tx);
+}
+
 void stm_start_rec(struct stm_tx *tx)
 {
 	tx->rec_on = true;
 	rec_attempt_start(tx);
-	if (tx->rec)
-		tx->fast.rec = tx->recf;
-	set_write_room(tx);
-	set_read_room(tx);
+	if (stm_likely(tx->rec_lazy)) {
+		/* stm_start_fast gave reads their room; writes go out of line
+		 * (and fast.rec is NULL since the last attempt ended). */
+		tx->fast.w_end = tx->w_base;
+		return;
+	}
+	rec_rooms(tx);
+}
+
+void stm_rec_ready_slow(struct stm_tx *tx)
+{
+	rec_attempt_ctx(tx);
+	rec_rooms(tx);
 }
 
 void stm_start_slow(struct stm_tx *tx)
@@ -291,13 +311,14 @@ void stm_start_slow(struct stm_tx *tx)
 	}
 	/* Recording: the inline paths note where each access came from.
 	 * Irrevocable: reads go out of line (they lock). */
+	tx->rec_lazy = false;
 	if (tx->rec_on) {
 		rec_attempt_start(tx);
-		if (tx->rec)
-			tx->fast.rec = tx->recf;
+		rec_rooms(tx);
+	} else {
+		set_write_room(tx);
+		set_read_room(tx);
 	}
-	set_write_room(tx);
-	set_read_room(tx);
 	if (stm_likely(!tx->token)) {
 		tx->fast.end = tx->clock_seen = stm_clock_now();
 	} else {
@@ -369,6 +390,7 @@ static inline __attribute__((always_inline)) void rset_add(struct stm_tx *tx, ui
 	if (stm_unlikely(tx->rec_on)) {
 		size_t i = (size_t)(r - tx->r_base);
 
+		stm_rec_ready(tx);
 		site = stm_rec_recent(tx, tx->rec_ra, (uintptr_t)tx->rec_frame);
 		if (!site)
 			site = rec_read_site(tx);
@@ -617,8 +639,12 @@ void stm_abort(struct stm_tx *tx, int reason, int jump_value)
 	bool backoff = false, wait_token = tx->blocked_by_token;
 
 	tx->blocked_by_token = false;
-	if (tx->rec_on)
+	if (tx->rec_on) {
+		/* The record may capture the aborting stack, after the attempt
+		 * has ended: its block context is made while it runs. */
+		stm_rec_ready(tx);
 		rec_attempt_over(tx, jump_value != 1);
+	}
 	stm_rollback(tx);
 	stm_attempt_end(tx);
 	/* The next attempt starts from now: what stopped this one is likely
@@ -698,8 +724,10 @@ void stm_retry(struct stm_tx *tx)
 	}
 	/* The wait may be long (and the program may end meanwhile): a record
 	 * still waiting for its read's stack goes out without it. */
-	if (tx->rec_on)
+	if (tx->rec_on) {
+		stm_rec_ready(tx);   /* as in stm_abort */
 		rec_attempt_over(tx, true);
+	}
 	stm_rollback(tx);
 	stm_attempt_end(tx);
 	stm_stat_add(&tx->stats.aborts, 1);

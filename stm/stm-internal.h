@@ -126,6 +126,8 @@ struct stm_tx {
 	bool rec_reads;            /* this recording attempt notes each read's stack
 	                              (else only a read that leaves the inline path
 	                              does: see rec_attempt_start) */
+	bool rec_lazy;             /* and has not worked out its block context yet:
+	                              the inline paths do not record (stm_rec_ready) */
 	void *rec_ra;              /* where the user called into Lucid last */
 	void *rec_frame;
 	uint64_t rec_asked;        /* places the inline paths did not find among the
@@ -359,6 +361,15 @@ void stm_fork_unblock(void);
 uint64_t stm_random(struct stm_tx *tx);
 unsigned stm_backoff_limit(unsigned retries);
 
+/* A recording attempt that has not captured a stack yet works out its
+ * block context first (engine.c). */
+void stm_rec_ready_slow(struct stm_tx *tx);
+static inline __attribute__((always_inline)) void stm_rec_ready(struct stm_tx *tx)
+{
+	if (stm_unlikely(tx->rec_lazy))
+		stm_rec_ready_slow(tx);
+}
+
 /* The recent answer for place (key, pos), or 0 (see lucid_recfast_). */
 static inline uint32_t stm_rec_recent(struct stm_tx *tx, const void *key, uintptr_t pos)
 {
@@ -451,6 +462,7 @@ static inline __attribute__((always_inline)) void stm_attempt_end(struct stm_tx 
 	tx->fast.r_top = tx->fast.r_end = tx->r_base;
 	tx->fast.w_top = tx->fast.w_end = tx->w_base;
 	tx->fast.rec = NULL;   /* no room for the recording paths either */
+	tx->rec_lazy = false;
 	stm_leave_cs(tx);
 	if (tx->serial)
 		stm_serial_exit(tx);

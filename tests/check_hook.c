@@ -530,6 +530,79 @@ START_TEST(test_reader_stack_per_caller)
 END_TEST
 
 /*
+ * An attempt that reads without noting stacks, of a block whose last commit
+ * only read, works out its block context only when it first captures a
+ * stack (rec_attempt_ctx). The stack must be that of the attempt's own
+ * callers: here lucid_abort() in one block, reached through two callers in
+ * turn, from the same place at the same depth, in attempts that capture
+ * nothing before. Rounds of two: a read-only commit, then an abort.
+ */
+enum { LC_ROUNDS = 8, LC_FRAMES = 8 };
+static long lc_x;
+static uintptr_t lc_stack[LC_ROUNDS / 2][LC_FRAMES];
+static int lc_reason[LC_ROUNDS / 2];
+static int lc_aborts;
+
+static __attribute__((noinline)) void lc_body(bool leave)
+{
+	if (lucid_read(lc_x) == 0 && leave)
+		lucid_abort();
+	__asm__ __volatile__("" ::: "memory");
+}
+
+static bool lc_leave;
+
+static __attribute__((noinline)) void lc_block(void)
+{
+	LUCID_ATOMIC {
+		lc_body(lc_leave);
+	}
+	__asm__ __volatile__("" ::: "memory");
+}
+
+static void lc_hook(const struct lucid_conflict *c, void *arg)
+{
+	(void)arg;
+	int i = lc_aborts++;
+
+	if (i < LC_ROUNDS / 2) {
+		lc_reason[i] = c->reason;
+		for (unsigned f = 0; f < LC_FRAMES; f++)
+			lc_stack[i][f] = c->stack_depth > f ? c->stack[f] : 0;
+	}
+}
+
+START_TEST(test_lazy_context)
+{
+	rec_test_lazy_reads(true);
+	lucid_set_abort_hook(lc_hook, NULL);
+	/* Round r: driver r / 2 % 2 + 1; odd rounds abort. */
+	for (int r = 0; r < LC_ROUNDS; r++) {
+		lc_leave = r % 2;
+		if (r / 2 % 2 == 0)
+			driver_1(lc_block);
+		else
+			driver_2(lc_block);
+	}
+	lucid_set_abort_hook(NULL, NULL);
+	rec_test_lazy_reads(false);
+	ck_assert_int_eq(lc_aborts, LC_ROUNDS / 2);
+	for (int i = 0; i < LC_ROUNDS / 2; i++) {
+		ck_assert_int_eq(lc_reason[i], LUCID_ABORT_EXPLICIT);
+		ck_assert_msg(lc_stack[i][LC_FRAMES - 1] != 0, "abort %d: a stack of fewer than %d frames",
+		              i, LC_FRAMES);
+	}
+	for (int i = 0; i < LC_ROUNDS / 2; i++)
+		for (int j = 0; j < LC_ROUNDS / 2; j++)
+			ck_assert_msg((memcmp(lc_stack[i], lc_stack[j], sizeof(lc_stack[i])) == 0) ==
+			              (i % 2 == j % 2),
+			              "aborts %d and %d: through %s callers, %s stacks", i, j,
+			              i % 2 == j % 2 ? "the same" : "different",
+			              i % 2 == j % 2 ? "different" : "the same");
+}
+END_TEST
+
+/*
  * A read made from the block's own function notes no stack while it runs
  * (LUCID_REC_IN_BLOCK_): found invalid later, its stack is put together
  * from its return address and the callers the block context checked. It
@@ -1357,6 +1430,9 @@ int main(void)
 	tc = tcase_create("reader_stack_per_caller");
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_reader_stack_per_caller, 0, 2);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("lazy_context");
+	tcase_add_test(tc, test_lazy_context);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("block_read_stack");
 	tcase_set_timeout(tc, 60);

@@ -84,8 +84,10 @@ uint64_t lucid_load_rec_(const void *addr, unsigned size, const void *site, uint
                          const void *ra)
 {
 	struct stm_tx *tx = in_tx("lucid_read");
-	struct lucid_recfast_ *rec = tx->fast.rec;
 	uint64_t v;
+
+	stm_rec_ready(tx);
+	struct lucid_recfast_ *rec = tx->fast.rec;
 
 	STM_NOTE_CALLER(tx);
 	tx->rec_ra = (void *)ra;
@@ -102,6 +104,8 @@ void lucid_store_rec_(void *addr, uint64_t value, unsigned size, const void *sit
                       const void *ra)
 {
 	struct stm_tx *tx = in_tx("lucid_write");
+
+	stm_rec_ready(tx);
 	struct lucid_recfast_ *rec = tx->fast.rec;
 
 	STM_NOTE_CALLER(tx);
