@@ -42,6 +42,7 @@ static void capture_update(bool capture);
 #define MAX_SITES 4096
 #define SITE_CACHE 16
 #define REC_CTXS 4              /* block contexts a thread keeps checked */
+#define SITE_CTX_HINTS 16        /* which of them each block site ran in last */
 #define SIDE_BITS 16
 #define SIDE_WAYS 16             /* commits kept per (hashed) orec: a slow reader
                                    loses its commit only to a later commit to the
@@ -404,7 +405,10 @@ struct rec_thread {
 	uint32_t seq;               /* attempts started, bumped after site (read by others) */
 	uint64_t t0;                /* the current attempt's start */
 	struct rec_ctx ctxs[REC_CTXS];  /* the last block contexts attempts started in */
-	unsigned ctx_last, ctx_next;    /* the latest; the next to replace */
+	uint8_t ctx_last[SITE_CTX_HINTS];  /* by block site (id % SITE_CTX_HINTS): the
+	                                      latest context its attempts ran in */
+	unsigned ctx_next;              /* the next to replace */
+	const struct rec_ctx *ctx_cur;  /* the current attempt's, once it has one */
 	uint64_t inexact;               /* attempts in contexts not all checked */
 	struct { const struct lucid_site_ *key; uint32_t id; } site_cache[SITE_CACHE];
 	uint64_t site_wrote;            /* bit site % 64: that block's last commit wrote */
@@ -626,7 +630,7 @@ static __attribute__((noinline)) struct rec_ctx *ctx_find(struct rec_thread *r,
 		ctx_capture(&r->ctxs[k], o);
 		r->ctxs[k].site = site_cached(r, o);
 	}
-	r->ctx_last = k;
+	r->ctx_last[r->ctxs[k].site % SITE_CTX_HINTS] = (uint8_t)k;
 	return &r->ctxs[k];
 }
 
@@ -692,11 +696,11 @@ void rec_attempt_start(struct stm_tx *tx)
 	 * leaves it to its first capture (stm_rec_ready), and most such
 	 * attempts never make one. Writers make it here, where it costs least
 	 * (the first write then takes the recording inline path). */
+	__atomic_store_n(&r->site, site, __ATOMIC_RELAXED);
 	if (tx->rec_reads || (r->site_wrote >> (site % 64) & 1))
 		rec_attempt_ctx(tx);
 	else
 		tx->rec_lazy = true;
-	__atomic_store_n(&r->site, site, __ATOMIC_RELAXED);
 	/* After the site: whoever sees this attempt's number sees its site. */
 	__atomic_store_n(&r->seq, r->seq + 1, __ATOMIC_RELEASE);
 }
@@ -712,15 +716,16 @@ void rec_attempt_ctx(struct stm_tx *tx)
 {
 	struct rec_thread *r = tx->rec;
 	const struct stm_open_block *o = &tx->open[0];
-	/* A thread runs the same few blocks again and again: the last one's
-	 * context is checked here, the others out of line. */
-	struct rec_ctx *c = &r->ctxs[r->ctx_last];
+	/* A thread runs the same few blocks again and again: the context this
+	 * block's site ran in last is checked here, the others out of line. */
+	struct rec_ctx *c = &r->ctxs[r->ctx_last[r->site % SITE_CTX_HINTS]];
 
 	tx->rec_lazy = false;
 	if (stm_unlikely(!ctx_holds(c, o)))
 		c = ctx_find(r, o);
 	uintptr_t ctx = c->ctx;
 
+	r->ctx_cur = c;
 	if (!c->exact)
 		ctx = (uintptr_t)mix(ctx, ++r->inexact);
 	if (stm_unlikely(tx->rec_ctx != ctx))
@@ -1116,7 +1121,7 @@ void rec_conflict_access(struct stm_tx *tx, int reason, uintptr_t addr, uintptr_
  * unwind at the read would have found. */
 static uint32_t block_read_stack(const struct stm_tx *tx, const void *ra)
 {
-	const struct rec_ctx *c = &tx->rec->ctxs[tx->rec->ctx_last];
+	const struct rec_ctx *c = tx->rec->ctx_cur;
 	uint64_t pcs[MAX_FRAMES];
 	uint32_t n = 0;
 

@@ -387,10 +387,11 @@ static inline __attribute__((always_inline)) void rset_add(struct stm_tx *tx, ui
 	struct lucid_rentry_ *r = tx->fast.r_top++;
 	uint32_t site = 0;
 
-	if (stm_unlikely(tx->rec_on)) {
+	/* An attempt that does not note its reads' stacks does not for this
+	 * one either (see rec_attempt_start). */
+	if (stm_unlikely(tx->rec_on) && tx->rec_reads) {
 		size_t i = (size_t)(r - tx->r_base);
 
-		stm_rec_ready(tx);
 		site = stm_rec_recent(tx, tx->rec_ra, (uintptr_t)tx->rec_frame);
 		if (!site)
 			site = rec_read_site(tx);

@@ -124,10 +124,10 @@ struct stm_tx {
 
 	/* recording (conflict/recorder.c; rec_on is above) */
 	bool rec_reads;            /* this recording attempt notes each read's stack
-	                              (else only a read that leaves the inline path
-	                              does: see rec_attempt_start) */
-	bool rec_lazy;             /* and has not worked out its block context yet:
-	                              the inline paths do not record (stm_rec_ready) */
+	                              (else none: see rec_attempt_start) */
+	bool rec_lazy;             /* this recording attempt has not worked out its
+	                              block context yet: writes go out of line, where
+	                              stm_rec_ready makes it */
 	void *rec_ra;              /* where the user called into Lucid last */
 	void *rec_frame;
 	uint64_t rec_asked;        /* places the inline paths did not find among the

@@ -84,14 +84,15 @@ uint64_t lucid_load_rec_(const void *addr, unsigned size, const void *site, uint
                          const void *ra)
 {
 	struct stm_tx *tx = in_tx("lucid_read");
-	uint64_t v;
-
-	stm_rec_ready(tx);
 	struct lucid_recfast_ *rec = tx->fast.rec;
+	uint64_t v;
 
 	STM_NOTE_CALLER(tx);
 	tx->rec_ra = (void *)ra;
-	if (rec) {
+	/* Only an attempt that notes its reads' stacks asks where this one
+	 * was made (see rec_attempt_start); its block context is made at its
+	 * start. */
+	if (rec && tx->rec_reads) {
 		uint32_t id = place_id(rec, site, sp, ra);
 
 		if (id && lucid_load_try_(&tx->fast, (uintptr_t)addr, size, rec, id, rec->r_limit, &v, 0))
