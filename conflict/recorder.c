@@ -691,16 +691,20 @@ void rec_attempt_start(struct stm_tx *tx)
 	uint32_t site = site_cached(r, o);
 
 	/* Nothing an attempt does needs its block context until it captures a
-	 * stack: a write, a read out of line, an abort. Where reads do not
-	 * note their stacks, an attempt of a block whose last commit only read
+	 * stack: a write, an allocation, an abort. Where reads do not note
+	 * their stacks, an attempt of a block whose last commit only read
 	 * leaves it to its first capture (stm_rec_ready), and most such
-	 * attempts never make one. Writers make it here, where it costs least
-	 * (the first write then takes the recording inline path). */
+	 * attempts never make one: they commit inline (stm_commit_lazy),
+	 * counting the commit here. Writers make it here, where it costs least
+	 * (the first write then takes the recording inline path), and so does
+	 * an attempt that has a waiting record to write when it ends. */
 	__atomic_store_n(&r->site, site, __ATOMIC_RELAXED);
-	if (tx->rec_reads || (r->site_wrote >> (site % 64) & 1))
+	if (tx->rec_reads || r->waiting || site >= MAX_SITES || (r->site_wrote >> (site % 64) & 1)) {
 		rec_attempt_ctx(tx);
-	else
+	} else {
 		tx->rec_lazy = true;
+		tx->rec_commits = &r->commits[site];
+	}
 	/* After the site: whoever sees this attempt's number sees its site. */
 	__atomic_store_n(&r->seq, r->seq + 1, __ATOMIC_RELEASE);
 }

@@ -128,6 +128,8 @@ struct stm_tx {
 	bool rec_lazy;             /* this recording attempt has not worked out its
 	                              block context yet: writes go out of line, where
 	                              stm_rec_ready makes it */
+	uint64_t *rec_commits;     /* such an attempt's count of its block's commits
+	                              (read by the recorder's writer) */
 	void *rec_ra;              /* where the user called into Lucid last */
 	void *rec_frame;
 	uint64_t rec_asked;        /* places the inline paths did not find among the
@@ -493,6 +495,21 @@ static inline __attribute__((always_inline)) void stm_commit_fast(struct stm_tx 
 	stm_leave_cs(tx);
 	stm_stat_add(&tx->stats.commits_ro, 1);
 	tx->retries = 0;
+}
+
+/* The same for a recording attempt that has made no block context, and so
+ * only read (see rec_attempt_start): it counts its block's commit. */
+static inline bool stm_commit_lazy_ok(const struct stm_tx *tx)
+{
+	return tx->rec_lazy && tx->fast.w_top == tx->w_base && !tx->serial && !tx->token &&
+	       !tx->after;
+}
+
+static inline __attribute__((always_inline)) void stm_commit_lazy(struct stm_tx *tx)
+{
+	stm_commit_fast(tx);
+	tx->rec_lazy = false;
+	stm_stat_add(tx->rec_commits, 1);
 }
 
 static inline void stm_commit(struct stm_tx *tx)

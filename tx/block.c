@@ -203,6 +203,12 @@ void lucid_block_end_(struct lucid_block_ *b)
 			b->state = LUCID_BLOCK_COMMITTED_;
 			return;
 		}
+		if (stm_commit_lazy_ok(tx)) {
+			stm_commit_lazy(tx);
+			tx->nesting = 0;
+			b->state = LUCID_BLOCK_COMMITTED_;
+			return;
+		}
 		end_commit_slow(tx, b);
 		return;
 	}
