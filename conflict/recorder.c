@@ -476,9 +476,8 @@ static struct rec_thread *thread_state(struct stm_tx *tx)
 /* Sites through a small per-thread cache: the mutex only on a miss. */
 static uint32_t site_cached(struct rec_thread *r, const struct stm_open_block *o)
 {
-	/* By the block's site record: its pointer stands for its contents
-	 * (copies of one block in several objects get one id from
-	 * site_find_or_add). */
+	/* By the block's site record: its pointer stands for its contents,
+	 * which site_find_or_add turns into an id (0: the table is full). */
 	const struct lucid_site_ *s = o->site;
 	unsigned slot = (unsigned)(((uintptr_t)s * 0x9e3779b97f4a7c15u) >> 59) % SITE_CACHE;
 
@@ -600,8 +599,11 @@ static void ctx_capture(struct rec_ctx *c, const struct stm_open_block *o)
 		c->ret[c->n++] = ip[i + 1];
 		h = mix(h, ip[i + 1]);
 	}
-	/* A read there keeps its return address and MAX_FRAMES - 1 of these. */
+	/* A read there keeps its return address and MAX_FRAMES - 1 of these.
+	 * A walk that ran out before them (made far below the block: see
+	 * rec_attempt_ctx) checks too few for the stacks memoized under it. */
 	c->whole = n < WALK_FRAMES || c->n + 1 >= MAX_FRAMES;
+	c->exact = c->exact && c->whole;
 	c->ctx = (uintptr_t)h;
 }
 
@@ -699,7 +701,7 @@ void rec_attempt_start(struct stm_tx *tx)
 	 * (the first write then takes the recording inline path), and so does
 	 * an attempt that has a waiting record to write when it ends. */
 	__atomic_store_n(&r->site, site, __ATOMIC_RELAXED);
-	if (tx->rec_reads || r->waiting || site >= MAX_SITES || (r->site_wrote >> (site % 64) & 1)) {
+	if (tx->rec_reads || r->waiting || !site || (r->site_wrote >> (site % 64) & 1)) {
 		rec_attempt_ctx(tx);
 	} else {
 		tx->rec_lazy = true;
@@ -714,7 +716,8 @@ void rec_attempt_start(struct stm_tx *tx)
  * paths' recent places for it. Made at the attempt's start, or at its first
  * capture (stm_rec_ready; see rec_attempt_start): the block's function and
  * its callers stay on the stack while the attempt runs, so the context
- * found from deeper down is the same.
+ * found from deeper down is the same one, where the walk from there reaches
+ * out far enough (else it is not exact, and serves this attempt only).
  */
 void rec_attempt_ctx(struct stm_tx *tx)
 {

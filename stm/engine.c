@@ -313,8 +313,14 @@ void stm_start_slow(struct stm_tx *tx)
 	 * Irrevocable: reads go out of line (they lock). */
 	tx->rec_lazy = false;
 	if (tx->rec_on) {
+		/* An attempt that starts here (serial, irrevocable, or after
+		 * waiting out serial mode) is rare: it makes its block context
+		 * at once. */
 		rec_attempt_start(tx);
-		rec_rooms(tx);
+		if (tx->rec_lazy)
+			stm_rec_ready_slow(tx);
+		else
+			rec_rooms(tx);
 	} else {
 		set_write_room(tx);
 		set_read_room(tx);

@@ -124,7 +124,8 @@ struct stm_tx {
 
 	/* recording (conflict/recorder.c; rec_on is above) */
 	bool rec_reads;            /* this recording attempt notes each read's stack
-	                              (else none: see rec_attempt_start) */
+	                              (else only some that leave the common path, in
+	                              an attempt that writes: see rec_attempt_start) */
 	bool rec_lazy;             /* this recording attempt has not worked out its
 	                              block context yet: writes go out of line, where
 	                              stm_rec_ready makes it */

@@ -534,29 +534,54 @@ END_TEST
  * only read, works out its block context only when it first captures a
  * stack (rec_attempt_ctx). The stack must be that of the attempt's own
  * callers: here lucid_abort() in one block, reached through two callers in
- * turn, from the same place at the same depth, in attempts that capture
- * nothing before. Rounds of two: a read-only commit, then an abort.
+ * turn (and one caller they share), from the same place at the same depth,
+ * in attempts that capture nothing before, or whose first capture is a
+ * write far below the block: the walk from there can run out after one or
+ * two of the block's callers, and such a context must not be taken for the
+ * other caller's. Each run of the loop test (a process of its own) makes
+ * the block's first context at another depth. Rounds of two: a read-only
+ * commit, then an abort.
  */
-enum { LC_ROUNDS = 8, LC_FRAMES = 8 };
-static long lc_x;
+enum { LC_ROUNDS = 8, LC_FRAMES = 8, LC_CMP = 4 };
+static long lc_x, lc_y;
 static uintptr_t lc_stack[LC_ROUNDS / 2][LC_FRAMES];
 static int lc_reason[LC_ROUNDS / 2];
+static bool lc_lazy[LC_ROUNDS / 2];
 static int lc_aborts;
+static bool lc_leave;
+static int lc_depth;
+
+static __attribute__((noinline)) void lc_deep(int d)
+{
+	if (d > 0)
+		lc_deep(d - 1);
+	else
+		lucid_write(lc_y, lucid_read(lc_y) + 1);
+	__asm__ __volatile__("" ::: "memory");
+}
 
 static __attribute__((noinline)) void lc_body(bool leave)
 {
+	if (leave)   /* no stack captured yet: the attempt is still without one */
+		lc_lazy[lc_aborts % (LC_ROUNDS / 2)] = stm_self()->rec_lazy;
+	if (leave && lc_depth)
+		lc_deep(lc_depth);
 	if (lucid_read(lc_x) == 0 && leave)
 		lucid_abort();
 	__asm__ __volatile__("" ::: "memory");
 }
-
-static bool lc_leave;
 
 static __attribute__((noinline)) void lc_block(void)
 {
 	LUCID_ATOMIC {
 		lc_body(lc_leave);
 	}
+	__asm__ __volatile__("" ::: "memory");
+}
+
+static __attribute__((noinline)) void lc_mid(void)
+{
+	lc_block();
 	__asm__ __volatile__("" ::: "memory");
 }
 
@@ -574,30 +599,39 @@ static void lc_hook(const struct lucid_conflict *c, void *arg)
 
 START_TEST(test_lazy_context)
 {
+	/* Run 0: no deep write; run i: the first and last aborts' attempts
+	 * write 60 + 2i calls down first. */
+	int deep = _i ? 60 + 2 * _i : 0;
+
 	rec_test_lazy_reads(true);
 	lucid_set_abort_hook(lc_hook, NULL);
 	/* Round r: driver r / 2 % 2 + 1; odd rounds abort. */
 	for (int r = 0; r < LC_ROUNDS; r++) {
 		lc_leave = r % 2;
+		lc_depth = r == 1 || r == LC_ROUNDS - 1 ? deep : 0;
 		if (r / 2 % 2 == 0)
-			driver_1(lc_block);
+			driver_1(lc_mid);
 		else
-			driver_2(lc_block);
+			driver_2(lc_mid);
 	}
 	lucid_set_abort_hook(NULL, NULL);
 	rec_test_lazy_reads(false);
 	ck_assert_int_eq(lc_aborts, LC_ROUNDS / 2);
 	for (int i = 0; i < LC_ROUNDS / 2; i++) {
+		ck_assert_msg(lc_lazy[i], "abort %d: its attempt made its block context at its start",
+		              i);
 		ck_assert_int_eq(lc_reason[i], LUCID_ABORT_EXPLICIT);
 		ck_assert_msg(lc_stack[i][LC_FRAMES - 1] != 0, "abort %d: a stack of fewer than %d frames",
 		              i, LC_FRAMES);
 	}
+	/* The frames up to the driver's (the test calls each driver from
+	 * more than one place). */
 	for (int i = 0; i < LC_ROUNDS / 2; i++)
 		for (int j = 0; j < LC_ROUNDS / 2; j++)
-			ck_assert_msg((memcmp(lc_stack[i], lc_stack[j], sizeof(lc_stack[i])) == 0) ==
-			              (i % 2 == j % 2),
-			              "aborts %d and %d: through %s callers, %s stacks", i, j,
-			              i % 2 == j % 2 ? "the same" : "different",
+			ck_assert_msg((memcmp(lc_stack[i], lc_stack[j], LC_CMP * sizeof(lc_stack[i][0])) ==
+			               0) == (i % 2 == j % 2),
+			              "aborts %d and %d (deep %d): through %s callers, %s stacks", i, j,
+			              deep, i % 2 == j % 2 ? "the same" : "different",
 			              i % 2 == j % 2 ? "different" : "the same");
 }
 END_TEST
@@ -1432,7 +1466,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_reader_stack_per_caller, 0, 2);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("lazy_context");
-	tcase_add_test(tc, test_lazy_context);
+	tcase_add_loop_test(tc, test_lazy_context, 0, 16);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("block_read_stack");
 	tcase_set_timeout(tc, 60);
