@@ -1132,7 +1132,7 @@ static uint32_t block_read_stack(const struct stm_tx *tx, const void *ra)
 	uint64_t pcs[MAX_FRAMES];
 	uint32_t n = 0;
 
-	if (!ra || !c->exact)
+	if (!ra || !c || !c->exact)
 		return 0;
 	pcs[n++] = (uintptr_t)ra;
 	for (unsigned i = 0; i < c->n && n < MAX_FRAMES; i++)
