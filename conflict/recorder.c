@@ -1140,6 +1140,14 @@ static uint32_t block_read_stack(const struct stm_tx *tx, const void *ra)
 	return depot_put(pcs, n);
 }
 
+/* Whether read-set entry @p e noted its read's stack and address (an
+ * attempt that notes no stacks leaves other entries' addresses from an
+ * earlier one). */
+static bool entry_noted(const struct stm_tx *tx, const struct lucid_rentry_ *e)
+{
+	return e->site || tx->rec_reads;
+}
+
 /* The stack and address of the read of read-set entry @p e, noted. */
 static void read_into(const struct stm_tx *tx, struct rec_abort *a, const struct lucid_rentry_ *e)
 {
@@ -1165,7 +1173,7 @@ void rec_conflict_read(struct stm_tx *tx, int reason, const struct lucid_rentry_
 		other = stm_orec_owner(other)->version;
 	const uintptr_t *orec = &tx->fast.orecs[failed->orec];
 
-	if (!failed->site && !tx->rec_reads) {
+	if (!entry_noted(tx, failed)) {
 		/* A read of the common path: no stack, no address. The record
 		 * waits for the next attempt's (see rec_attempt_start), with
 		 * the other side for each word the read may have been of. */
@@ -1203,10 +1211,9 @@ void rec_conflict_read(struct stm_tx *tx, int reason, const struct lucid_rentry_
 	for (const struct lucid_rentry_ *e = failed + 1; e < tx->fast.r_top; e++) {
 		size_t j = (size_t)(e - tx->r_base);
 
-		/* Only reads noted in this attempt (an attempt that notes no
-		 * stacks leaves other entries' addresses from an earlier one),
-		 * and each word of the other side's stripe once. */
-		if (e->orec != failed->orec || j >= tx->rec_raddr_cap || (!e->site && !tx->rec_reads) ||
+		/* Only reads noted in this attempt, and each word of the other
+		 * side's stripe once. */
+		if (e->orec != failed->orec || j >= tx->rec_raddr_cap || !entry_noted(tx, e) ||
 		    SIDE_STRIPE(tx->rec_raddr[j]) != stripe ||
 		    (tried & (1u << SIDE_WORD(tx->rec_raddr[j]))))
 			continue;
@@ -1431,6 +1438,17 @@ void rec_commit_done(struct stm_tx *tx)
 		wait_out(r);
 }
 
+/* Counts a commit of the current attempt's block (stm_commit_lazy counts
+ * its own), and whether it wrote (see rec_attempt_start). */
+static void block_committed(struct rec_thread *r, bool wrote)
+{
+	uint64_t bit = (uint64_t)1 << (r->site % 64);
+
+	if (r->site < MAX_SITES)
+		stm_stat_add(&r->commits[r->site], 1);
+	r->site_wrote = wrote ? r->site_wrote | bit : r->site_wrote & ~bit;
+}
+
 void rec_commit(struct stm_tx *tx, uintptr_t ts)
 {
 	struct rec_thread *r = tx->rec;
@@ -1473,9 +1491,7 @@ void rec_commit(struct stm_tx *tx, uintptr_t ts)
 			__atomic_store_n(&s->stack[i], stacks[i], __ATOMIC_RELEASE);
 		__atomic_store_n(&s->version, ts, __ATOMIC_RELEASE);
 	}
-	if (r->site < MAX_SITES)
-		__atomic_store_n(&r->commits[r->site], r->commits[r->site] + 1, __ATOMIC_RELAXED);
-	r->site_wrote |= (uint64_t)1 << (r->site % 64);
+	block_committed(r, true);
 }
 
 /* Read-only commits are counted too (abort rates are per block). */
@@ -1485,10 +1501,8 @@ void rec_commit_ro(struct stm_tx *tx)
 
 	if (r && r->waiting)
 		rec_attempt_over(tx, true);   /* written by rec_commit_done */
-	if (r && r->site < MAX_SITES)
-		__atomic_store_n(&r->commits[r->site], r->commits[r->site] + 1, __ATOMIC_RELAXED);
 	if (r)
-		r->site_wrote &= ~((uint64_t)1 << (r->site % 64));
+		block_committed(r, false);
 }
 
 /* ---------------------------------------------------------- the writer */

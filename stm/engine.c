@@ -191,7 +191,9 @@ static void set_read_room(struct stm_tx *tx)
 }
 
 /* The same for the write log (none for the common path while recording:
- * a recorded write notes its stack). */
+ * a recorded write notes its stack). Never called in an attempt without its
+ * block context (stm_start_rec keeps its writes out of line itself, and the
+ * write log grows only at a write, which makes the context first). */
 static void set_write_room(struct stm_tx *tx)
 {
 	struct lucid_wentry_ *end = tx->w_base + tx->w_cap;
@@ -200,7 +202,7 @@ static void set_write_room(struct stm_tx *tx)
 		tx->recf->w_limit = end;
 		tx->fast.w_end = tx->w_base;
 	} else {
-		tx->fast.w_end = tx->rec_lazy ? tx->w_base : end;
+		tx->fast.w_end = end;
 	}
 }
 
@@ -254,12 +256,11 @@ static inline void fill_entry(struct stm_tx *tx, struct lucid_wentry_ *e, uintpt
 
 /* --------------------------------------------------------- the transaction */
 
-/* Where the recording attempt points the inline paths: at its recent
- * places once it has its block context, else nowhere (writes go out of
- * line, and the first makes the context: stm_rec_ready). */
+/* Points the inline paths of a recording attempt that has its block
+ * context at its recent places. */
 static void rec_rooms(struct stm_tx *tx)
 {
-	tx->fast.rec = tx->rec && !tx->rec_lazy ? tx->recf : NULL;
+	tx->fast.rec = tx->rec ? tx->recf : NULL;
 	set_write_room(tx);
 	set_read_room(tx);
 }
@@ -318,9 +319,8 @@ void stm_start_slow(struct stm_tx *tx)
 		 * at once. */
 		rec_attempt_start(tx);
 		if (tx->rec_lazy)
-			stm_rec_ready_slow(tx);
-		else
-			rec_rooms(tx);
+			rec_attempt_ctx(tx);
+		rec_rooms(tx);
 	} else {
 		set_write_room(tx);
 		set_read_room(tx);
