@@ -199,8 +199,9 @@ struct side {
 	uint32_t tid;
 	uint32_t site;
 	uint32_t written;          /* bit i: word i of the stripe was written */
-	uint32_t stack[SIDE_WORDS];   /* the stack of each word's write */
-};
+	uint32_t stack[SIDE_WORDS];   /* the stack of each word's write (only the
+	                                 words in `written` are kept) */
+} __attribute__((aligned(64)));   /* a commit stores to one cache line, not two */
 
 static struct side *side_table;
 
@@ -1464,13 +1465,18 @@ void rec_commit(struct stm_tx *tx, uintptr_t ts)
 		if (e->version == STM_NOT_HEAD)
 			continue;
 		uint64_t stripe = SIDE_STRIPE(e->addr);
-		uint32_t written = 0, stacks[SIDE_WORDS] = { 0 };
+		uint32_t written = 0;
+		/* Usually the orec's only entry, or a word of another stripe
+		 * under the same orec is all that is chained: no stack to find
+		 * on the chain. */
+		bool one = !e->next;
 
-		for (const struct lucid_wentry_ *c = e; c; c = c->next) {
-			if (c->mask && SIDE_STRIPE(c->addr) == stripe) {
-				written |= 1u << SIDE_WORD(c->addr);
-				stacks[SIDE_WORD(c->addr)] = c->stack;
-			}
+		if (!one) {
+			for (const struct lucid_wentry_ *c = e; c; c = c->next)
+				if (c->mask && SIDE_STRIPE(c->addr) == stripe)
+					written |= 1u << SIDE_WORD(c->addr);
+		} else if (e->mask) {
+			written = 1u << SIDE_WORD(e->addr);
 		}
 		if (!written)
 			continue;   /* locked, not written (an irrevocable read) */
@@ -1479,16 +1485,22 @@ void rec_commit(struct stm_tx *tx, uintptr_t ts)
 		/* A sequence lock: the invalidation, then the fields (each a
 		 * release, so that none is seen before the invalidation; a
 		 * fence would do, but ThreadSanitizer refuses fences), then
-		 * the version. */
+		 * the version. Only the written words' stacks are stored
+		 * (other_from_commit reads no other). */
 		__atomic_store_n(&s->version, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&s->orec, e->orec, __ATOMIC_RELEASE);
 		__atomic_store_n(&s->tid, (uint32_t)tx->thread_id, __ATOMIC_RELEASE);
 		__atomic_store_n(&s->site, r->site, __ATOMIC_RELEASE);
 		__atomic_store_n(&s->stripe, stripe, __ATOMIC_RELEASE);
 		__atomic_store_n(&s->written, written, __ATOMIC_RELEASE);
-#pragma GCC unroll 4
-		for (unsigned i = 0; i < SIDE_WORDS; i++)
-			__atomic_store_n(&s->stack[i], stacks[i], __ATOMIC_RELEASE);
+		if (one) {
+			__atomic_store_n(&s->stack[SIDE_WORD(e->addr)], e->stack, __ATOMIC_RELEASE);
+		} else {
+			for (const struct lucid_wentry_ *c = e; c; c = c->next)
+				if (c->mask && SIDE_STRIPE(c->addr) == stripe)
+					__atomic_store_n(&s->stack[SIDE_WORD(c->addr)], c->stack,
+					                 __ATOMIC_RELEASE);
+		}
 		__atomic_store_n(&s->version, ts, __ATOMIC_RELEASE);
 	}
 	block_committed(r, true);

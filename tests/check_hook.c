@@ -928,6 +928,7 @@ static struct {
 	int reason;
 	unsigned flags;
 	uintptr_t address, other_address;
+	uintptr_t other_pc;    /* the other stack's innermost frame, or 0 */
 } sw_seen[4];
 
 static void sw_hook(const struct lucid_conflict *c, void *arg)
@@ -937,7 +938,8 @@ static void sw_hook(const struct lucid_conflict *c, void *arg)
 
 	if (i < 4)
 		sw_seen[i] = (__typeof__(sw_seen[0])){ c->reason, c->flags, c->address,
-		                                        c->other_address };
+		                                        c->other_address,
+		                                        c->other_depth ? c->other_stack[0] : 0 };
 }
 
 static void *sw_writer(void *arg)
@@ -1008,6 +1010,18 @@ START_TEST(test_committed_stripe_word)
 	              "reads of sw.c, then sw.b: other address %#lx (sw.b %p), %s",
 	              (unsigned long)sw_seen[2].other_address, (void *)&sw.b,
 	              sw_seen[2].flags & LUCID_CONFLICT_FALSE ? "a false conflict" : "a true one");
+	/* The other stack is the commit's write of the word named: the writes
+	 * of sw.a and sw.b are two calls, and the false conflict's stack is
+	 * the one of the word it names. */
+	for (int r = 0; r < ROUNDS; r++)
+		ck_assert_msg(sw_seen[r].other_pc != 0, "round %d: no stack for the writer", r);
+	ck_assert_msg(sw_seen[0].other_pc != sw_seen[2].other_pc,
+	              "the writes of sw.a and sw.b have one stack (%#lx)",
+	              (unsigned long)sw_seen[0].other_pc);
+	ck_assert_msg(sw_seen[1].other_pc ==
+	              sw_seen[sw_seen[1].other_address == (uintptr_t)&sw.a ? 0 : 2].other_pc,
+	              "the false conflict names %#lx and the stack of another write",
+	              (unsigned long)sw_seen[1].other_address);
 }
 END_TEST
 
