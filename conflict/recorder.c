@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -394,7 +395,10 @@ struct rec_thread {
 	struct rec_abort pending;
 	bool have_pending;
 	bool pending_waits;         /* pending waits for its read's stack */
-	bool waiting;               /* wait does (see rec_attempt_start) */
+	bool waiting;               /* wait does (see rec_attempt_start); set by the
+	                               owner, cleared by the owner or by rec_exit,
+	                               both under wait_lock */
+	int wait_lock;              /* held while wait is filled in or taken */
 	bool wait_ready;            /* wait has what it waited for: written when
 	                               the attempt that found it has ended */
 	const void *wait_pc, *wait_frame;   /* its transaction's outermost block */
@@ -619,6 +623,27 @@ static void rset_deltas(struct stm_tx *tx)
 static bool wait_mine(const struct stm_tx *tx, const struct rec_thread *r);
 static void wait_out(struct rec_thread *r);
 
+/* Whether a record waits: the owner asks without wait_lock (only the
+ * owner sets it; rec_exit may clear it meanwhile, and the owner's next
+ * step under the lock then finds it gone). */
+static inline bool is_waiting(const struct rec_thread *r)
+{
+	return __atomic_load_n(&r->waiting, __ATOMIC_RELAXED);
+}
+
+/* wait_lock: held a few instructions at a time, by the owner and by
+ * rec_exit (which takes what waits in a thread that runs on). */
+static void wait_lock(struct rec_thread *r)
+{
+	while (__atomic_exchange_n(&r->wait_lock, 1, __ATOMIC_ACQUIRE))
+		sched_yield();
+}
+
+static void wait_unlock(struct rec_thread *r)
+{
+	__atomic_store_n(&r->wait_lock, 0, __ATOMIC_RELEASE);
+}
+
 /* The context among the last few that block @p o starts in, or a new one
  * worked out (the least recent replaced). */
 static __attribute__((noinline)) struct rec_ctx *ctx_find(struct rec_thread *r,
@@ -687,9 +712,11 @@ void rec_attempt_start(struct stm_tx *tx)
 	 * follow one whose record still waits for its read's stack. A record
 	 * whose transaction ended without recording again is written as it is
 	 * when this attempt ends (not inside it). */
-	if (r->waiting && !r->wait_ready && !tx->in_handler && !wait_mine(tx, r))
+	bool waits = is_waiting(r);
+
+	if (waits && !r->wait_ready && !tx->in_handler && !wait_mine(tx, r))
 		r->wait_ready = true;
-	tx->rec_reads = (r->waiting && !r->wait_ready) ||
+	tx->rec_reads = (waits && !r->wait_ready) ||
 	                __atomic_load_n(&rec_exact, __ATOMIC_RELAXED);
 	uint32_t site = site_cached(r, o);
 
@@ -702,7 +729,7 @@ void rec_attempt_start(struct stm_tx *tx)
 	 * (the first write then takes the recording inline path), and so does
 	 * an attempt that has a waiting record to write when it ends. */
 	__atomic_store_n(&r->site, site, __ATOMIC_RELAXED);
-	if (tx->rec_reads || r->waiting || !site || (r->site_wrote >> (site % 64) & 1)) {
+	if (tx->rec_reads || waits || !site || (r->site_wrote >> (site % 64) & 1)) {
 		rec_attempt_ctx(tx);
 	} else {
 		tx->rec_lazy = true;
@@ -1330,10 +1357,12 @@ void rec_abort_done(struct stm_tx *tx, int reason)
 	r->pending.wasted_ns = r->pending.mono_ns - r->t0;
 	if (r->pending_waits) {
 		r->pending_waits = false;
+		wait_lock(r);
 		r->wait = r->pending;
 		r->wait_pc = tx->open[0].pc;
 		r->wait_frame = tx->open[0].frame;
-		r->waiting = true;
+		__atomic_store_n(&r->waiting, true, __ATOMIC_RELAXED);
+		wait_unlock(r);
 		return;
 	}
 	record_out(r, &r->pending);
@@ -1352,24 +1381,41 @@ static bool wait_mine(const struct stm_tx *tx, const struct rec_thread *r)
 	       tx->retries + 1 >= r->wait.attempt;
 }
 
-/* Writes the waiting record: filled in by rec_attempt_over, or as it is
- * (no later read found: its stack and address unknown). */
+/* Takes the waiting record of @p r into @p a, if one still waits (the
+ * owner, or rec_exit from another thread): as it was filled in by
+ * rec_attempt_over, or as it is (no later read found: its stack and
+ * address unknown). */
+static bool wait_take(struct rec_thread *r, struct rec_abort *a)
+{
+	wait_lock(r);
+	bool waits = r->waiting;
+
+	if (waits) {
+		*a = r->wait;
+		__atomic_store_n(&r->waiting, false, __ATOMIC_RELAXED);
+	}
+	wait_unlock(r);
+	/* The read's word not known: nor whether it was the other's. */
+	if (waits && !a->address)
+		a->flags &= (uint8_t)~REC_ABORT_FALSE_CONFLICT;
+	return waits;
+}
+
+/* Writes the waiting record (unless rec_exit has taken it). */
 static void wait_out(struct rec_thread *r)
 {
-	struct rec_abort *a = &r->wait;
+	struct rec_abort a;
 
-	/* The read's word not known: nor whether it was the other's. */
-	if (!a->address)
-		a->flags &= (uint8_t)~REC_ABORT_FALSE_CONFLICT;
-	r->waiting = r->wait_ready = false;
-	record_out(r, a);
+	r->wait_ready = false;
+	if (wait_take(r, &a))
+		record_out(r, &a);
 }
 
 void rec_attempt_over(struct stm_tx *tx, bool last)
 {
 	struct rec_thread *r = tx->rec;
 
-	if (!r || !r->waiting || r->wait_ready || !tx->rec_reads || !wait_mine(tx, r))
+	if (!r || !is_waiting(r) || r->wait_ready || !tx->rec_reads || !wait_mine(tx, r))
 		return;
 	/* The first read of the orec, or the first of a word the other side
 	 * wrote (a true conflict: rec_conflict_read prefers it the same way).
@@ -1409,8 +1455,12 @@ void rec_attempt_over(struct stm_tx *tx, bool last)
 	}
 	if (!found && !last)
 		return;   /* perhaps the next attempt reads it */
+	/* Filled in on a copy, and put back under wait_lock unless rec_exit
+	 * has taken the record meanwhile. */
+	struct rec_abort w = r->wait;
+
 	if (found) {
-		struct rec_abort *a = &r->wait;
+		struct rec_abort *a = &w;
 		const uint8_t other_flags = REC_ABORT_OTHER_KNOWN | REC_ABORT_OTHER_COMMITTED |
 		                            REC_ABORT_FALSE_CONFLICT;
 
@@ -1426,6 +1476,10 @@ void rec_attempt_over(struct stm_tx *tx, bool last)
 		a->other_address = pick->other_address;
 		a->other_commit = pick->other_commit;
 	}
+	wait_lock(r);
+	if (r->waiting)
+		r->wait = w;
+	wait_unlock(r);
 	/* Written once the attempt has ended (rec_abort_done, rec_commit_done):
 	 * not while it holds locks or runs. */
 	r->wait_ready = true;
@@ -1456,7 +1510,7 @@ void rec_commit(struct stm_tx *tx, uintptr_t ts)
 
 	if (!r)
 		return;
-	if (r->waiting)
+	if (is_waiting(r))
 		rec_attempt_over(tx, true);   /* written by rec_commit_done */
 	/* One side entry per orec written (its head entry, and the words
 	 * chained from it); a stripe that only shares the orec (the table
@@ -1511,7 +1565,7 @@ void rec_commit_ro(struct stm_tx *tx)
 {
 	struct rec_thread *r = tx->rec;
 
-	if (r && r->waiting)
+	if (r && is_waiting(r))
 		rec_attempt_over(tx, true);   /* written by rec_commit_done */
 	if (r)
 		block_committed(r, false);
@@ -1992,6 +2046,24 @@ void rec_init(void)
 }
 
 /* At exit: the last records, the totals, the statistics. */
+/*
+ * At exit, the record that waits in a thread whose transaction runs on
+ * (its next attempts have not ended), as it is: its abort is counted in
+ * the STATS that follows. Under rec_mutex.
+ */
+static void exit_waiting(struct stm_tx *tx, void *arg)
+{
+	struct rec_thread *r = __atomic_load_n(&tx->rec, __ATOMIC_ACQUIRE);
+	struct rec_abort a;
+
+	(void)arg;
+	if (!r || !wait_take(r, &a))
+		return;
+	if (a.address && (a.alloc_stack = alloc_stack_of(a.address)))
+		a.flags |= REC_ABORT_ALLOC_STACK;
+	emit_abort(&a);
+}
+
 static void rec_exit(void)
 {
 	struct lucid_stats st;
@@ -2006,6 +2078,7 @@ static void rec_exit(void)
 	}
 	pthread_mutex_lock(&rec_mutex);
 	if (file) {
+		stm_for_each_thread(exit_waiting, NULL);
 		drain_all(true);
 		stm_stats_collect(&st);
 		struct rec_stats s = { .commits = st.commits, .aborts = st.aborts,
@@ -2068,7 +2141,7 @@ void rec_thread_exit(struct stm_tx *tx)
 
 	if (!r)
 		return;
-	if (r->waiting)
+	if (is_waiting(r))
 		wait_out(r);   /* still waiting: out without its read */
 	pthread_mutex_lock(&rec_mutex);
 	if (file)
@@ -2133,7 +2206,9 @@ void rec_fork_child(void)
 	if (self && self->rec) {
 		/* What the parent had queued is the parent's. */
 		self->rec->tail = self->rec->head;
-		self->rec->waiting = self->rec->wait_ready = self->rec->pending_waits = false;
+		__atomic_store_n(&self->rec->waiting, false, __ATOMIC_RELAXED);
+		self->rec->wait_ready = self->rec->pending_waits = false;
+		__atomic_store_n(&self->rec->wait_lock, 0, __ATOMIC_RELAXED);
 		self->rec->dropped = 0;
 		memset(self->rec->commits, 0, sizeof(self->rec->commits));
 	}

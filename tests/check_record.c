@@ -36,6 +36,7 @@
 
 #define HOTSPOT "samples/hotspot"
 #define RECORD_FORK "tests/record_fork"
+#define RECORD_EXIT "tests/record_exit"
 
 /*
  * How many conflicts per thousand may have an unknown other side. Issue 4
@@ -1144,6 +1145,45 @@ START_TEST(test_fork)
 }
 END_TEST
 
+/* ------------------------------------------------------------ exit */
+
+/*
+ * A program that exits while a transaction runs: that transaction's
+ * earlier attempt lost a read to a commit, and its record (which waits for
+ * the read's stack from a later attempt while only a file records) must
+ * still be in the file, with the other side, so that the ABORT records
+ * add up to the STATS count.
+ */
+START_TEST(test_exit_running)
+{
+	char rec[PATH_MAX];
+	char *argv[] = { RECORD_EXIT, NULL };
+	char *out = run_program(argv, tpath(rec, "exit.data"), RECORD_EXIT);
+	struct summary *s = calloc(1, sizeof(*s));
+
+	ck_assert_ptr_nonnull(s);
+	struct rec_reader *r = open_recording(rec);
+	read_on(r, s);
+	rec_reader_close(r);
+	check_complete(s, rec, 0, 0);
+	ck_assert_uint_eq(s->stats_aborts, field(out, "exit ", "aborts"));
+	ck_assert_uint_eq(s->n_aborts, 1);
+
+	const struct rec_abort *a = &s->aborts[0];
+
+	ck_assert_msg(a->reason == LUCID_ABORT_COMMIT_INVALID, "the abort's reason is %s",
+	              a->reason < REASONS ? reason_names[a->reason] : "unknown");
+	ck_assert_msg((a->flags & REC_ABORT_OTHER_KNOWN) && a->other_stack != 0 &&
+	              a->other_tid != a->tid && a->other_tid == s->pid,
+	              "the other side (the main thread, %" PRIu32 ") is not known: flags %#x, "
+	              "other stack %" PRIu32 ", threads %" PRIu32 " and %" PRIu32, s->pid,
+	              (unsigned)a->flags, a->other_stack, a->tid, a->other_tid);
+	summary_free(s);
+	free(s);
+	free(out);
+}
+END_TEST
+
 /* -------------------------------------------------------------- live */
 
 /*
@@ -1237,6 +1277,7 @@ static Suite *record_suite(void)
 	tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_fork);
+	tcase_add_test(tc, test_exit_running);
 	tcase_add_test(tc, test_live);
 	suite_add_tcase(s, tc);
 	return s;
