@@ -1322,12 +1322,16 @@ static void announce(const struct rec_abort *a)
 	conflict_break_check(&c);
 }
 
-/* Hands finished record @p a to the hook, the debugger and the writer. */
-static void record_out(struct rec_thread *r, struct rec_abort *a)
+/* The allocation stack of finished record @p a's word, if it has one. */
+static void record_alloc(struct rec_abort *a)
 {
 	if (a->address && (a->alloc_stack = alloc_stack_of(a->address)))
 		a->flags |= REC_ABORT_ALLOC_STACK;
-	announce(a);
+}
+
+/* Puts finished record @p a in the thread's ring for the writer. */
+static void record_queue(struct rec_thread *r, const struct rec_abort *a)
+{
 	if (!__atomic_load_n(&rec_to_file, __ATOMIC_RELAXED))
 		return;
 
@@ -1339,6 +1343,14 @@ static void record_out(struct rec_thread *r, struct rec_abort *a)
 	}
 	r->ring[head % RING] = *a;
 	__atomic_store_n(&r->head, head + 1, __ATOMIC_RELEASE);
+}
+
+/* Hands finished record @p a to the hook, the debugger and the writer. */
+static void record_out(struct rec_thread *r, struct rec_abort *a)
+{
+	record_alloc(a);
+	announce(a);
+	record_queue(r, a);
 }
 
 void rec_abort_done(struct stm_tx *tx, int reason)
@@ -1381,34 +1393,40 @@ static bool wait_mine(const struct stm_tx *tx, const struct rec_thread *r)
 	       tx->retries + 1 >= r->wait.attempt;
 }
 
-/* Takes the waiting record of @p r into @p a, if one still waits (the
- * owner, or rec_exit from another thread): as it was filled in by
- * rec_attempt_over, or as it is (no later read found: its stack and
- * address unknown). */
+/* Under wait_lock: takes the waiting record of @p r into @p a, if one
+ * still waits (the owner, or rec_exit from another thread), as
+ * rec_attempt_over filled it in, or as it is (no later read found: its
+ * stack and address unknown). */
 static bool wait_take(struct rec_thread *r, struct rec_abort *a)
 {
-	wait_lock(r);
-	bool waits = r->waiting;
-
-	if (waits) {
-		*a = r->wait;
-		__atomic_store_n(&r->waiting, false, __ATOMIC_RELAXED);
-	}
-	wait_unlock(r);
+	if (!r->waiting)
+		return false;
+	*a = r->wait;
+	__atomic_store_n(&r->waiting, false, __ATOMIC_RELAXED);
 	/* The read's word not known: nor whether it was the other's. */
-	if (waits && !a->address)
+	if (!a->address)
 		a->flags &= (uint8_t)~REC_ABORT_FALSE_CONFLICT;
-	return waits;
+	record_alloc(a);
+	return true;
 }
 
-/* Writes the waiting record (unless rec_exit has taken it). */
+/* Writes the waiting record, unless rec_exit has taken it: into the ring
+ * under wait_lock, so that rec_exit, which drains the ring under it too,
+ * finds the record in one place or the other; then to the hook and the
+ * debugger, outside it. */
 static void wait_out(struct rec_thread *r)
 {
 	struct rec_abort a;
 
 	r->wait_ready = false;
-	if (wait_take(r, &a))
-		record_out(r, &a);
+	wait_lock(r);
+	bool taken = wait_take(r, &a);
+
+	if (taken)
+		record_queue(r, &a);
+	wait_unlock(r);
+	if (taken)
+		announce(&a);
 }
 
 void rec_attempt_over(struct stm_tx *tx, bool last)
@@ -1520,9 +1538,7 @@ void rec_commit(struct stm_tx *tx, uintptr_t ts)
 			continue;
 		uint64_t stripe = SIDE_STRIPE(e->addr);
 		uint32_t written = 0;
-		/* Usually the orec's only entry, or a word of another stripe
-		 * under the same orec is all that is chained: no stack to find
-		 * on the chain. */
+		/* Usually the orec's only entry: no chain to look through. */
 		bool one = !e->next;
 
 		if (!one) {
@@ -2055,13 +2071,20 @@ static void exit_waiting(struct stm_tx *tx, void *arg)
 {
 	struct rec_thread *r = __atomic_load_n(&tx->rec, __ATOMIC_ACQUIRE);
 	struct rec_abort a;
+	uint64_t dropped = 0;   /* drain_all counts them */
 
 	(void)arg;
-	if (!r || !wait_take(r, &a))
+	if (!r)
 		return;
-	if (a.address && (a.alloc_stack = alloc_stack_of(a.address)))
-		a.flags |= REC_ABORT_ALLOC_STACK;
-	emit_abort(&a);
+	/* A record that the owner is writing out (wait_out) is either still
+	 * waiting or in the ring. */
+	wait_lock(r);
+	bool taken = wait_take(r, &a);
+
+	drain_thread(tx, &dropped);
+	wait_unlock(r);
+	if (taken)
+		emit_abort(&a);
 }
 
 static void rec_exit(void)
