@@ -1765,7 +1765,8 @@ static void drain_thread(struct stm_tx *tx, void *arg)
 
 struct commit_sums {
 	uint64_t *by_site;
-	uint32_t n_sites;           /* sites 1 .. n_sites - 1 are counted */
+	uint32_t n_sites;           /* sites 0 .. n_sites - 1 are counted (0: blocks
+	                               that got no site id) */
 	bool oom;
 };
 
@@ -1780,7 +1781,7 @@ static void add_commits(struct stm_tx *tx, void *arg)
 
 	if (!r)
 		return;
-	for (uint32_t i = 1; i < cs->n_sites; i++) {
+	for (uint32_t i = 0; i < cs->n_sites; i++) {
 		uint64_t n = __atomic_load_n(&r->commits[i], __ATOMIC_RELAXED);
 
 		cs->by_site[i] += n;
@@ -1860,7 +1861,9 @@ static void emit_totals(uint64_t dropped)
 		buf.oom = true;
 		return;
 	}
-	for (uint32_t i = 1; i < ns; i++) {
+	/* Site 0 counts the blocks that got no site id (the table was full);
+	 * no SITE record describes it. */
+	for (uint32_t i = 0; i < ns; i++) {
 		if (!sum[i])
 			continue;
 		emit_site(i);
@@ -2172,7 +2175,7 @@ void rec_thread_exit(struct stm_tx *tx)
 	exited_dropped += dropped;
 	uint64_t mine = 0;
 
-	for (uint32_t i = 1; i < MAX_SITES; i++) {
+	for (uint32_t i = 0; i < MAX_SITES; i++) {
 		exited_commits[i] += r->commits[i];
 		mine += r->commits[i];
 	}

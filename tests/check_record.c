@@ -1,7 +1,8 @@
-/* tests: end-to-end recordings: samples/hotspot recorded and checked through the reader library; damage, fork, live reading. */
+/* tests: end-to-end recordings: samples/hotspot recorded and checked through the reader library; damage, fork, exit, many blocks, live reading. */
 /*
  * Runs from the build directory (as `make check` does): the programs are
- * samples/hotspot and tests/record_fork there; the sample's source is read
+ * samples/hotspot, tests/record_fork, tests/record_exit and
+ * tests/record_sites there; the sample's source is read
  * from $srcdir/samples/hotspot.c (srcdir defaults to ".") to find the lines
  * marked HOT-WRITE and HOT-READ. Everything else goes through the reader
  * (conflict/reader.h) and the symbolizer (conflict/symbolize.h), the way
@@ -37,6 +38,9 @@
 #define HOTSPOT "samples/hotspot"
 #define RECORD_FORK "tests/record_fork"
 #define RECORD_EXIT "tests/record_exit"
+#define RECORD_SITES "tests/record_sites"
+/* Site ids a recording has (docs/recording-format.md, SITE). */
+#define SITE_IDS 4095
 
 /*
  * How many conflicts per thousand may have an unknown other side. Issue 4
@@ -1147,6 +1151,26 @@ END_TEST
 
 /* ------------------------------------------------------------ exit */
 
+/* The whole recording at @p path, checked as finished (check_complete);
+ * free it with summary_drop. */
+static struct summary *read_finished(const char *path)
+{
+	struct summary *s = calloc(1, sizeof(*s));
+
+	ck_assert_ptr_nonnull(s);
+	struct rec_reader *r = open_recording(path);
+	read_on(r, s);
+	rec_reader_close(r);
+	check_complete(s, path, 0, 0);
+	return s;
+}
+
+static void summary_drop(struct summary *s)
+{
+	summary_free(s);
+	free(s);
+}
+
 /*
  * A program that exits while a transaction runs: that transaction's
  * earlier attempt lost a read to a commit, and its record (which waits for
@@ -1159,13 +1183,8 @@ START_TEST(test_exit_running)
 	char rec[PATH_MAX];
 	char *argv[] = { RECORD_EXIT, NULL };
 	char *out = run_program(argv, tpath(rec, "exit.data"), RECORD_EXIT);
-	struct summary *s = calloc(1, sizeof(*s));
+	struct summary *s = read_finished(rec);
 
-	ck_assert_ptr_nonnull(s);
-	struct rec_reader *r = open_recording(rec);
-	read_on(r, s);
-	rec_reader_close(r);
-	check_complete(s, rec, 0, 0);
 	ck_assert_uint_eq(s->stats_aborts, field(out, "exit ", "aborts"));
 	ck_assert_uint_eq(s->n_aborts, 1);
 
@@ -1178,8 +1197,36 @@ START_TEST(test_exit_running)
 	              "the other side (the main thread, %" PRIu32 ") is not known: flags %#x, "
 	              "other stack %" PRIu32 ", threads %" PRIu32 " and %" PRIu32, s->pid,
 	              (unsigned)a->flags, a->other_stack, a->tid, a->other_tid);
-	summary_free(s);
-	free(s);
+	summary_drop(s);
+	free(out);
+}
+END_TEST
+
+/* ----------------------------------------------------------- sites */
+
+/*
+ * A program with more atomic blocks than a recording has site ids: the
+ * blocks past them are recorded under site 0, their commits counted there,
+ * so that COMMITS and THREADS still add up to STATS; an abort of such a
+ * block has site 0.
+ */
+START_TEST(test_many_sites)
+{
+	char rec[PATH_MAX];
+	char *argv[] = { RECORD_SITES, NULL };
+	char *out = run_program(argv, tpath(rec, "sites.data"), RECORD_SITES);
+	uint64_t blocks = field(out, "sites ", "blocks");
+	struct summary *s = read_finished(rec);
+
+	ck_assert_uint_eq(s->stats_commits, blocks);
+	ck_assert_msg(s->site_commits[0] == blocks - SITE_IDS,
+	              "%" PRIu64 " commits under site 0, not the %" PRIu64 " of the blocks past the "
+	              "first %d", s->site_commits[0], blocks - SITE_IDS, SITE_IDS);
+	ck_assert_uint_eq(s->n_aborts, 1);
+	ck_assert_msg(s->aborts[0].site == 0 && s->aborts[0].reason == LUCID_ABORT_EXPLICIT,
+	              "the abort has site %" PRIu32 " and reason %u", s->aborts[0].site,
+	              (unsigned)s->aborts[0].reason);
+	summary_drop(s);
 	free(out);
 }
 END_TEST
@@ -1278,6 +1325,7 @@ static Suite *record_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_fork);
 	tcase_add_test(tc, test_exit_running);
+	tcase_add_test(tc, test_many_sites);
 	tcase_add_test(tc, test_live);
 	suite_add_tcase(s, tc);
 	return s;

@@ -1,0 +1,79 @@
+/* tests: a recorded program with more atomic blocks than the recorder has site ids for (run by check_record). */
+/*
+ * Usage: record_sites
+ *
+ * Run with LUCID_RECORD=FILE. Runs each of 4,100 atomic blocks (each in a
+ * function of its own, so each is a block site of its own) once, and the
+ * last one a second time, where its first attempt leaves by lucid_abort().
+ * The recorder has ids for 4,095 sites: the blocks past them are recorded
+ * under site 0, and their commits must still be in the file's COMMITS and
+ * THREADS counts, so that these add up to its STATS. Prints
+ *     sites commits=C aborts=A
+ * with C and A from lucid_stats_get, and exits 0 when every block ran.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include <lucid.h>
+
+/* Four thousand small functions: GCC takes half a minute over them
+ * optimized, a few seconds not. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("O0")
+#endif
+
+static long counter;
+static int aborted;
+
+/* One function per block: 4^6 = 4,096 of them from nested expansions,
+ * and 4 more. */
+#define BLOCK(n)                                                               \
+	static __attribute__((noinline)) void block_##n(void)                  \
+	{                                                                      \
+		LUCID_ATOMIC {                                                 \
+			(void)0;                                               \
+		}                                                              \
+	}
+#define B4(n) BLOCK(n##0) BLOCK(n##1) BLOCK(n##2) BLOCK(n##3)
+#define B16(n) B4(n##0) B4(n##1) B4(n##2) B4(n##3)
+#define B64(n) B16(n##0) B16(n##1) B16(n##2) B16(n##3)
+#define B256(n) B64(n##0) B64(n##1) B64(n##2) B64(n##3)
+#define B1024(n) B256(n##0) B256(n##1) B256(n##2) B256(n##3)
+#define B4096(n) B1024(n##0) B1024(n##1) B1024(n##2) B1024(n##3)
+B4096(x)
+B4(y)
+
+#define P(n) block_##n,
+#define P4(n) P(n##0) P(n##1) P(n##2) P(n##3)
+#define P16(n) P4(n##0) P4(n##1) P4(n##2) P4(n##3)
+#define P64(n) P16(n##0) P16(n##1) P16(n##2) P16(n##3)
+#define P256(n) P64(n##0) P64(n##1) P64(n##2) P64(n##3)
+#define P1024(n) P256(n##0) P256(n##1) P256(n##2) P256(n##3)
+#define P4096(n) P1024(n##0) P1024(n##1) P1024(n##2) P1024(n##3)
+static void (*const blocks[])(void) = { P4096(x) P4(y) };
+
+enum { N_BLOCKS = sizeof(blocks) / sizeof(blocks[0]) };
+
+/* The last block's function again, with an abort: a record of a block
+ * past the site table. */
+static __attribute__((noinline)) void last_block_abort(void)
+{
+	LUCID_ATOMIC {
+		lucid_write(counter, lucid_read(counter) + 1);
+		if (!aborted++)
+			lucid_abort();
+	}
+}
+
+int main(void)
+{
+	struct lucid_stats st;
+
+	for (int i = 0; i < N_BLOCKS; i++)
+		blocks[i]();
+	last_block_abort();
+	lucid_stats_get(&st);
+	printf("sites blocks=%d commits=%" PRIu64 " aborts=%" PRIu64 "\n", N_BLOCKS, st.commits,
+	       st.aborts);
+	return st.commits == (uint64_t)N_BLOCKS && st.aborts == 1 ? 0 : 1;
+}
