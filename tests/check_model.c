@@ -696,6 +696,55 @@ static const struct tui_thread *thread_row(const struct tui_thread *t, size_t n,
  * 60 + 30 + 12, add up to the COMMITS total, 102; thread 13 has aborts and
  * no commit.
  */
+START_TEST(test_unknown_block)
+{
+	/* Blocks past a recording's site ids are site 0: their aborts and
+	 * their commits (COMMITS site 0) make the unknown block's rate, and
+	 * the commits count in the summary of an unfinished recording. */
+	static const struct rec_commit commits[] = { { 1, 9 }, { 0, 3 } };
+	struct rec_buf b = { 0 };
+	char path[PATH_MAX];
+	struct tui_model *m;
+	struct tui_view *v;
+	struct tui_summary sum;
+	bool unknown_seen = false;
+
+	put_start(&b, "serve");
+	for (uint32_t i = 0; i < 3; i++) {
+		struct rec_abort a = { .mono_ns = T0 + 10 * i, .wasted_ns = 10,
+		                       .reason = LUCID_ABORT_EXPLICIT, .attempt = 1, .tid = 11,
+		                       .site = i == 0 ? 1 : 0, .stack = 4 };
+
+		ck_assert_int_eq(rec_put_abort(&b, &a), 0);
+	}
+	ck_assert_int_eq(rec_put_commits(&b, commits, 2), 0);
+	ck_assert(!b.oom);
+	put_file(tpath(path, "unknown.lucid"), "wb", REC_MAGIC, REC_MAGIC_LEN);
+	put_file(path, "ab", b.data, b.len);
+	rec_buf_free(&b);
+	m = open_ok(path);
+	tui_model_summary(m, &sum);
+	ck_assert_uint_eq(sum.commits, 12);
+	v = view(m, TUI_GROUP_BLOCK, TUI_SORT_ABORTS, NULL, 0);
+	ck_assert_uint_eq(tui_view_rows(v), 2);
+	for (size_t i = 0; i < 2; i++) {
+		const struct tui_row *r = tui_view_row(v, i);
+
+		if (strcmp(r->label, "(unknown block)") == 0) {
+			unknown_seen = true;
+			ck_assert_uint_eq(r->aborts, 2);
+			ck_assert_double_eq_tol(r->abort_rate, 2.0 / 5, 1e-12);
+		} else {
+			ck_assert_uint_eq(r->aborts, 1);
+			ck_assert_double_eq_tol(r->abort_rate, 1.0 / 10, 1e-12);
+		}
+	}
+	ck_assert(unknown_seen);
+	tui_view_free(v);
+	tui_model_free(m);
+}
+END_TEST
+
 START_TEST(test_threads_commits)
 {
 	static const struct rec_tid_commits first[] = { { 11, 40 }, { 12, 30 }, { 14, 5 } };
@@ -1035,6 +1084,7 @@ static Suite *suite(void)
 	add(s, "group: stacks, block, address, function, thread", test_group_others, 0);
 	add(s, "sort", test_sort, 0);
 	add(s, "rate unknown", test_rate_unknown, 0);
+	add(s, "the unknown block (site 0)", test_unknown_block, 0);
 	add(s, "filter and limit", test_filter_limit, 0);
 	add(s, "a row's block, ties", test_block_ties, 0);
 	add(s, "filter verdicts kept across views", test_filter_views, 0);

@@ -340,6 +340,10 @@ struct tui_model {
 	size_t nblk, capblk;
 	struct tui_map site_ids;
 	bool commits_seen;
+	/* The unknown block (handle 0): the blocks a recording had no site id
+	 * left for (site 0) and sites no SITE record described. */
+	uint64_t unknown_aborts;
+	uint64_t unknown_commits;  /* the latest COMMITS count of site 0 */
 
 	struct tui_thr *thr;
 	size_t nthr, capthr;
@@ -546,6 +550,8 @@ static int tui_on_abort(struct tui_model *m, const struct rec_abort *a)
 	if (t->block) {
 		m->blk[t->block].aborts++;
 		m->blk[t->block].wasted_ns += a->wasted_ns;
+	} else {
+		m->unknown_aborts++;
 	}
 	m->sum.aborts++;
 	if (tui_kind_is_conflict(a->reason))
@@ -565,6 +571,8 @@ static void tui_on_commits(struct tui_model *m, const struct rec_commits *c)
 
 		if (b)
 			m->blk[b].commits = c->pairs[i].commits;
+		else if (c->pairs[i].site == 0)
+			m->unknown_commits = c->pairs[i].commits;
 	}
 }
 
@@ -753,7 +761,7 @@ void tui_model_summary(const struct tui_model *m, struct tui_summary *s)
 	if (m->sum.finished) {
 		s->commits = m->stats_commits;
 	} else {
-		s->commits = 0;
+		s->commits = m->unknown_commits;
 		for (size_t i = 1; i < m->nblk; i++)
 			s->commits += m->blk[i].commits;
 	}
@@ -1459,12 +1467,18 @@ static int tui_key_cmp(const void *a, const void *b, void *arg)
 	return x->first_abort < y->first_abort ? -1 : x->first_abort > y->first_abort;
 }
 
-/* The abort rate a group's row shows: its block's. */
+/* The abort rate a group's row shows: its block's (the unknown block's
+ * from its site 0 commits). */
 static double tui_grp_rate(struct tui_model *m, const struct tui_grp *g)
 {
 	const struct tui_block *b = tui_model_block(m, g->block);
+	uint64_t n = m->unknown_aborts + m->unknown_commits;
 
-	return b ? b->abort_rate : -1;
+	if (b)
+		return b->abort_rate;
+	if (g->block || !m->commits_seen)
+		return -1;
+	return n ? (double)m->unknown_aborts / (double)n : 0;
 }
 
 /* Makes row i (its figures, the frames of both sides, its label); NULL

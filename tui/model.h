@@ -109,7 +109,9 @@ struct tui_summary {
 	uint64_t duration_ns;      /* end_mono_ns - start_mono_ns: the run as far as
 	                              the aborts show it (the format has no end time) */
 	uint64_t commits;          /* process total (STATS) when finished, else the sum
-	                              of the latest COMMITS per atomic block */
+	                              of the latest COMMITS per atomic block (site 0,
+	                              the blocks past the recording's site ids,
+	                              included) */
 	uint64_t aborts;           /* ABORT records read */
 	uint64_t conflicts;        /* of which conflicts between two transactions */
 	uint64_t process_aborts;   /* the process's own total (STATS), 0 until finished;
