@@ -2064,7 +2064,6 @@ void rec_init(void)
 		rec_start(path, true);
 }
 
-/* At exit: the last records, the totals, the statistics. */
 /*
  * At exit, the record that waits in a thread whose transaction runs on
  * (its next attempts have not ended), as it is: its abort is counted in
@@ -2090,6 +2089,7 @@ static void exit_waiting(struct stm_tx *tx, void *arg)
 		emit_abort(&a);
 }
 
+/* At exit: the last records, the totals, the statistics. */
 static void rec_exit(void)
 {
 	struct lucid_stats st;

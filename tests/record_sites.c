@@ -3,27 +3,31 @@
  * Usage: record_sites
  *
  * Run with LUCID_RECORD=FILE. Runs each of 4,100 atomic blocks (each in a
- * function of its own, so each is a block site of its own) once, and the
- * last one a second time, where its first attempt leaves by lucid_abort().
- * The recorder has ids for 4,095 sites: the blocks past them are recorded
- * under site 0, and their commits must still be in the file's COMMITS and
+ * function of its own, so each is a block site of its own) once: all but
+ * the last two in a thread that then exits, those two in the main thread.
+ * Then one more block, whose only attempt leaves by lucid_abort(). The
+ * recorder has ids for 4,095 sites: the blocks past them are recorded
+ * under site 0, and their commits (from the thread that exited and from
+ * the one still running at exit) must still be in the file's COMMITS and
  * THREADS counts, so that these add up to its STATS. Prints
- *     sites commits=C aborts=A
+ *     sites blocks=B commits=C aborts=A
  * with C and A from lucid_stats_get, and exits 0 when every block ran.
  */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 
 #include <lucid.h>
 
-/* Four thousand small functions: GCC takes half a minute over them
+/* Four thousand small functions: compilers take half a minute over them
  * optimized, a few seconds not. */
-#if defined(__GNUC__) && !defined(__clang__)
+#if defined(__clang__)
+#pragma clang optimize off
+#elif defined(__GNUC__)
 #pragma GCC optimize("O0")
 #endif
 
 static long counter;
-static int aborted;
 
 /* One function per block: 4^6 = 4,096 of them from nested expansions,
  * and 4 more. */
@@ -54,22 +58,34 @@ static void (*const blocks[])(void) = { P4096(x) P4(y) };
 
 enum { N_BLOCKS = sizeof(blocks) / sizeof(blocks[0]) };
 
-/* The last block's function again, with an abort: a record of a block
- * past the site table. */
+/* One more block, past the site ids too, whose attempt leaves by
+ * lucid_abort() (no commit): a record of such a block. */
 static __attribute__((noinline)) void last_block_abort(void)
 {
 	LUCID_ATOMIC {
 		lucid_write(counter, lucid_read(counter) + 1);
-		if (!aborted++)
-			lucid_abort();
+		lucid_abort();
 	}
+}
+
+enum { IN_THREAD = N_BLOCKS - 2 };
+
+static void *run_blocks(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < IN_THREAD; i++)
+		blocks[i]();
+	return NULL;
 }
 
 int main(void)
 {
 	struct lucid_stats st;
+	pthread_t t;
 
-	for (int i = 0; i < N_BLOCKS; i++)
+	if (pthread_create(&t, NULL, run_blocks, NULL) != 0 || pthread_join(t, NULL) != 0)
+		return 1;
+	for (int i = IN_THREAD; i < N_BLOCKS; i++)
 		blocks[i]();
 	last_block_abort();
 	lucid_stats_get(&st);
