@@ -29,8 +29,15 @@
 
 static long counter;
 
-/* One function per block: 4^6 = 4,096 of them from nested expansions,
- * and 4 more. */
+/* X<4^k>(F, n): F(m) for every name m that is n followed by k base-4 digits. */
+#define X4(F, n) F(n##0) F(n##1) F(n##2) F(n##3)
+#define X16(F, n) X4(F, n##0) X4(F, n##1) X4(F, n##2) X4(F, n##3)
+#define X64(F, n) X16(F, n##0) X16(F, n##1) X16(F, n##2) X16(F, n##3)
+#define X256(F, n) X64(F, n##0) X64(F, n##1) X64(F, n##2) X64(F, n##3)
+#define X1024(F, n) X256(F, n##0) X256(F, n##1) X256(F, n##2) X256(F, n##3)
+#define X4096(F, n) X1024(F, n##0) X1024(F, n##1) X1024(F, n##2) X1024(F, n##3)
+
+/* One function per block: 4,096 of them, and 4 more. */
 #define BLOCK(n)                                                               \
 	static __attribute__((noinline)) void block_##n(void)                  \
 	{                                                                      \
@@ -38,23 +45,11 @@ static long counter;
 			(void)0;                                               \
 		}                                                              \
 	}
-#define B4(n) BLOCK(n##0) BLOCK(n##1) BLOCK(n##2) BLOCK(n##3)
-#define B16(n) B4(n##0) B4(n##1) B4(n##2) B4(n##3)
-#define B64(n) B16(n##0) B16(n##1) B16(n##2) B16(n##3)
-#define B256(n) B64(n##0) B64(n##1) B64(n##2) B64(n##3)
-#define B1024(n) B256(n##0) B256(n##1) B256(n##2) B256(n##3)
-#define B4096(n) B1024(n##0) B1024(n##1) B1024(n##2) B1024(n##3)
-B4096(x)
-B4(y)
+X4096(BLOCK, x)
+X4(BLOCK, y)
 
-#define P(n) block_##n,
-#define P4(n) P(n##0) P(n##1) P(n##2) P(n##3)
-#define P16(n) P4(n##0) P4(n##1) P4(n##2) P4(n##3)
-#define P64(n) P16(n##0) P16(n##1) P16(n##2) P16(n##3)
-#define P256(n) P64(n##0) P64(n##1) P64(n##2) P64(n##3)
-#define P1024(n) P256(n##0) P256(n##1) P256(n##2) P256(n##3)
-#define P4096(n) P1024(n##0) P1024(n##1) P1024(n##2) P1024(n##3)
-static void (*const blocks[])(void) = { P4096(x) P4(y) };
+#define POINTER(n) block_##n,
+static void (*const blocks[])(void) = { X4096(POINTER, x) X4(POINTER, y) };
 
 enum { N_BLOCKS = sizeof(blocks) / sizeof(blocks[0]) };
 
