@@ -57,10 +57,10 @@ void stm_backoff(struct stm_tx *tx)
 
 /*
  * Serial irrevocable mode. A transaction enters it by setting the flag and
- * waiting for an RCU grace period: every attempt runs inside an RCU
- * read-side critical section and checks the flag after entering it, so once
- * the grace period ends every attempt that started before has finished and
- * every later one sees the flag and waits. The serial transaction then runs
+ * waiting for a grace period (stm_attempts_synchronize): every attempt
+ * checks the flag after entering its critical section, so once the grace
+ * period ends every attempt that started before has finished and every
+ * later one sees the flag and waits. The serial transaction then runs
  * alone: nothing can conflict with it, so it commits unless it aborts itself.
  * The mutex admits one serial transaction at a time and is what the others
  * wait on.
@@ -72,7 +72,7 @@ void stm_serial_enter(struct stm_tx *tx)
 {
 	pthread_mutex_lock(&serial_mutex);
 	__atomic_store_n(&stm_serial_flag.on, 1, __ATOMIC_SEQ_CST);
-	stm_rcu_synchronize();
+	stm_attempts_synchronize();
 	tx->serial = true;
 	stm_stat_add(&tx->stats.serial, 1);
 }

@@ -291,12 +291,9 @@ void stm_start_slow(struct stm_tx *tx)
 	else if (stm_unlikely(tx->want_irrevocable))
 		stm_token_acquire(tx);
 	for (;;) {
-		/* in_cs lets fork() wait out this window (see stm_fork_prepare). */
-		stm_cs_mark_enter(tx);
-		urcu_bp_read_lock();
+		stm_cs_enter(tx);
 		if (stm_likely(!stm_serial_pending()) || tx->serial)
 			break;
-		urcu_bp_read_unlock();
 		stm_cs_mark_leave(tx);
 		stm_serial_wait();
 	}
@@ -771,6 +768,7 @@ void stm_irrevocable(struct stm_tx *tx)
 /* Holds one old write log until a grace period has passed. */
 struct old_log {
 	struct rcu_head rcu;
+	uint64_t ticket;   /* stm_sync_ticket when handed over */
 	void *log;
 };
 
@@ -778,7 +776,7 @@ static void old_log_free(struct rcu_head *head)
 {
 	struct old_log *o = caa_container_of(head, struct old_log, rcu);
 
-	STM_RCU_TSAN_ACQUIRE();
+	stm_sync_after(o->ticket);
 	free(o->log);
 	free(o);
 }
@@ -816,6 +814,7 @@ void stm_wlog_grow(struct stm_tx *tx)
 	tx->fast.w_top = w + used;
 	set_write_room(tx);
 	o->log = old;
+	o->ticket = stm_sync_ticket();
 	STM_RCU_TSAN_RELEASE();   /* o, handed over through liburcu */
 	urcu_bp_call_rcu(&o->rcu, old_log_free);
 }

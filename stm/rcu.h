@@ -12,7 +12,9 @@
  * shared accesses are atomic either way. Likewise under
  * UndefinedBehaviorSanitizer: liburcu-bp 0.13 places its reader records,
  * declared 128-byte aligned, at 32-byte offsets in its registry arena, which
- * the inlined code would report as misaligned accesses on every transaction.
+ * the inlined code would report as misaligned accesses (attempts took a
+ * read lock each until attempts got grace periods of the engine's own; only
+ * tx/memory.c's gp_over takes one now).
  */
 #if !defined(LUCID_TSAN_) && !defined(LUCID_UBSAN)
 #define _LGPL_SOURCE
@@ -20,10 +22,10 @@
 #include <urcu/urcu-bp.h>
 
 /*
- * ThreadSanitizer does not see that a grace period orders every earlier
- * read-side critical section (transaction attempt) before an RCU callback.
- * Tell it: each attempt releases a sync object when it ends, and callbacks
- * that free memory acquire it.
+ * ThreadSanitizer does not see that a grace period (stm_attempts_synchronize,
+ * which begins with membarrier) orders every earlier transaction attempt
+ * before what follows it. Tell it: each attempt releases a sync object when
+ * it ends, and grace periods acquire it.
  */
 #ifdef LUCID_TSAN_
 #include <sanitizer/tsan_interface.h>

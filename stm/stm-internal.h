@@ -152,9 +152,12 @@ struct stm_tx {
 	const void **rec_rra;      /* and for an entry noted LUCID_REC_IN_BLOCK_, the
 	                              read's return address */
 	size_t rec_raddr_cap;      /* entries both have room for */
-	unsigned in_cs;            /* odd between an attempt's RCU read lock and unlock,
-	                              new for each attempt (stm_cs_mark_enter): for fork,
-	                              and tx/memory.c's grace periods; the owner writes it */
+	unsigned in_cs;            /* odd while an attempt runs, new for each attempt
+	                              (stm_cs_mark_enter): what grace periods wait for
+	                              (stm_attempts_synchronize, tx/memory.c's); the owner
+	                              writes it */
+	unsigned sync_refs;        /* grace periods looking at in_cs now: the descriptor
+	                              outlives them (thread.c) */
 	uint64_t rng;              /* xorshift state for back-off */
 	struct stm_open_block open[STM_TRACK_DEPTH];
 
@@ -268,7 +271,20 @@ static inline bool stm_membarrier_works(void)
 void stm_logs_reserve(struct stm_tx *tx);
 void stm_wlog_grow(struct stm_tx *tx);
 void stm_defer_free(void *p);           /* free(p) after an RCU grace period */
-void stm_rcu_synchronize(void);         /* a grace period, fork-safe */
+/*
+ * Grace periods for attempts (thread.c). stm_attempts_synchronize()
+ * returns once every attempt that was running when it was called has
+ * ended; an attempt that begins later sees what the caller did before.
+ * Memory handed to liburcu's call_rcu (whose worker runs the callback after
+ * a grace period of liburcu's, which attempts take no part in) takes
+ * stm_sync_ticket() when it is handed over, after whatever unlinked it, and
+ * its callback calls stm_sync_after(ticket) before freeing it: that waits
+ * for a grace period only where none has begun since the ticket, so that
+ * the worker's batch of callbacks shares one.
+ */
+void stm_attempts_synchronize(void);
+uint64_t stm_sync_ticket(void);
+void stm_sync_after(uint64_t ticket);
 
 /* ------------------------------------------------------------- engine (engine.c) */
 void stm_start_slow(struct stm_tx *tx);
@@ -397,9 +413,22 @@ static inline __attribute__((always_inline)) void stm_cs_mark_leave(struct stm_t
 	__atomic_store_n(&tx->in_cs, tx->in_cs & ~1u, __ATOMIC_RELEASE);
 }
 
+/* Enters an attempt's critical section: its odd in_cs must be visible to a
+ * grace period before the attempt reads anything that the grace period's
+ * caller may free. Where membarrier(2) works, the grace period's
+ * membarrier() orders the two for us (an interrupt in each running thread);
+ * elsewhere, a full fence here does. */
+static inline __attribute__((always_inline)) void stm_cs_enter(struct stm_tx *tx)
+{
+	stm_cs_mark_enter(tx);
+	if (stm_unlikely(!stm_membarrier_works()))
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
 /*
- * Starts an attempt of the outermost block: an RCU read-side critical
- * section (see cm.c and memory.c for why), a snapshot, empty logs. Inline,
+ * Starts an attempt of the outermost block: its critical section for the
+ * grace periods (stm_cs_enter; see cm.c and memory.c for why), a snapshot,
+ * empty logs. Inline,
  * because every transaction pays for it. The caller has seen start_other
  * clear (no serial mode or token wanted); if serial mode is pending, it
  * returns false, having started nothing, and the caller takes
@@ -420,9 +449,7 @@ static inline __attribute__((always_inline)) bool stm_start_fast(struct stm_tx *
 {
 	extern bool rec_capture;
 
-	/* in_cs lets fork() wait out this window (see stm_fork_prepare). */
-	stm_cs_mark_enter(tx);
-	urcu_bp_read_lock();
+	stm_cs_enter(tx);
 	if (stm_likely(!stm_serial_pending())) {
 		tx->rec_on = false;
 		tx->fast.r_top = tx->r_base;
@@ -434,7 +461,6 @@ static inline __attribute__((always_inline)) bool stm_start_fast(struct stm_tx *
 			stm_start_rec(tx);
 		return true;
 	}
-	urcu_bp_read_unlock();
 	stm_cs_mark_leave(tx);
 	return false;
 }
@@ -449,11 +475,10 @@ static inline __attribute__((always_inline)) void stm_start(struct stm_tx *tx)
 }
 
 /* ------------------------------------------------ ending an attempt */
-/* Leaves the RCU read-side critical section an attempt ran in. */
+/* Leaves the critical section an attempt ran in. */
 static inline __attribute__((always_inline)) void stm_leave_cs(struct stm_tx *tx)
 {
 	STM_RCU_TSAN_RELEASE();
-	urcu_bp_read_unlock();
 	stm_cs_mark_leave(tx);
 }
 

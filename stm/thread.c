@@ -30,11 +30,6 @@ __thread struct lucid_txfast_ *lucid_tls_tx_ __attribute__((tls_model("initial-e
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static pthread_key_t exit_key;
 
-void stm_rcu_synchronize(void)
-{
-	urcu_bp_synchronize_rcu();
-}
-
 bool stm_has_membarrier;
 
 /* membarrier(2)'s commands, from the kernel's ABI (values that never
@@ -75,6 +70,97 @@ static struct stm_tx *registry;
 static struct stm_counters exited;
 static uint64_t exited_threads;
 uint64_t stm_exits;
+
+/* ------------------------------------------------ grace periods for attempts */
+
+/* How many grace periods have begun, and the number of the newest one that
+ * has ended (stm_sync_after). */
+static uint64_t sync_started, sync_ended;
+
+struct sync_wait {
+	struct stm_tx *tx;
+	unsigned seq;   /* its odd in_cs when the grace period looked */
+};
+
+/* Waits until @p tx's attempt @p seq has ended (in_cs changes when it
+ * leaves, and again when the next attempt begins). */
+static void sync_wait_one(const struct stm_tx *tx, unsigned seq)
+{
+	for (unsigned spins = 0; __atomic_load_n(&tx->in_cs, __ATOMIC_ACQUIRE) == seq; spins++) {
+		if (spins < 64)
+			caa_cpu_relax();
+		else
+			sched_yield();
+	}
+}
+
+/*
+ * The barrier (membarrier() interrupts every running thread of the
+ * process; where it does not work, attempts fence after their mark and so
+ * do we) makes each attempt that began before it show its odd in_cs here,
+ * and each one that begins after it see what the caller did before. The
+ * registry lock is held only while the attempts are noted: an attempt may
+ * take it (lucid_stats_get), so it is not held while waiting for them. A
+ * noted descriptor counts this grace period in its sync_refs, so that a
+ * thread that exits meanwhile frees it only once we are done with it.
+ */
+void stm_attempts_synchronize(void)
+{
+	struct stm_tx *self = stm_self_if_any();
+	uint64_t number = __atomic_add_fetch(&sync_started, 1, __ATOMIC_SEQ_CST);
+	struct sync_wait *wait = NULL;
+	size_t n = 0, threads = 0;
+
+	if (!stm_membarrier())
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	pthread_mutex_lock(&registry_mutex);
+	for (struct stm_tx *tx = registry; tx; tx = tx->next)
+		threads++;
+	wait = malloc(threads * sizeof(*wait) + 1);
+	for (struct stm_tx *tx = registry; tx; tx = tx->next) {
+		unsigned seq = __atomic_load_n(&tx->in_cs, __ATOMIC_ACQUIRE);
+
+		if (tx == self || !(seq & 1))
+			continue;
+		if (!wait) {
+			/* No memory to note it: wait for it here, holding the
+			 * lock (an attempt that took it now would wait for us). */
+			sync_wait_one(tx, seq);
+			continue;
+		}
+		__atomic_add_fetch(&tx->sync_refs, 1, __ATOMIC_RELAXED);
+		wait[n++] = (struct sync_wait){ .tx = tx, .seq = seq };
+	}
+	pthread_mutex_unlock(&registry_mutex);
+	for (size_t i = 0; i < n; i++) {
+		sync_wait_one(wait[i].tx, wait[i].seq);
+		__atomic_sub_fetch(&wait[i].tx->sync_refs, 1, __ATOMIC_RELEASE);
+	}
+	free(wait);
+	/* Ended: the newest number wins (grace periods may end out of order). */
+	uint64_t ended = __atomic_load_n(&sync_ended, __ATOMIC_RELAXED);
+
+	while (ended < number && !__atomic_compare_exchange_n(&sync_ended, &ended, number, true,
+	                                                      __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+		;
+	STM_RCU_TSAN_ACQUIRE();
+}
+
+/* The fence orders what the caller did to the memory (the commit that
+ * unlinked it) before the load: a grace period whose number is above the
+ * ticket began after it, and so covers the memory. */
+uint64_t stm_sync_ticket(void)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return __atomic_load_n(&sync_started, __ATOMIC_RELAXED);
+}
+
+void stm_sync_after(uint64_t ticket)
+{
+	if (__atomic_load_n(&sync_ended, __ATOMIC_ACQUIRE) <= ticket)
+		stm_attempts_synchronize();
+	STM_RCU_TSAN_ACQUIRE();
+}
 
 static unsigned env_unsigned(const char *name, unsigned def, unsigned lo, unsigned hi)
 {
@@ -273,8 +359,14 @@ static void thread_exit(void *arg)
 	pthread_mutex_unlock(&registry_mutex);
 
 	lucid_tls_tx_ = &stm_none;
-	/* Pointers into our write log may still be held by readers. liburcu-bp
-	 * unregisters the thread by itself when it exits. */
+	/* Attempts may still hold pointers into our write log; grace periods
+	 * that noted our last attempt may still look at our in_cs (sync_refs),
+	 * and tx/memory.c's do so in liburcu read-side sections (gp_over).
+	 * liburcu-bp unregisters the thread by itself when it exits. */
+	stm_attempts_synchronize();
+	for (unsigned spins = 0; __atomic_load_n(&tx->sync_refs, __ATOMIC_ACQUIRE); spins++)
+		if (spins >= 64)
+			sched_yield();
 	urcu_bp_synchronize_rcu();
 	STM_RCU_TSAN_ACQUIRE();
 	descriptor_free(tx);
@@ -285,7 +377,7 @@ static void thread_exit(void *arg)
  * thread may be inside a transaction (its locks would stay locked in the
  * child forever) or hold the engine's locks. The prepare handler blocks new
  * transactions, waits for a grace period (every running one ends) and for
- * threads caught between entering their read-side section and seeing the
+ * threads caught between entering their critical section and seeing the
  * block, then lets liburcu prepare (its call_rcu worker, its own locks; in
  * the child it forgets the readers that did not survive).
  */
@@ -303,12 +395,14 @@ static void fork_prepare(void)
 	}
 	rec_fork_prepare();
 	stm_fork_block();
-	urcu_bp_synchronize_rcu();
+	stm_attempts_synchronize();
+	/* Before the registry lock: the worker's callbacks wait for grace
+	 * periods, which take it. */
+	urcu_bp_call_rcu_before_fork();
 	pthread_mutex_lock(&registry_mutex);
 	for (struct stm_tx *tx = registry; tx; tx = tx->next)
 		while (__atomic_load_n(&tx->in_cs, __ATOMIC_ACQUIRE) & 1)
 			sched_yield();
-	urcu_bp_call_rcu_before_fork();
 	urcu_bp_before_fork();
 }
 

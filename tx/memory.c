@@ -121,6 +121,7 @@ void *lucid_malloc(size_t n)
  * read it is running. */
 struct free_batch {
 	struct rcu_head rcu;
+	uint64_t ticket;   /* stm_sync_ticket when handed over */
 	size_t n;
 	void *ptrs[];
 };
@@ -137,7 +138,7 @@ static void free_batch_cb(struct rcu_head *head)
 {
 	struct free_batch *b = caa_container_of(head, struct free_batch, rcu);
 
-	STM_RCU_TSAN_ACQUIRE();
+	stm_sync_after(b->ticket);
 	free_all(b->ptrs, b->n);
 	free(b);
 }
@@ -147,15 +148,15 @@ static void defer_free_all(void **ptrs, size_t n)
 	struct free_batch *b = malloc(sizeof(*b) + n * sizeof(void *));
 
 	if (!b) {
-		/* No memory for the batch: wait for the grace period here. */
-		stm_rcu_synchronize();
-		STM_RCU_TSAN_ACQUIRE();
+		/* No memory for the batch: wait for a grace period here. */
+		stm_attempts_synchronize();
 		free_all(ptrs, n);
 		return;
 	}
 	b->n = n;
 	for (size_t i = 0; i < n; i++)
 		b->ptrs[i] = ptrs[i];
+	b->ticket = stm_sync_ticket();
 	STM_RCU_TSAN_RELEASE();   /* the batch, handed over through liburcu */
 	urcu_bp_call_rcu(&b->rcu, free_batch_cb);
 }
@@ -202,6 +203,7 @@ enum { LIMBO_PENDING, LIMBO_DONE, LIMBO_ABANDONED, LIMBO_WAIT };
 
 struct stm_limbo {
 	struct rcu_head rcu;
+	uint64_t ticket;           /* stm_sync_ticket when handed to call_rcu */
 	struct stm_limbo *next;    /* the next closed batch, newer */
 	unsigned state;            /* LIMBO_*: written by the callback and the owner */
 	size_t n;
@@ -213,7 +215,7 @@ static void limbo_done_cb(struct rcu_head *head)
 {
 	struct stm_limbo *b = caa_container_of(head, struct stm_limbo, rcu);
 
-	STM_RCU_TSAN_ACQUIRE();
+	stm_sync_after(b->ticket);
 	/* The owner frees the blocks of a done batch; of an abandoned one it
 	 * has freed them, and the batch is the callback's to free. */
 	if (__atomic_exchange_n(&b->state, LIMBO_DONE, __ATOMIC_ACQ_REL) == LIMBO_ABANDONED)
@@ -314,10 +316,9 @@ static void gp_start(struct stm_tx *tx, uint64_t now)
 	tx->gp_cost_ns = stm_now_ns() - now;
 	if (!ok) {
 		/* It worked when the library started; should it fail now, a
-		 * grace period of liburcu's, waited for here once, ends the
-		 * batches there are, and later ones go to call_rcu. */
-		stm_rcu_synchronize();
-		STM_RCU_TSAN_ACQUIRE();
+		 * grace period waited for here once ends the batches there
+		 * are, and later ones go to call_rcu. */
+		stm_attempts_synchronize();
 		return;
 	}
 	/* Read first: a thread that leaves after it is noticed (gp_over). */
@@ -436,6 +437,7 @@ static void limbo_close(struct stm_tx *tx)
 	tx->gp_closed = true;
 	if (own)
 		return;
+	b->ticket = stm_sync_ticket();
 	STM_RCU_TSAN_RELEASE();
 	urcu_bp_call_rcu(&b->rcu, limbo_done_cb);
 }
