@@ -776,6 +776,7 @@ static void old_log_free(struct rcu_head *head)
 {
 	struct old_log *o = caa_container_of(head, struct old_log, rcu);
 
+	STM_RCU_TSAN_ACQUIRE();   /* o, handed over through liburcu */
 	stm_sync_after(o->ticket);
 	free(o->log);
 	free(o);

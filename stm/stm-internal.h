@@ -27,7 +27,7 @@
  * points to) keeps the orec's version from before the lock; further words
  * under the same orec are chained from the head. When the log is full it
  * doubles in place (stm_wlog_grow): the entries move and every lock we hold
- * is re-pointed; the old log is freed after an RCU grace period.
+ * is re-pointed; the old log is freed after a grace period.
  */
 #define STM_NOT_HEAD STM_OREC_LOCKED
 /* A wait-set version no orec holds (locks point to 64-byte aligned entries). */
@@ -270,7 +270,7 @@ static inline bool stm_membarrier_works(void)
 }
 void stm_logs_reserve(struct stm_tx *tx);
 void stm_wlog_grow(struct stm_tx *tx);
-void stm_defer_free(void *p);           /* free(p) after an RCU grace period */
+void stm_defer_free(void *p);           /* free(p) after a grace period */
 /*
  * Grace periods for attempts (thread.c). stm_attempts_synchronize()
  * returns once every attempt that was running when it was called has
@@ -400,9 +400,9 @@ static inline uint32_t stm_rec_recent(struct stm_tx *tx, const void *key, uintpt
  * the same value less one once it has left. Both stores are releases
  * (plain moves on x86-64): whoever sees the value change sees the
  * attempt's reads done. The odd value orders nothing for the attempt
- * itself: who waits for attempts to end has made sure that it sees the
- * odd value of any attempt that could matter to it (fork() after a grace
- * period, tx/memory.c after membarrier()). */
+ * itself: a grace period makes sure that it sees the odd value of any
+ * attempt that could matter to it (membarrier(), or where that does not
+ * work a fence on both sides: stm_cs_enter, stm_attempts_synchronize). */
 static inline __attribute__((always_inline)) void stm_cs_mark_enter(struct stm_tx *tx)
 {
 	__atomic_store_n(&tx->in_cs, (tx->in_cs | 1) + 2, __ATOMIC_RELEASE);
@@ -421,6 +421,9 @@ static inline __attribute__((always_inline)) void stm_cs_mark_leave(struct stm_t
 static inline __attribute__((always_inline)) void stm_cs_enter(struct stm_tx *tx)
 {
 	stm_cs_mark_enter(tx);
+	/* No later load may be compiled above the mark (membarrier orders
+	 * the CPU, not the compiler). */
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	if (stm_unlikely(!stm_membarrier_works()))
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }

@@ -55,13 +55,18 @@ static void membarrier_init(void)
 bool stm_membarrier(void)
 {
 #if defined(__linux__) && defined(SYS_membarrier)
-	if (__atomic_load_n(&stm_has_membarrier, __ATOMIC_RELAXED) &&
-	    syscall(SYS_membarrier, MB_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
+	if (!__atomic_load_n(&stm_has_membarrier, __ATOMIC_RELAXED))
+		return false;
+	if (syscall(SYS_membarrier, MB_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
 		return true;
-	/* Stopped working (a sandbox's filter added later?): not again. */
-	__atomic_store_n(&stm_has_membarrier, false, __ATOMIC_RELAXED);
-#endif
+	/* Stopped working (a sandbox's filter added later?): attempts that
+	 * began without a fence, relying on it, may be running, and no grace
+	 * period can see them safely (liburcu-bp stops the same way). */
+	lucid_fatal("membarrier(2) failed after it had worked (%s): grace periods can no longer "
+	            "see running transactions", strerror(errno));
+#else
 	return false;
+#endif
 }
 
 /* Registry of live descriptors and the totals of exited threads. */
@@ -100,7 +105,7 @@ static void sync_wait_one(const struct stm_tx *tx, unsigned seq)
  * do we) makes each attempt that began before it show its odd in_cs here,
  * and each one that begins after it see what the caller did before. The
  * registry lock is held only while the attempts are noted: an attempt may
- * take it (lucid_stats_get), so it is not held while waiting for them. A
+ * take it (lucid_stats_get), so it is never held while waiting for them. A
  * noted descriptor counts this grace period in its sync_refs, so that a
  * thread that exits meanwhile frees it only once we are done with it.
  */
@@ -111,23 +116,32 @@ void stm_attempts_synchronize(void)
 	struct sync_wait *wait = NULL;
 	size_t n = 0, threads = 0;
 
+	if (self && (self->in_cs & 1))
+		lucid_fatal("internal error: a grace period waited for inside an attempt");
 	if (!stm_membarrier())
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	pthread_mutex_lock(&registry_mutex);
-	for (struct stm_tx *tx = registry; tx; tx = tx->next)
-		threads++;
-	wait = malloc(threads * sizeof(*wait) + 1);
+	/* The room for the notes is allocated outside the lock, for as many
+	 * threads as were registered (again if more have registered since). */
+	for (;;) {
+		pthread_mutex_lock(&registry_mutex);
+		size_t now = 0;
+
+		for (struct stm_tx *tx = registry; tx; tx = tx->next)
+			now++;
+		if (wait && now <= threads)
+			break;
+		pthread_mutex_unlock(&registry_mutex);
+		free(wait);
+		threads = now;
+		wait = malloc((threads + 1) * sizeof(*wait));
+		if (!wait)
+			lucid_fatal("out of memory for a grace period over %zu threads", threads);
+	}
 	for (struct stm_tx *tx = registry; tx; tx = tx->next) {
 		unsigned seq = __atomic_load_n(&tx->in_cs, __ATOMIC_ACQUIRE);
 
 		if (tx == self || !(seq & 1))
 			continue;
-		if (!wait) {
-			/* No memory to note it: wait for it here, holding the
-			 * lock (an attempt that took it now would wait for us). */
-			sync_wait_one(tx, seq);
-			continue;
-		}
 		__atomic_add_fetch(&tx->sync_refs, 1, __ATOMIC_RELAXED);
 		wait[n++] = (struct sync_wait){ .tx = tx, .seq = seq };
 	}
@@ -432,6 +446,8 @@ static void fork_child(void)
 	exited_threads = 0;
 	if (self) {
 		memset(&self->stats, 0, sizeof(self->stats));
+		/* Grace periods of threads that did not survive noted us. */
+		__atomic_store_n(&self->sync_refs, 0, __ATOMIC_RELAXED);
 		/* The child's thread has an id of its own (its records name it). */
 		self->thread_id = gettid_u64();
 	}

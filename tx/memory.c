@@ -138,6 +138,7 @@ static void free_batch_cb(struct rcu_head *head)
 {
 	struct free_batch *b = caa_container_of(head, struct free_batch, rcu);
 
+	STM_RCU_TSAN_ACQUIRE();   /* the batch, handed over through liburcu */
 	stm_sync_after(b->ticket);
 	free_all(b->ptrs, b->n);
 	free(b);
@@ -184,8 +185,8 @@ static void defer_free_all(void **ptrs, size_t n)
  * seen outside an attempt be skipped: an attempt it began before the
  * barrier would have shown its odd in_cs, and one begun after sees the
  * commits that unlinked the blocks, so it cannot reach them.
- * Elsewhere a call_rcu callback marks a closed batch done after liburcu's
- * grace period; liburcu's worker runs callbacks every 10 ms or so, and a
+ * Elsewhere a call_rcu callback marks a closed batch done after a grace
+ * period (stm_sync_after); liburcu's worker runs callbacks every 10 ms or so, and a
  * thread that frees quickly has hundreds of batches waiting at a time.
  *
  * The batches may hold STM_LIMBO_MAX_BYTES at most (what a per-thread
@@ -215,6 +216,7 @@ static void limbo_done_cb(struct rcu_head *head)
 {
 	struct stm_limbo *b = caa_container_of(head, struct stm_limbo, rcu);
 
+	STM_RCU_TSAN_ACQUIRE();
 	stm_sync_after(b->ticket);
 	/* The owner frees the blocks of a done batch; of an abandoned one it
 	 * has freed them, and the batch is the callback's to free. */
