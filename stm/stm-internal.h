@@ -403,6 +403,16 @@ static inline uint32_t stm_rec_recent(struct stm_tx *tx, const void *key, uintpt
  * itself: a grace period makes sure that it sees the odd value of any
  * attempt that could matter to it (membarrier(), or where that does not
  * work a fence on both sides: stm_cs_enter, stm_attempts_synchronize). */
+/* A full fence. GCC refuses fences under ThreadSanitizer (which does not
+ * model them): there a sequentially consistent read-modify-write stands in
+ * (a locked instruction, a full barrier on x86-64). */
+#ifdef LUCID_TSAN_
+extern unsigned stm_fence_word;
+#define STM_FULL_FENCE() ((void)__atomic_fetch_add(&stm_fence_word, 0, __ATOMIC_SEQ_CST))
+#else
+#define STM_FULL_FENCE() __atomic_thread_fence(__ATOMIC_SEQ_CST)
+#endif
+
 static inline __attribute__((always_inline)) void stm_cs_mark_enter(struct stm_tx *tx)
 {
 	__atomic_store_n(&tx->in_cs, (tx->in_cs | 1) + 2, __ATOMIC_RELEASE);
@@ -425,7 +435,7 @@ static inline __attribute__((always_inline)) void stm_cs_enter(struct stm_tx *tx
 	 * the CPU, not the compiler). */
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	if (stm_unlikely(!stm_membarrier_works()))
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		STM_FULL_FENCE();
 }
 
 /*

@@ -78,6 +78,10 @@ uint64_t stm_exits;
 
 /* ------------------------------------------------ grace periods for attempts */
 
+#ifdef LUCID_TSAN_
+unsigned stm_fence_word;
+#endif
+
 /* How many grace periods have begun, and the number of the newest one that
  * has ended (stm_sync_after). */
 static uint64_t sync_started, sync_ended;
@@ -119,7 +123,7 @@ void stm_attempts_synchronize(void)
 	if (self && (self->in_cs & 1))
 		lucid_fatal("internal error: a grace period waited for inside an attempt");
 	if (!stm_membarrier())
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		STM_FULL_FENCE();
 	/* The room for the notes is allocated outside the lock, for as many
 	 * threads as were registered (again if more have registered since). */
 	for (;;) {
@@ -165,7 +169,7 @@ void stm_attempts_synchronize(void)
  * ticket began after it, and so covers the memory. */
 uint64_t stm_sync_ticket(void)
 {
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	STM_FULL_FENCE();
 	return __atomic_load_n(&sync_started, __ATOMIC_RELAXED);
 }
 
