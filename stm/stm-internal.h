@@ -258,11 +258,11 @@ void stm_stats_collect(struct lucid_stats *out);
 void stm_for_each_thread(void (*fn)(struct stm_tx *tx, void *arg), void *arg);
 /* Threads that have left the registry (exited, or gone in a fork child). */
 extern uint64_t stm_exits;
-/* Whether stm_membarrier() works on this system (set at init; cleared,
- * for good, if it fails later); atomic accesses. */
+/* Whether stm_membarrier() works on this system (set at init, never
+ * changed: should it fail later, the program stops); atomic accesses. */
 extern bool stm_has_membarrier;
 /* A memory barrier in every running thread of the process (membarrier(2));
- * false if the call failed. */
+ * false where it does not work. */
 bool stm_membarrier(void);
 static inline bool stm_membarrier_works(void)
 {

@@ -91,16 +91,21 @@ struct sync_wait {
 	unsigned seq;   /* its odd in_cs when the grace period looked */
 };
 
+/* One turn of a wait for another thread: spin a while, then yield. */
+static void sync_pause(unsigned spins)
+{
+	if (spins < 64)
+		caa_cpu_relax();
+	else
+		sched_yield();
+}
+
 /* Waits until @p tx's attempt @p seq has ended (in_cs changes when it
  * leaves, and again when the next attempt begins). */
 static void sync_wait_one(const struct stm_tx *tx, unsigned seq)
 {
-	for (unsigned spins = 0; __atomic_load_n(&tx->in_cs, __ATOMIC_ACQUIRE) == seq; spins++) {
-		if (spins < 64)
-			caa_cpu_relax();
-		else
-			sched_yield();
-	}
+	for (unsigned spins = 0; __atomic_load_n(&tx->in_cs, __ATOMIC_ACQUIRE) == seq; spins++)
+		sync_pause(spins);
 }
 
 /*
@@ -383,8 +388,7 @@ static void thread_exit(void *arg)
 	 * liburcu-bp unregisters the thread by itself when it exits. */
 	stm_attempts_synchronize();
 	for (unsigned spins = 0; __atomic_load_n(&tx->sync_refs, __ATOMIC_ACQUIRE); spins++)
-		if (spins >= 64)
-			sched_yield();
+		sync_pause(spins);
 	urcu_bp_synchronize_rcu();
 	STM_RCU_TSAN_ACQUIRE();
 	descriptor_free(tx);

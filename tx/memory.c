@@ -313,16 +313,10 @@ static void gp_start(struct stm_tx *tx, uint64_t now)
 	tx->gp_start_ns = now;
 	tx->gp_upto = tx->limbo_new;
 	tx->gp_n = 0;
-	bool ok = stm_membarrier();
-
+	/* Batches wait for the owner's grace periods only where membarrier
+	 * works (limbo_close), and should it fail later the program stops. */
+	stm_membarrier();
 	tx->gp_cost_ns = stm_now_ns() - now;
-	if (!ok) {
-		/* It worked when the library started; should it fail now, a
-		 * grace period waited for here once ends the batches there
-		 * are, and later ones go to call_rcu. */
-		stm_attempts_synchronize();
-		return;
-	}
 	/* Read first: a thread that leaves after it is noticed (gp_over). */
 	tx->gp_exits = __atomic_load_n(&stm_exits, __ATOMIC_ACQUIRE);
 	stm_for_each_thread(gp_note, &sc);
