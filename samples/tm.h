@@ -126,7 +126,8 @@ static inline void tm_stats_get(struct lucid_stats *s)
 }
 
 /*
- * Prints " commits=N aborts=N <reason>=N... serial=N max_retries=N" for the
+ * Prints " commits=N aborts=N <reason>=N... serial=N max_retries=N" (and for
+ * Lucid " extensions=N", snapshots moved up to the clock) for the
  * transactions run since @p before was taken; @p txs is how many the
  * program ran. The sequential and mutex variants never abort; libitm keeps
  * no statistics that a program can read, so its aborts are "unknown".
@@ -142,8 +143,8 @@ static inline void tm_stats_print(FILE *f, const struct lucid_stats *before, uin
 	for (int r = 0; r < LUCID_ABORT_REASONS; r++)
 		fprintf(f, " %s=%" PRIu64, lucid_abort_reason_name(r),
 		        st.aborts_by_reason[r] - before->aborts_by_reason[r]);
-	fprintf(f, " serial=%" PRIu64 " max_retries=%" PRIu64, st.serial - before->serial,
-	        st.max_retries);
+	fprintf(f, " serial=%" PRIu64 " max_retries=%" PRIu64 " extensions=%" PRIu64,
+	        st.serial - before->serial, st.max_retries, st.extensions - before->extensions);
 #elif defined(TM_GNU)
 	(void)before;
 	fprintf(f, " commits=%" PRIu64 " aborts=unknown max_retries=unknown", txs);
