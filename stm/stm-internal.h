@@ -78,6 +78,9 @@ struct stm_tx {
 	struct lucid_txfast_ fast;
 	char pad0_[STM_ISOLATE - sizeof(struct lucid_txfast_)];
 
+	uintptr_t clock_seen;      /* the newest clock value this thread has read or
+	                              taken: the next attempt's snapshot (see stm_start);
+	                              with r_base, what the start copies to end and r_top */
 	/* read set */
 	struct lucid_rentry_ *r_base;
 	size_t r_cap;
@@ -85,7 +88,7 @@ struct stm_tx {
 	struct lucid_wentry_ *w_base;
 	size_t w_cap;
 	/* their ends, r_base + r_cap and w_base + w_cap, which an attempt's
-	 * start copies to the fast part */
+	 * start copies to the fast part (r_end and w_end) */
 	struct lucid_rentry_ *r_lim;
 	struct lucid_wentry_ *w_lim;
 
@@ -117,8 +120,6 @@ struct stm_tx {
 	bool irrevocable;          /* lucid_irrevocable() was called in this attempt */
 	bool in_handler;           /* running commit or abort handlers */
 	bool blocked_by_token;     /* this abort met the irrevocable transaction's lock */
-	uintptr_t clock_seen;      /* the newest clock value this thread has read or
-	                              taken: the next attempt's snapshot (see stm_start) */
 	uintptr_t invalid_seen;    /* the orec value that failed the last validation */
 	const struct lucid_rentry_ *invalid_entry;   /* and its read-set entry */
 
@@ -458,24 +459,64 @@ static inline __attribute__((always_inline)) void stm_cs_enter(struct stm_tx *tx
  * clock, as for a word written during the attempt. Serial mode drains every
  * attempt first, so none runs beside a serial transaction either way.
  */
-static inline __attribute__((always_inline)) bool stm_start_fast(struct stm_tx *tx)
-{
-	extern bool rec_capture;
+/* The pairs of fields that an attempt's start and end set together (see
+ * lucid_txfast_): one 16-byte copy each. */
+#define STM_PAIR(a, b) \
+	_Static_assert(offsetof(struct stm_tx, b) == offsetof(struct stm_tx, a) + 8, \
+	               #a " and " #b " are a pair")
+STM_PAIR(fast.end, fast.r_top);
+STM_PAIR(fast.r_end, fast.w_end);
+STM_PAIR(clock_seen, r_base);
+STM_PAIR(r_lim, w_lim);
+#undef STM_PAIR
 
+static inline __attribute__((always_inline)) void stm_copy_pair(void *to, const void *from)
+{
+	__builtin_memcpy(to, from, 16);
+}
+
+/* Gives the inline paths no room (outside a transaction). */
+static inline __attribute__((always_inline)) void stm_close_rooms(struct stm_tx *tx)
+{
+	static const uintptr_t none[2] __attribute__((aligned(16)));
+
+	stm_copy_pair(&tx->fast.r_end, none);
+}
+
+/* stm_start_fast without the recorder: true if the attempt has started. */
+static inline __attribute__((always_inline)) bool stm_start_plain(struct stm_tx *tx)
+{
 	stm_cs_enter(tx);
 	if (stm_likely(!stm_serial_pending())) {
-		tx->rec_on = false;
-		tx->fast.r_top = tx->r_base;
-		tx->fast.w_top = tx->w_base;
-		tx->fast.end = tx->clock_seen;
-		tx->fast.r_end = tx->r_lim;
-		tx->fast.w_end = tx->w_lim;
-		if (stm_unlikely(__atomic_load_n(&rec_capture, __ATOMIC_RELAXED)))
-			stm_start_rec(tx);
+		/* Stores are most of what a block costs: what already holds is
+		 * not stored again. Outside a transaction w_top is w_base
+		 * (every attempt ends with an empty write log), and rec_on is
+		 * rarely set. */
+		if (stm_unlikely(tx->rec_on))
+			tx->rec_on = false;
+		stm_copy_pair(&tx->fast.end, &tx->clock_seen);   /* end, r_top */
+		stm_copy_pair(&tx->fast.r_end, &tx->r_lim);      /* r_end, w_end */
 		return true;
 	}
 	stm_cs_mark_leave(tx);
 	return false;
+}
+
+/* Whether the attempt just started must record (stm_start_rec). */
+static inline __attribute__((always_inline)) bool stm_start_records(void)
+{
+	extern bool rec_capture;
+
+	return __atomic_load_n(&rec_capture, __ATOMIC_RELAXED);
+}
+
+static inline __attribute__((always_inline)) bool stm_start_fast(struct stm_tx *tx)
+{
+	if (!stm_start_plain(tx))
+		return false;
+	if (stm_unlikely(stm_start_records()))
+		stm_start_rec(tx);
+	return true;
 }
 
 /* stm_start_fast where nothing asks for more (the common case, tested
@@ -526,11 +567,10 @@ static inline bool stm_commit_fast_ok(const struct stm_tx *tx)
 static inline __attribute__((always_inline)) void stm_commit_fast(struct stm_tx *tx)
 {
 	/* stm_attempt_end, less what this kind of attempt never changed (the
-	 * write log, the recorder's room, the modes); no room left in the
-	 * read set, so that reads outside a transaction go out of line (and
-	 * are refused there). */
-	tx->fast.r_end = tx->r_base;
-	tx->fast.w_end = tx->w_base;
+	 * write log, the recorder's room, the modes); no room left for the
+	 * inline paths, so that accesses outside a transaction go out of
+	 * line (and are refused there). */
+	stm_close_rooms(tx);
 	stm_leave_cs(tx);
 	stm_stat_add(&tx->stats.commits_ro, 1);
 	tx->retries = 0;

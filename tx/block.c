@@ -62,17 +62,28 @@ static void check_stale(struct stm_tx *tx, const struct lucid_block_ *b)
 		report_left(o, b, "started");
 }
 
-/* An outermost block's first attempt: the block becomes the transaction's. */
+/*
+ * An outermost block's first attempt: the block becomes the transaction's.
+ * Stores are most of what a block costs, and a thread runs the same
+ * blocks again and again: what the descriptor holds already is not stored
+ * again. The same block (its record at the same stack address, entered
+ * from the same call) has the same frame and checkpoint; retries is zero
+ * (every transaction ends by resetting it).
+ */
 static inline __attribute__((always_inline)) void begin_outermost(struct stm_tx *tx,
                                                                   struct lucid_block_ *b,
                                                                   void *pc, bool own)
 {
+	struct stm_open_block *o = &tx->open[0];
+
 	tx->nesting = 1;
 	b->depth = 1;
-	open_set(&tx->open[0], b, pc);
-	tx->env = b->env;
-	tx->env_own = own;
-	tx->retries = 0;
+	if (stm_unlikely(o->block != b || o->pc != pc || o->site != b->site ||
+	                 tx->env_own != own)) {
+		open_set(o, b, pc);
+		tx->env = b->env;
+		tx->env_own = own;
+	}
 }
 
 /* lucid_block_begin_ for anything but the common case (begin, below): the
@@ -116,8 +127,15 @@ static __attribute__((noinline)) void begin_start_slow(struct stm_tx *tx, struct
 	b->body = 1;
 }
 
+/* The attempt records (stm_start_rec), then the body runs. */
+static __attribute__((noinline)) void begin_start_rec(struct stm_tx *tx, struct lucid_block_ *b)
+{
+	stm_start_rec(tx);
+	b->body = 1;
+}
+
 /* The common case, an outermost block's first attempt in no special mode,
- * is a leaf: everything else is a tail call. */
+ * is a leaf: everything else is a tail call (no register to save). */
 static inline __attribute__((always_inline)) void begin(struct lucid_block_ *b, int jumped,
                                                         void *pc, bool own)
 {
@@ -126,7 +144,11 @@ static inline __attribute__((always_inline)) void begin(struct lucid_block_ *b, 
 
 	if (stm_likely(f != &stm_none && (jumped | tx->nesting | tx->start_other) == 0)) {
 		begin_outermost(tx, b, pc, own);
-		if (stm_likely(stm_start_fast(tx))) {
+		if (stm_likely(stm_start_plain(tx))) {
+			if (stm_unlikely(stm_start_records())) {
+				begin_start_rec(tx, b);
+				return;
+			}
 			b->body = 1;
 			return;
 		}

@@ -18,7 +18,8 @@ extern void __asan_handle_no_return(void) __attribute__((weak));
  * LUCID_ATOMIC never saved) and the pointer mangling: the callee-saved
  * registers, the stack pointer after the call, its return address, and the
  * shadow-stack pointer (Intel CET; 0 when the process has none, for which
- * rdsspq reads nothing). It is taken and the block started in one call,
+ * rdsspq reads nothing: then it is not stored, and the jump, which finds
+ * none either, does not read it). It is taken and the block started in one call,
  * lucid_block_enter_, which ends by jumping into lucid_block_begin_own_
  * (block.c): that returns to the block as if lucid_block_enter_ had.
  *
@@ -62,8 +63,10 @@ __asm__(
 	"	movq %rdx, 56(%rax)\n"
 	"	xorl %edx, %edx\n"
 	"	rdsspq %rdx\n"
+	"	testq %rdx, %rdx\n"
+	"	jz 1f\n"
 	"	movq %rdx, 64(%rax)\n"
-	"	xorl %esi, %esi\n"
+	"1:	xorl %esi, %esi\n"
 	"	jmp lucid_block_begin_own_\n"
 	".cfi_endproc\n"
 	".size lucid_block_enter_, .-lucid_block_enter_\n"

@@ -184,18 +184,21 @@ struct lucid_wentry_ {
 
 /**
  * The part of a thread's transaction descriptor that the inline read and
- * write paths touch, all in one cache line. Outside a transaction
- * r_end == r_top and w_end == w_top, so every lucid_read and lucid_write
- * takes the out-of-line path, which reports the misuse.
+ * write paths touch, all in one cache line. Outside a transaction r_end
+ * and w_end are at most r_top and w_top (null), so every lucid_read and
+ * lucid_write takes the out-of-line path, which reports the misuse. The
+ * fields an attempt's start sets go in pairs, end with r_top and r_end
+ * with w_end, each pair filled with one 16-byte store (a block's cost is
+ * mostly its stores).
  */
 struct lucid_txfast_ {
 	uintptr_t end;                  /* snapshot: versions <= end are readable */
 	struct lucid_rentry_ *r_top;    /* next free read-set entry */
 	struct lucid_rentry_ *r_end;    /* end of the read set's storage */
+	struct lucid_wentry_ *w_end;    /* end of the write log's storage */
 	uintptr_t *orecs;               /* the ownership-record table */
 	uintptr_t orec_mask;            /* table size - 1 */
 	struct lucid_wentry_ *w_top;    /* next free write-log entry */
-	struct lucid_wentry_ *w_end;    /* end of the write log's storage */
 	struct lucid_recfast_ *rec;     /* non-NULL while this attempt records */
 };
 
