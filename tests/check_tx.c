@@ -1,4 +1,5 @@
 /* tests: the programming interface: atomic blocks, typed access, nesting, abort, misuse. */
+#include <alloca.h>
 #include <float.h>
 #include <pthread.h>
 #include <signal.h>
@@ -422,6 +423,44 @@ START_TEST(test_nested_flat)
 }
 END_TEST
 
+/* A function that realigns its stack keeps its locals, the block's record
+ * among them, at one address from callers at nearby depths, while its frame
+ * address follows the depth: the same block record, entered from the same
+ * call, in another frame. A nested block there must not be taken for one
+ * started after its outer block was abandoned (the library compares the
+ * frame too before it skips storing the open block). */
+static long realigned_count;
+
+static __attribute__((noinline)) void realigned_blocks(void)
+{
+	_Alignas(64) char buf[64];
+
+	__asm__ volatile("" : : "r"(buf) : "memory");   /* the frame is realigned */
+	LUCID_ATOMIC {
+		LUCID_ATOMIC {
+			lucid_write(realigned_count, lucid_read(realigned_count) + 1);
+		}
+	}
+}
+
+static __attribute__((noinline)) void call_at_depth(int bytes)
+{
+	volatile char *p = alloca(bytes);
+
+	p[0] = 0;
+	realigned_blocks();
+	__asm__ volatile("" : : "r"(p) : "memory");
+}
+
+START_TEST(test_realigned_frame)
+{
+	realigned_count = 0;
+	for (int bytes = 128; bytes >= 16; bytes -= 16)
+		call_at_depth(bytes);
+	ck_assert_int_eq(realigned_count, 8);
+}
+END_TEST
+
 /* lucid_abort() inside a nested lucid_run aborts the outermost transaction. */
 START_TEST(test_nested_run_abort)
 {
@@ -694,6 +733,7 @@ static Suite *tx_suite(void)
 		{ "locals_survive_rerun", test_locals_survive_rerun },
 		{ "nested_flat", test_nested_flat },
 		{ "nested_run_abort", test_nested_run_abort },
+		{ "realigned_frame", test_realigned_frame },
 		{ "misuse_break", test_misuse_break },
 		{ "misuse_return", test_misuse_return },
 		{ "misuse_outside", test_misuse_outside },

@@ -66,9 +66,12 @@ static void check_stale(struct stm_tx *tx, const struct lucid_block_ *b)
  * An outermost block's first attempt: the block becomes the transaction's.
  * Stores are most of what a block costs, and a thread runs the same
  * blocks again and again: what the descriptor holds already is not stored
- * again. The same block (its record at the same stack address, entered
- * from the same call) has the same frame and checkpoint; retries is zero
- * (every transaction ends by resetting it).
+ * again. Every value that would be stored is compared: the same block
+ * record at the same stack address, entered from the same call, can have
+ * another frame address (a function that realigns its stack keeps its
+ * locals in place while its frame follows the caller's depth; check_tx's
+ * realigned_frame). retries is zero (every transaction ends by resetting
+ * it).
  */
 static inline __attribute__((always_inline)) void begin_outermost(struct stm_tx *tx,
                                                                   struct lucid_block_ *b,
@@ -79,7 +82,7 @@ static inline __attribute__((always_inline)) void begin_outermost(struct stm_tx 
 	tx->nesting = 1;
 	b->depth = 1;
 	if (stm_unlikely(o->block != b || o->pc != pc || o->site != b->site ||
-	                 tx->env_own != own)) {
+	                 o->frame != b->frame || tx->env != b->env || tx->env_own != own)) {
 		open_set(o, b, pc);
 		tx->env = b->env;
 		tx->env_own = own;

@@ -185,8 +185,9 @@ struct lucid_wentry_ {
 /**
  * The part of a thread's transaction descriptor that the inline read and
  * write paths touch, all in one cache line. Outside a transaction r_end
- * and w_end are at most r_top and w_top (null), so every lucid_read and
- * lucid_write takes the out-of-line path, which reports the misuse. The
+ * and w_end are at most r_top and w_top (r_base and w_base, or null after
+ * the common read-only commit), so every lucid_read and lucid_write takes
+ * the out-of-line path, which reports the misuse. The
  * fields an attempt's start sets go in pairs, end with r_top and r_end
  * with w_end, each pair filled with one 16-byte store (a block's cost is
  * mostly its stores).
