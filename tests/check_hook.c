@@ -1172,6 +1172,13 @@ START_TEST(test_waiting_read)
 	rec_test_lazy_reads(lazy);
 	lucid_set_abort_hook(wr_hook, NULL);
 	ck_assert_int_eq(pthread_create(&t, NULL, wr_writer, NULL), 0);
+	/* One call of wr_block for every round, so that the rounds' stacks can
+	 * be the same (clang 14 unrolls this loop otherwise). */
+#if defined(__clang__)
+#pragma clang loop unroll(disable)
+#elif defined(__GNUC__)
+#pragma GCC unroll 1
+#endif
 	for (int r = 0; r < WR_ROUNDS; r++) {
 		wr_kind = r % WR_KINDS;
 		wr_attempt = 0;
