@@ -89,16 +89,27 @@ static inline __attribute__((always_inline)) void begin_outermost(struct stm_tx 
 	}
 }
 
-/* lucid_block_begin_ for anything but the common case (begin, below): the
- * thread's first transaction, a nested block, a re-run, leaving after
- * lucid_abort, or an attempt that starts in a special mode or records. */
-static __attribute__((noinline)) void begin_other(struct lucid_block_ *b, int jumped, void *pc,
-                                                  bool own)
+/* A block record started again without having ended: its body was left
+ * by `break` (the macro's loop over the record runs it again). */
+static void report_break(const struct lucid_block_ *b)
+{
+	lucid_misuse(FIX_LEAVE, "`break` left the LUCID_ATOMIC block at %s:%d (in %s())",
+	             b->site->file, b->site->line, b->site->func);
+}
+
+/* The start for anything but the common case (begin, below): the thread's
+ * first transaction, a nested block, a re-run, leaving after lucid_abort,
+ * an attempt that starts in a special mode or records, or a block started
+ * again after `break`. Returns whether the body runs. */
+static __attribute__((noinline)) int begin_other(struct lucid_block_ *b, int jumped, void *pc,
+                                                 bool own)
 {
 	struct stm_tx *tx = stm_self();
 
 	switch (jumped) {
 	case 0:
+		if (b->depth != 0)
+			report_break(b);
 		if (tx->nesting == 0) {
 			begin_outermost(tx, b, pc, own);
 			break;
@@ -106,8 +117,7 @@ static __attribute__((noinline)) void begin_other(struct lucid_block_ *b, int ju
 		check_stale(tx, b);
 		b->depth = ++tx->nesting;
 		track(tx, b, pc);
-		b->body = 1;
-		return;
+		return 1;
 	case 1:
 		/* Re-run after an abort: back to the outermost block. */
 		tx->nesting = 1;
@@ -116,31 +126,31 @@ static __attribute__((noinline)) void begin_other(struct lucid_block_ *b, int ju
 		/* lucid_abort(): rolled back already; leave the block. */
 		tx->nesting = 0;
 		b->state = LUCID_BLOCK_ABORTED_;
-		b->body = 0;
-		return;
+		return 0;
 	}
 	stm_start(tx);
-	b->body = 1;
+	return 1;
 }
 
 /* stm_start_slow, then the body runs. */
-static __attribute__((noinline)) void begin_start_slow(struct stm_tx *tx, struct lucid_block_ *b)
+static __attribute__((noinline)) int begin_start_slow(struct stm_tx *tx)
 {
 	stm_start_slow(tx);
-	b->body = 1;
+	return 1;
 }
 
 /* The attempt records (stm_start_rec), then the body runs. */
-static __attribute__((noinline)) void begin_start_rec(struct stm_tx *tx, struct lucid_block_ *b)
+static __attribute__((noinline)) int begin_start_rec(struct stm_tx *tx)
 {
 	stm_start_rec(tx);
-	b->body = 1;
+	return 1;
 }
 
 /* The common case, an outermost block's first attempt in no special mode,
- * is a leaf: everything else is a tail call (no register to save). */
-static inline __attribute__((always_inline)) void begin(struct lucid_block_ *b, int jumped,
-                                                        void *pc, bool own)
+ * is a leaf: everything else is a tail call (no register to save).
+ * Returns whether the body runs. */
+static inline __attribute__((always_inline)) int begin(struct lucid_block_ *b, int jumped,
+                                                       void *pc, bool own)
 {
 	struct lucid_txfast_ *f = lucid_tls_tx_;
 	struct stm_tx *tx = (struct stm_tx *)f;
@@ -148,30 +158,27 @@ static inline __attribute__((always_inline)) void begin(struct lucid_block_ *b, 
 	if (stm_likely(f != &stm_none && (jumped | tx->nesting | tx->start_other) == 0)) {
 		begin_outermost(tx, b, pc, own);
 		if (stm_likely(stm_start_plain(tx))) {
-			if (stm_unlikely(stm_start_records())) {
-				begin_start_rec(tx, b);
-				return;
-			}
-			b->body = 1;
-			return;
+			if (stm_unlikely(stm_start_records()))
+				return begin_start_rec(tx);
+			return 1;
 		}
-		begin_start_slow(tx, b);
-		return;
+		return begin_start_slow(tx);
 	}
-	begin_other(b, jumped, pc, own);
+	return begin_other(b, jumped, pc, own);
 }
 
-void lucid_block_begin_(struct lucid_block_ *b, int jumped)
+int lucid_block_open_(struct lucid_block_ *b, int jumped)
 {
-	begin(b, jumped, __builtin_return_address(0), false);
+	return begin(b, jumped, __builtin_return_address(0), false);
 }
 
-/* The same after lucid_block_enter_ took the checkpoint (checkpoint.c), or
- * after a jump back to it: returns to the block. Called only from asm,
- * hence `used` (link-time optimization would drop it). */
-__attribute__((visibility("hidden"))) void lucid_block_begin_own_(struct lucid_block_ *b,
-                                                                  int jumped);
-__attribute__((used)) void lucid_block_begin_own_(struct lucid_block_ *b, int jumped)
+/* The same after lucid_block_enter_open_ took the checkpoint
+ * (checkpoint.c), or after a jump back to it: returns to the block, with
+ * whether its body runs. Called only from asm, hence `used` (link-time
+ * optimization would drop it). */
+__attribute__((visibility("hidden"))) int lucid_block_begin_own_(struct lucid_block_ *b,
+                                                                 int jumped);
+__attribute__((used)) int lucid_block_begin_own_(struct lucid_block_ *b, int jumped)
 {
 #ifdef LUCID_TSAN_
 	/* ThreadSanitizer follows the stack through sigsetjmp/siglongjmp only. */
@@ -180,7 +187,7 @@ __attribute__((used)) void lucid_block_begin_own_(struct lucid_block_ *b, int ju
 	             "ThreadSanitizer, and this liblucid with it", b->site->file, b->site->line,
 	             b->site->func);
 #endif
-	begin(b, jumped, __builtin_return_address(0), true);
+	return begin(b, jumped, __builtin_return_address(0), true);
 }
 
 /* lucid_block_end_ for anything but the common case (see there). */
@@ -188,11 +195,6 @@ static __attribute__((noinline)) void end_other(struct lucid_block_ *b)
 {
 	struct stm_tx *tx = stm_self();
 
-	if (b->state == LUCID_BLOCK_ABORTED_)
-		return;
-	if (b->body)
-		lucid_misuse(FIX_LEAVE, "`break` left the LUCID_ATOMIC block at %s:%d (in %s())",
-		             b->site->file, b->site->line, b->site->func);
 	if (tx->nesting != b->depth)
 		report_left(innermost(tx), b, "ended");
 	if (b->depth > 1) {
@@ -220,8 +222,7 @@ void lucid_block_end_(struct lucid_block_ *b)
 	struct lucid_txfast_ *f = lucid_tls_tx_;
 	struct stm_tx *tx = (struct stm_tx *)f;
 
-	if (stm_likely(f != &stm_none && (b->state | b->body) == 0 && b->depth == 1 &&
-	               tx->nesting == 1)) {
+	if (stm_likely(f != &stm_none && b->depth == 1 && tx->nesting == 1)) {
 		if (stm_likely(stm_commit_fast_ok(tx))) {
 			stm_commit_fast(tx);
 			tx->nesting = 0;
@@ -250,8 +251,9 @@ int lucid_run(void (*fn)(void *arg), void *arg)
 	static const struct lucid_site_ site = { .file = __FILE__, .func = __func__, .line = 0 };
 	struct lucid_block_ b = { .env = &env, .site = &site, .frame = __builtin_frame_address(0) };
 
-	for (; b.state == LUCID_BLOCK_RUNNING_; lucid_block_end_(&b))
-		for (lucid_block_begin_(&b, sigsetjmp(env, 0)); b.body; b.body = 0)
+	while (b.state == LUCID_BLOCK_RUNNING_)
+		for (int run = lucid_block_open_(&b, sigsetjmp(env, 0)); run;
+		     run = (lucid_block_end_(&b), 0))
 			fn(arg);
 	return b.state == LUCID_BLOCK_ABORTED_ ? LUCID_ABORTED : 0;
 }

@@ -1,4 +1,4 @@
-/* tx: LUCID_ATOMIC's checkpoint on x86-64 (lucid_block_enter_) and the jump back to it. */
+/* tx: LUCID_ATOMIC's checkpoint on x86-64 (lucid_block_enter_open_) and the jump back to it. */
 #include "config.h"
 
 #include <setjmp.h>
@@ -20,8 +20,8 @@ extern void __asan_handle_no_return(void) __attribute__((weak));
  * shadow-stack pointer (Intel CET; 0 when the process has none, for which
  * rdsspq reads nothing: then it is not stored, and the jump, which finds
  * none either, does not read it). It is taken and the block started in one call,
- * lucid_block_enter_, which ends by jumping into lucid_block_begin_own_
- * (block.c): that returns to the block as if lucid_block_enter_ had.
+ * lucid_block_enter_open_, which ends by jumping into lucid_block_begin_own_
+ * (block.c): that returns to the block as if lucid_block_enter_open_ had.
  *
  * lucid_checkpoint_jump_ puts the registers back, moves a shadow stack back
  * to where that first return left it, calls lucid_block_begin_own_ from the
@@ -30,7 +30,7 @@ extern void __asan_handle_no_return(void) __attribute__((weak));
  * whose entry for the first call later calls have overwritten. Between the
  * two, the unwind information says the return address is the block's.
  */
-_Static_assert(offsetof(struct lucid_block_, env) == 0, "lucid_block_enter_ finds env first");
+_Static_assert(offsetof(struct lucid_block_, env) == 0, "lucid_block_enter_open_ finds env first");
 _Static_assert(sizeof(struct lucid_checkpoint_) == 72, "eight registers and the shadow stack");
 
 #if defined(__CET__) && (__CET__ & 1)
@@ -44,10 +44,10 @@ lucid_checkpoint_jump_(void *checkpoint, const void *block, int value);
 
 __asm__(
 	".text\n"
-	".globl lucid_block_enter_\n"
-	".type lucid_block_enter_, @function\n"
+	".globl lucid_block_enter_open_\n"
+	".type lucid_block_enter_open_, @function\n"
 	".p2align 4\n"
-	"lucid_block_enter_:\n"
+	"lucid_block_enter_open_:\n"
 	".cfi_startproc\n"
 	LUCID_ENDBR_
 	"	movq (%rdi), %rax\n"
@@ -69,7 +69,7 @@ __asm__(
 	"1:	xorl %esi, %esi\n"
 	"	jmp lucid_block_begin_own_\n"
 	".cfi_endproc\n"
-	".size lucid_block_enter_, .-lucid_block_enter_\n"
+	".size lucid_block_enter_open_, .-lucid_block_enter_open_\n"
 	"\n"
 	".globl lucid_checkpoint_jump_\n"
 	".hidden lucid_checkpoint_jump_\n"

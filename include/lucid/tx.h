@@ -46,7 +46,8 @@ extern "C" {
 #define LUCID_ATOMIC LUCID_ATOMIC_N_(__COUNTER__)
 #define LUCID_ATOMIC_N_(n)                                                 \
 	LUCID_ATOMIC_AT_(LUCID_CAT_(lucid_env_, n), LUCID_CAT_(lucid_once_, n), \
-	                 LUCID_CAT_(lucid_site_, n), LUCID_CAT_(lucid_block_, n))
+	                 LUCID_CAT_(lucid_site_, n), LUCID_CAT_(lucid_block_, n), \
+	                 LUCID_CAT_(lucid_body_, n))
 
 /** lucid_run()'s result after lucid_abort(). */
 #define LUCID_ABORTED 1

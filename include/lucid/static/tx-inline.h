@@ -485,15 +485,17 @@ struct lucid_site_ {
 
 /*
  * One LUCID_ATOMIC block, on the stack of the function that contains it.
- * `body` and `state` change after the checkpoint, hence volatile.
+ * `state` and `depth` change after the checkpoint, hence volatile.
  */
 struct lucid_block_ {
 	void *env;              /* checkpoint of this block (used if outermost):
 	                           a struct lucid_checkpoint_ or a sigjmp_buf */
 	const struct lucid_site_ *site;   /* where the block is */
-	volatile int body;      /* 1 while the body runs; still 1 after `break` */
+	int reserved_;
 	volatile int state;     /* 0 running, 1 committed, 2 left by lucid_abort */
-	volatile unsigned depth; /* nesting depth of this block, 1 = outermost */
+	volatile unsigned depth; /* nesting depth of this block, 1 = outermost; 0
+	                            until it has started (a start that finds it
+	                            set is the block's again, after `break`) */
 	void *frame;            /* frame address of the enclosing function */
 };
 
@@ -512,33 +514,40 @@ struct lucid_block_ {
 #define LUCID_NOPLT_
 #endif
 
-LUCID_API void lucid_block_begin_(struct lucid_block_ *b, int jumped) LUCID_NOPLT_;
+/* Starts block @p b after sigsetjmp returned @p jumped: returns 1 if the
+ * body is to run (an attempt has started), 0 if the block is left (after
+ * lucid_abort). */
+LUCID_API int lucid_block_open_(struct lucid_block_ *b, int jumped) LUCID_NOPLT_;
 /*
  * Takes the checkpoint b->env (a struct lucid_checkpoint_) and starts the
- * block, as sigsetjmp followed by lucid_block_begin_(b, 0) would, in one
- * call; an abort comes back out of it (again) having started the block's
- * next attempt, or left it. x86-64 only.
+ * block, as sigsetjmp followed by lucid_block_open_(b, 0) would, in one
+ * call, with the same result; an abort comes back out of it (again)
+ * having started the block's next attempt, or left it. x86-64 only.
  */
-LUCID_API void lucid_block_enter_(struct lucid_block_ *b)
+LUCID_API int lucid_block_enter_open_(struct lucid_block_ *b)
 	__attribute__((returns_twice)) LUCID_NOPLT_;
 LUCID_API void lucid_block_end_(struct lucid_block_ *b) LUCID_NOPLT_;
 
 #define LUCID_CAT2_(a, b) a##b
 #define LUCID_CAT_(a, b) LUCID_CAT2_(a, b)
 
-/* Nested one-shot loops: the outer one holds the checkpoint, the next one
- * the block's site (a static record: one pointer to store instead of three
+/* Nested loops: the outer one holds the checkpoint, the next one the
+ * block's site (a static record: one pointer to store instead of three
  * fields; declared in a loop of its own because clang 14 drops a static
  * declared in a statement expression that initializes a member of a
- * local aggregate), the next one commits in its step (and so runs once
- * more only if the block was left by `break`, which lucid_block_end_
- * reports), the inner one runs the body. */
+ * local aggregate), the next one the block record, which it runs while the
+ * block is neither committed nor left, the inner one starts the block,
+ * runs the body once and commits in its step. The body runs on a flag in
+ * a register (@p R, set from the start's result, never live across it),
+ * not in memory: a block's cost is mostly its stores. A `break` skips the
+ * step: the block record's loop starts it again, and the start reports
+ * it. */
 #ifdef LUCID_OWN_CHECKPOINT_
 #define LUCID_CHECKPOINT_T_ struct lucid_checkpoint_
-#define LUCID_BLOCK_START_(E, B) lucid_block_enter_(&B)
+#define LUCID_BLOCK_START_(E, B) lucid_block_enter_open_(&B)
 #else
 #define LUCID_CHECKPOINT_T_ sigjmp_buf
-#define LUCID_BLOCK_START_(E, B) lucid_block_begin_(&B, sigsetjmp(E, 0))
+#define LUCID_BLOCK_START_(E, B) lucid_block_open_(&B, sigsetjmp(E, 0))
 #endif
 #define LUCID_SITE_()                                                            \
 	__extension__({                                                          \
@@ -546,14 +555,15 @@ LUCID_API void lucid_block_end_(struct lucid_block_ *b) LUCID_NOPLT_;
 		                                                   __LINE__ };   \
 		&lucid_site_s_;                                                  \
 	})
-#define LUCID_ATOMIC_AT_(E, O, S, B)                                            \
+#define LUCID_ATOMIC_AT_(E, O, S, B, R)                                         \
 	for (LUCID_CHECKPOINT_T_ E, *O = &E; O; O = NULL)                       \
 	for (const struct lucid_site_ *S = LUCID_SITE_(); S; S = NULL)          \
 		for (struct lucid_block_ B = { .env = &E, .site = S,            \
-		                               .body = 0, .state = 0, .depth = 0, \
+		                               .reserved_ = 0, .state = 0, .depth = 0, \
 		                               .frame = __builtin_frame_address(0) }; \
-		     B.state == LUCID_BLOCK_RUNNING_; lucid_block_end_(&B))      \
-			for (LUCID_BLOCK_START_(E, B); B.body; B.body = 0)
+		     B.state == LUCID_BLOCK_RUNNING_;)                            \
+			for (int R = LUCID_BLOCK_START_(E, B); R;                \
+			     R = (lucid_block_end_(&B), 0))
 
 #ifdef __cplusplus
 }
