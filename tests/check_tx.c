@@ -490,6 +490,38 @@ static void do_break(void)
 	}
 }
 
+/* `break` in a nested block, and in a block run by lucid_run inside
+ * another: found when the record's loop starts the block again. */
+static __attribute__((noinline)) void break_nested(void)
+{
+	for (int i = 0; i < 2; i++) {
+		LUCID_ATOMIC {
+			lucid_write(shared_a, 2L);
+			break;
+		}
+	}
+}
+
+static void do_break_nested(void)
+{
+	LUCID_ATOMIC {
+		break_nested();
+	}
+}
+
+static void break_in_run(void *arg)
+{
+	(void)arg;
+	break_nested();
+}
+
+static void do_break_in_run(void)
+{
+	LUCID_ATOMIC {
+		lucid_run(break_in_run, NULL);
+	}
+}
+
 static __attribute__((noinline)) int return_inside(void)
 {
 	LUCID_ATOMIC {
@@ -590,6 +622,8 @@ START_TEST(test_misuse_break)
 {
 	assert_misuse(do_break, "`break` left the LUCID_ATOMIC block at", "check_tx.c:");
 	assert_misuse(do_break, "in do_break()", "lucid_run()");
+	assert_misuse(do_break_nested, "`break` left the LUCID_ATOMIC block at", "in break_nested()");
+	assert_misuse(do_break_in_run, "`break` left the LUCID_ATOMIC block at", "in break_nested()");
 }
 END_TEST
 

@@ -461,7 +461,7 @@ lucid_store_fast_(void *addr, uint64_t value, unsigned size, const void *site)
 }
 
 /*
- * A block's checkpoint on x86-64 (see lucid_block_enter_): the callee-saved
+ * A block's checkpoint on x86-64 (see lucid_block_enter_open_): the callee-saved
  * registers, the stack pointer and the return address of the call that
  * took it, and the shadow-stack pointer. Elsewhere, where the sanitizers
  * must see the jumps (they intercept sigsetjmp and siglongjmp), and where
