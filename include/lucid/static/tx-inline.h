@@ -491,7 +491,6 @@ struct lucid_block_ {
 	void *env;              /* checkpoint of this block (used if outermost):
 	                           a struct lucid_checkpoint_ or a sigjmp_buf */
 	const struct lucid_site_ *site;   /* where the block is */
-	int reserved_;
 	volatile int state;     /* 0 running, 1 committed, 2 left by lucid_abort */
 	volatile unsigned depth; /* nesting depth of this block, 1 = outermost; 0
 	                            until it has started (a start that finds it
@@ -559,7 +558,7 @@ LUCID_API void lucid_block_end_(struct lucid_block_ *b) LUCID_NOPLT_;
 	for (LUCID_CHECKPOINT_T_ E, *O = &E; O; O = NULL)                       \
 	for (const struct lucid_site_ *S = LUCID_SITE_(); S; S = NULL)          \
 		for (struct lucid_block_ B = { .env = &E, .site = S,            \
-		                               .reserved_ = 0, .state = 0, .depth = 0, \
+		                               .state = 0, .depth = 0,            \
 		                               .frame = __builtin_frame_address(0) }; \
 		     B.state == LUCID_BLOCK_RUNNING_;)                            \
 			for (int R = LUCID_BLOCK_START_(E, B); R;                \
