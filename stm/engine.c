@@ -767,17 +767,15 @@ void stm_irrevocable(struct stm_tx *tx)
 
 /* Holds one old write log until a grace period has passed. */
 struct old_log {
-	struct rcu_head rcu;
-	uint64_t ticket;   /* stm_sync_ticket when handed over */
+	struct stm_deferred def;
 	void *log;
 };
 
 static void old_log_free(struct rcu_head *head)
 {
-	struct old_log *o = caa_container_of(head, struct old_log, rcu);
+	struct old_log *o = caa_container_of(head, struct old_log, def.rcu);
 
-	STM_RCU_TSAN_ACQUIRE();   /* o, handed over through liburcu */
-	stm_sync_after(o->ticket);
+	stm_deferred_ready(&o->def);
 	free(o->log);
 	free(o);
 }
@@ -815,7 +813,5 @@ void stm_wlog_grow(struct stm_tx *tx)
 	tx->fast.w_top = w + used;
 	set_write_room(tx);
 	o->log = old;
-	o->ticket = stm_sync_ticket();
-	STM_RCU_TSAN_RELEASE();   /* o, handed over through liburcu */
-	urcu_bp_call_rcu(&o->rcu, old_log_free);
+	stm_defer(&o->def, old_log_free);
 }

@@ -279,13 +279,37 @@ void stm_defer_free(void *p);           /* free(p) after a grace period */
  * Memory handed to liburcu's call_rcu (whose worker runs the callback after
  * a grace period of liburcu's, which attempts take no part in) takes
  * stm_sync_ticket() when it is handed over, after whatever unlinked it, and
- * its callback calls stm_sync_after(ticket) before freeing it: that waits
- * for a grace period only where none has begun since the ticket, so that
- * the worker's batch of callbacks shares one.
+ * its callback calls stm_sync_after(ticket) before freeing it (stm_defer
+ * and stm_deferred_ready, below): that waits for a grace period only where
+ * none has begun since the ticket, so that the worker's batch of callbacks
+ * shares one.
  */
 void stm_attempts_synchronize(void);
 uint64_t stm_sync_ticket(void);
 void stm_sync_after(uint64_t ticket);
+
+/* What such memory embeds: its call_rcu head and its ticket. */
+struct stm_deferred {
+	struct rcu_head rcu;
+	uint64_t ticket;   /* stm_sync_ticket when handed over */
+};
+
+/* Hands @p d to call_rcu after whatever unlinked the memory: @p fn runs
+ * later on liburcu's worker and must call stm_deferred_ready(d) first. */
+static inline void stm_defer(struct stm_deferred *d, void (*fn)(struct rcu_head *))
+{
+	d->ticket = stm_sync_ticket();
+	STM_RCU_TSAN_RELEASE();   /* d, handed over through liburcu */
+	urcu_bp_call_rcu(&d->rcu, fn);
+}
+
+/* In @p d's callback: returns once no attempt can still read the memory.
+ * ThreadSanitizer is told of the hand-over before the ticket is read. */
+static inline void stm_deferred_ready(struct stm_deferred *d)
+{
+	STM_RCU_TSAN_ACQUIRE();
+	stm_sync_after(d->ticket);
+}
 
 /* ------------------------------------------------------------- engine (engine.c) */
 void stm_start_slow(struct stm_tx *tx);

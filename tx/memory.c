@@ -120,8 +120,7 @@ void *lucid_malloc(size_t n)
  * reclaimed by liburcu's call_rcu worker once no transaction that may still
  * read it is running. */
 struct free_batch {
-	struct rcu_head rcu;
-	uint64_t ticket;   /* stm_sync_ticket when handed over */
+	struct stm_deferred def;
 	size_t n;
 	void *ptrs[];
 };
@@ -136,10 +135,9 @@ static void free_all(void **ptrs, size_t n)
 
 static void free_batch_cb(struct rcu_head *head)
 {
-	struct free_batch *b = caa_container_of(head, struct free_batch, rcu);
+	struct free_batch *b = caa_container_of(head, struct free_batch, def.rcu);
 
-	STM_RCU_TSAN_ACQUIRE();   /* the batch, handed over through liburcu */
-	stm_sync_after(b->ticket);
+	stm_deferred_ready(&b->def);
 	free_all(b->ptrs, b->n);
 	free(b);
 }
@@ -157,9 +155,7 @@ static void defer_free_all(void **ptrs, size_t n)
 	b->n = n;
 	for (size_t i = 0; i < n; i++)
 		b->ptrs[i] = ptrs[i];
-	b->ticket = stm_sync_ticket();
-	STM_RCU_TSAN_RELEASE();   /* the batch, handed over through liburcu */
-	urcu_bp_call_rcu(&b->rcu, free_batch_cb);
+	stm_defer(&b->def, free_batch_cb);
 }
 
 /*
@@ -203,8 +199,7 @@ static void defer_free_all(void **ptrs, size_t n)
 enum { LIMBO_PENDING, LIMBO_DONE, LIMBO_ABANDONED, LIMBO_WAIT };
 
 struct stm_limbo {
-	struct rcu_head rcu;
-	uint64_t ticket;           /* stm_sync_ticket when handed to call_rcu */
+	struct stm_deferred def;   /* where it goes to call_rcu */
 	struct stm_limbo *next;    /* the next closed batch, newer */
 	unsigned state;            /* LIMBO_*: written by the callback and the owner */
 	size_t n;
@@ -214,10 +209,9 @@ struct stm_limbo {
 
 static void limbo_done_cb(struct rcu_head *head)
 {
-	struct stm_limbo *b = caa_container_of(head, struct stm_limbo, rcu);
+	struct stm_limbo *b = caa_container_of(head, struct stm_limbo, def.rcu);
 
-	STM_RCU_TSAN_ACQUIRE();
-	stm_sync_after(b->ticket);
+	stm_deferred_ready(&b->def);
 	/* The owner frees the blocks of a done batch; of an abandoned one it
 	 * has freed them, and the batch is the callback's to free. */
 	if (__atomic_exchange_n(&b->state, LIMBO_DONE, __ATOMIC_ACQ_REL) == LIMBO_ABANDONED)
@@ -433,9 +427,7 @@ static void limbo_close(struct stm_tx *tx)
 	tx->gp_closed = true;
 	if (own)
 		return;
-	b->ticket = stm_sync_ticket();
-	STM_RCU_TSAN_RELEASE();
-	urcu_bp_call_rcu(&b->rcu, limbo_done_cb);
+	stm_defer(&b->def, limbo_done_cb);
 }
 
 /* The open batch, opened if need be; NULL if there is no memory for one. */
