@@ -8,7 +8,9 @@
 #   -d  duration of one run in milliseconds (default 1000)
 #   -k  repetitions; medians are taken over them (default 5)
 #   -b  benchmarks, of: bank list-256 list-4096 rbtree skiplist hash (default: all)
-#   -r  runs, of: seq1 lucid1 lucid2 mutex1 mutex2 libitm1 libitm2 rec2 (default: all)
+#   -r  runs, of: seq1 lucid1 lucid2 mutex1 mutex2 libitm1 libitm2 tinystm1 tinystm2
+#       rec2 (default: all; the TinySTM runs where configure --with-tinystm
+#       built samples/*-tinystm)
 #   -T  extra thread counts for Lucid, oversubscribing this machine (default: "4 8")
 #   -R  benchmarks that also run rec2, Lucid at 2 threads recording with
 #       LUCID_RECORD (default: "bank rbtree")
@@ -26,9 +28,9 @@
 set -euo pipefail
 
 invocation="bench/matrix.sh$(printf ' %q' "$@")"
-dir=samples dur=1000 reps=5 log= list=0
+dir=samples dur=1000 reps=5 log= list=0 runs_given=0
 sel_benches="bank list-256 list-4096 rbtree skiplist hash"
-sel_runs="seq1 lucid1 lucid2 mutex1 mutex2 libitm1 libitm2 rec2"
+sel_runs="seq1 lucid1 lucid2 mutex1 mutex2 libitm1 libitm2 tinystm1 tinystm2 rec2"
 extra_threads="4 8"
 recorded="bank rbtree"
 while getopts "S:d:k:b:r:T:R:o:lh" opt; do
@@ -37,7 +39,7 @@ while getopts "S:d:k:b:r:T:R:o:lh" opt; do
 	d) dur=$OPTARG ;;
 	k) reps=$OPTARG ;;
 	b) sel_benches=$OPTARG ;;
-	r) sel_runs=$OPTARG ;;
+	r) sel_runs=$OPTARG runs_given=1 ;;
 	T) extra_threads=$OPTARG ;;
 	R) recorded=$OPTARG ;;
 	o) log=$OPTARG ;;
@@ -69,7 +71,7 @@ done
 runs=()
 for r in $sel_runs; do
 	case $r in
-	seq1 | lucid[0-9]* | mutex[0-9]* | libitm[0-9]* | rec[0-9]*) runs+=("$r") ;;
+	seq1 | lucid[0-9]* | mutex[0-9]* | libitm[0-9]* | tinystm[0-9]* | rec[0-9]*) runs+=("$r") ;;
 	*) echo "matrix: unknown run $r" >&2; exit 2 ;;
 	esac
 done
@@ -80,7 +82,8 @@ done
 # run name -> program suffix, thread count, whether it records
 suffix() {
 	case $1 in
-	seq*) echo -seq ;; mutex*) echo -mutex ;; libitm*) echo -libitm ;; *) echo "" ;;
+	seq*) echo -seq ;; mutex*) echo -mutex ;; libitm*) echo -libitm ;; tinystm*) echo -tinystm ;;
+	*) echo "" ;;
 	esac
 }
 threads_of() { echo "${1//[a-z]/}"; }
@@ -120,6 +123,10 @@ fi
 for p in "${missing[@]}"; do
 	case $p in
 	*-libitm) echo "matrix: $p was not built (configure found no GCC TM): its runs are skipped" >&2 ;;
+	*-tinystm)
+		# Only asked for by name: the default runs take TinySTM where it was built.
+		[ $runs_given -eq 0 ] ||
+			echo "matrix: $p was not built (configure --with-tinystm=DIR): its runs are skipped" >&2 ;;
 	*) echo "matrix: $p was not built" >&2; exit 2 ;;
 	esac
 done
@@ -183,6 +190,7 @@ label() {
 	lucid*) echo "Lucid $(threads_of "$1")T" ;;
 	mutex*) echo "mutex $(threads_of "$1")T" ;;
 	libitm*) echo "libitm $(threads_of "$1")T" ;;
+	tinystm*) echo "TinySTM $(threads_of "$1")T" ;;
 	rec*) echo "Lucid $(threads_of "$1")T rec" ;;
 	esac
 }
@@ -242,6 +250,10 @@ ratios=(
 	"Lucid 2 threads/1 thread|lucid2|lucid1"
 	"Lucid/mutex, 2 threads|lucid2|mutex2"
 	"Lucid/libitm, 2 threads|lucid2|libitm2"
+	"TinySTM/seq, 1 thread|tinystm1|seq1"
+	"Lucid/TinySTM, 1 thread|lucid1|tinystm1"
+	"Lucid/TinySTM, 2 threads|lucid2|tinystm2"
+	"TinySTM 2 threads/1 thread|tinystm2|tinystm1"
 	"recording on/off, 2 threads|rec2|lucid2"
 )
 for t in $extra_threads; do

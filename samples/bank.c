@@ -88,6 +88,7 @@ static void *worker_main(void *arg)
 		span = n_accounts / n_threads;
 		lo = span * w->index;
 	}
+	TM_THREAD_ENTER();
 	pthread_barrier_wait(&start_line);
 	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
 		uint64_t r = tm_rand(&w->seed);
@@ -111,6 +112,7 @@ static void *worker_main(void *arg)
 			w->transfers++;
 		}
 	}
+	TM_THREAD_EXIT();
 	return NULL;
 }
 
@@ -166,6 +168,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
+	TM_STARTUP();
 	n_threads = threads;
 	long *accounts = calloc((size_t)n_accounts, sizeof(*accounts));
 	struct worker *w = calloc((size_t)threads, sizeof(*w));
@@ -221,5 +224,6 @@ int main(int argc, char **argv)
 	pthread_barrier_destroy(&start_line);
 	free(accounts);
 	free(w);
+	TM_SHUTDOWN();
 	return ok ? 0 : 1;
 }

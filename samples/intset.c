@@ -882,6 +882,7 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 	long last = -1;   /* the key this thread inserted last, to remove next */
 
+	TM_THREAD_ENTER();
 	pthread_barrier_wait(&start_line);
 	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
 		int op = (int)(tm_rand(&w->seed) % 100);
@@ -907,6 +908,7 @@ static void *worker_main(void *arg)
 			last = -1;
 		}
 	}
+	TM_THREAD_EXIT();
 	return NULL;
 }
 
@@ -972,6 +974,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
+	TM_STARTUP();
 	switch (set_type) {
 	case SET_LIST: set.list = list_new(); break;
 	case SET_RBTREE: set.rbtree = rb_new(); break;
@@ -1028,5 +1031,6 @@ int main(int argc, char **argv)
 	pthread_barrier_destroy(&start_line);
 	set_free();
 	free(w);
+	TM_SHUTDOWN();
 	return ok ? 0 : 1;
 }

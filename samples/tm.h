@@ -1,4 +1,4 @@
-/* samples: one source, four synchronization variants (Lucid, sequential, global mutex, GCC TM). */
+/* samples: one source, five synchronization variants (Lucid, sequential, global mutex, GCC TM, TinySTM). */
 #ifndef LUCID_SAMPLES_TM_H
 #define LUCID_SAMPLES_TM_H
 
@@ -36,10 +36,16 @@
  *                     restores such locals itself) and the others
  * TM_VARIANT          the variant's name, printed in results
  * TM_MAX_THREADS      how many threads the variant may run
+ * TM_STARTUP(), TM_SHUTDOWN()
+ *                     first and last in main (TinySTM's set-up, and the main
+ *                     thread's, which fills the sets with transactions)
+ * TM_THREAD_ENTER(), TM_THREAD_EXIT()
+ *                     first and last in each worker thread
  *
  * Lucid is the default. Build with -DTM_SEQUENTIAL for uninstrumented code
  * that only one thread may run, -DTM_MUTEX for one global lock, or
- * -DTM_GNU (with -fgnu-tm) for GCC's __transaction_atomic over libitm.
+ * -DTM_GNU (with -fgnu-tm) for GCC's __transaction_atomic over libitm, or
+ * -DTM_TINYSTM for TinySTM (a build of it named to configure).
  * Data written inside a new node before it is published (linked in by a
  * TM_WRITE) may be initialized with plain stores, as in TinySTM's benchmarks.
  */
@@ -76,6 +82,69 @@ extern pthread_mutex_t tm_global_lock;
 #define TM_FREE(p) free(p)
 #define TM_SAFE __attribute__((transaction_safe))
 #define TM_PURE __attribute__((transaction_pure))
+#elif defined(TM_TINYSTM)
+/* TinySTM (configure --with-tinystm=DIR), issue 7's point of comparison:
+ * word-based, write-back with encounter-time locking, its default contention
+ * manager. Each shared field of these programs is one word (a long or a
+ * pointer), which stm_load and stm_store take as they are. A transaction
+ * restarts from sigsetjmp, called here where the standard allows it (as a
+ * switch's whole controlling expression). */
+#include <setjmp.h>
+#include <stm.h>
+#include <mod_mem.h>
+#define TM_VARIANT "tinystm"
+#define TM_ATOMIC                                                   \
+	for (int tm_once_ = 1; tm_once_; tm_once_ = (stm_commit(), 0)) \
+		switch (sigsetjmp(*tm_tinystm_start(), 0))             \
+		default:
+#define TM_READ(lv) ((__typeof__(lv))stm_load((volatile stm_word_t *)&(lv)))
+#define TM_READ_SELECT(c, a, b) TM_READ(*((c) ? &(a) : &(b)))
+#define TM_WRITE(lv, v) stm_store((volatile stm_word_t *)&(lv), (stm_word_t)(v))
+#define TM_MALLOC(n) stm_malloc(n)
+/* TinySTM takes the size freed (it locks those words); a skip list node's
+ * pointers past its header are freed with it, not locked. */
+#define TM_FREE(p) stm_free((p), sizeof(*(p)))
+#define TM_RESULT volatile
+#define TM_THREAD_ENTER() stm_init_thread()
+#define TM_THREAD_EXIT() tm_tinystm_thread_exit()
+#define TM_STARTUP() (stm_init(), mod_mem_init(0), stm_init_thread())
+#define TM_SHUTDOWN() (tm_tinystm_thread_exit(), stm_exit())
+
+/* Statistics of the threads that have exited (TinySTM keeps them per thread). */
+static uint64_t tm_tinystm_commits, tm_tinystm_aborts, tm_tinystm_max_retries;
+static int tm_tinystm_counted;
+
+static inline sigjmp_buf *tm_tinystm_start(void)
+{
+	sigjmp_buf *e = stm_start((stm_tx_attr_t){ 0 });
+
+	if (!e) {   /* only a nested start returns none; these programs nest none */
+		fputs("tinystm: stm_start returned no jump buffer\n", stderr);
+		abort();
+	}
+	return e;
+}
+
+/* TinySTM counts commits, aborts and retries only when built with
+ * -DTM_STATISTICS; otherwise stm_get_stats knows none of them (returns 0)
+ * and the result line says "unknown". */
+static inline void tm_tinystm_thread_exit(void)
+{
+	unsigned int commits, aborts, max_retries;
+
+	if (stm_get_stats("nb_commits", &commits) && stm_get_stats("nb_aborts", &aborts) &&
+	    stm_get_stats("max_retries", &max_retries)) {
+		__atomic_store_n(&tm_tinystm_counted, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&tm_tinystm_commits, commits, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&tm_tinystm_aborts, aborts, __ATOMIC_RELAXED);
+		uint64_t m = __atomic_load_n(&tm_tinystm_max_retries, __ATOMIC_RELAXED);
+		while (max_retries > m &&
+		       !__atomic_compare_exchange_n(&tm_tinystm_max_retries, &m, max_retries, 0,
+		                                    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+			;
+	}
+	stm_exit_thread();
+}
 #else
 #include <lucid.h>
 #define TM_LUCID 1
@@ -103,6 +172,13 @@ extern pthread_mutex_t tm_global_lock;
 #endif
 #ifndef TM_RESULT
 #define TM_RESULT
+#endif
+/* Per-thread set-up and tear-down, where the variant needs them (TinySTM). */
+#ifndef TM_THREAD_ENTER
+#define TM_THREAD_ENTER() ((void)0)
+#define TM_THREAD_EXIT() ((void)0)
+#define TM_STARTUP() ((void)0)
+#define TM_SHUTDOWN() ((void)0)
 #endif
 
 #ifndef TM_LUCID
@@ -148,6 +224,16 @@ static inline void tm_stats_print(FILE *f, const struct lucid_stats *before, uin
 #elif defined(TM_GNU)
 	(void)before;
 	fprintf(f, " commits=%" PRIu64 " aborts=unknown max_retries=unknown", txs);
+#elif defined(TM_TINYSTM)
+	/* Counted by the threads that have exited: the workers, joined by now. */
+	(void)before;
+	if (__atomic_load_n(&tm_tinystm_counted, __ATOMIC_RELAXED))
+		fprintf(f, " commits=%" PRIu64 " aborts=%" PRIu64 " max_retries=%" PRIu64,
+		        __atomic_load_n(&tm_tinystm_commits, __ATOMIC_RELAXED),
+		        __atomic_load_n(&tm_tinystm_aborts, __ATOMIC_RELAXED),
+		        __atomic_load_n(&tm_tinystm_max_retries, __ATOMIC_RELAXED));
+	else
+		fprintf(f, " commits=%" PRIu64 " aborts=unknown max_retries=unknown", txs);
 #else
 	(void)before;
 	fprintf(f, " commits=%" PRIu64 " aborts=0 max_retries=0", txs);

@@ -31,6 +31,13 @@ if grep -q '^#define LUCID_HAVE_GNU_TM 1' config.h; then
 else
 	echo "SKIP: the GCC TM (libitm) variants were not built (see configure's summary)"
 fi
+# Built only against a TinySTM named to configure (--with-tinystm=DIR).
+if [ -x samples/intset-tinystm ] && [ -x samples/bank-tinystm ]; then
+	variants="$variants intset-tinystm"
+	banks="$banks bank-tinystm"
+else
+	echo "SKIP: the TinySTM variants were not built (configure --with-tinystm=DIR)"
+fi
 
 for v in $variants; do
 	case $v in *-seq) n=1 ;; *) n=4 ;; esac
