@@ -478,13 +478,19 @@ static struct rec_thread *thread_state(struct stm_tx *tx)
 	return tx->rec;
 }
 
+/* A site's place in the per-thread cache. */
+static inline unsigned site_slot(const struct lucid_site_ *s)
+{
+	return (unsigned)(((uintptr_t)s * 0x9e3779b97f4a7c15u) >> 59) % SITE_CACHE;
+}
+
 /* Sites through a small per-thread cache: the mutex only on a miss. */
 static uint32_t site_cached(struct rec_thread *r, const struct stm_open_block *o)
 {
 	/* By the block's site record: its pointer stands for its contents,
 	 * which site_find_or_add turns into an id (0: the table is full). */
 	const struct lucid_site_ *s = o->site;
-	unsigned slot = (unsigned)(((uintptr_t)s * 0x9e3779b97f4a7c15u) >> 59) % SITE_CACHE;
+	unsigned slot = site_slot(s);
 
 	if (stm_unlikely(r->site_cache[slot].key != s)) {
 		r->site_cache[slot].key = s;
@@ -697,7 +703,36 @@ static __attribute__((noinline)) void recf_switch(struct stm_tx *tx, uintptr_t c
  * record keeps no stack for the read.
  * Conflicts met at an access (a lock) are unwound on the spot either way.
  */
+static __attribute__((noinline)) void rec_attempt_start_slow(struct stm_tx *tx);
+
 void rec_attempt_start(struct stm_tx *tx)
+{
+	struct rec_thread *r = tx->rec;
+
+	/* The common case first, a leaf: nothing waits, only the file listens,
+	 * the block's site is in the cache and its last commit only read (see
+	 * below). The rest takes the whole way. */
+	if (stm_likely(r && !is_waiting(r) && !__atomic_load_n(&rec_exact, __ATOMIC_RELAXED))) {
+		const struct lucid_site_ *s = tx->open[0].site;
+		unsigned slot = site_slot(s);
+		uint32_t site = r->site_cache[slot].id;
+
+		if (stm_likely(r->site_cache[slot].key == s && site &&
+		               !(r->site_wrote >> (site % 64) & 1))) {
+			r->t0 = ticks();
+			tx->rec_reads = false;
+			tx->rec_lazy = true;
+			tx->rec_commits = &r->commits[site];
+			__atomic_store_n(&r->site, site, __ATOMIC_RELAXED);
+			/* After the site: whoever sees this attempt's number sees its site. */
+			__atomic_store_n(&r->seq, r->seq + 1, __ATOMIC_RELEASE);
+			return;
+		}
+	}
+	rec_attempt_start_slow(tx);
+}
+
+static void rec_attempt_start_slow(struct stm_tx *tx)
 {
 	struct rec_thread *r = thread_state(tx);
 
