@@ -638,7 +638,8 @@ static int skip_remove(struct skiplist *s, long key)
 				top--;
 			if (top != level)
 				TM_WRITE(s->level, top);
-			TM_FREE(n);
+			/* Its level never changes once it is linked in. */
+			TM_FREE_SIZED(n, sizeof(*n) + (size_t)(TM_READ(n->level) + 1) * sizeof(n->next[0]));
 		}
 	}
 	return removed;

@@ -24,16 +24,20 @@
  *                     the time, which the uninstrumented code never pays
  * TM_WRITE(lv, v)     write shared data inside it
  * TM_MALLOC(n)        allocate inside it (released again if the attempt aborts)
- * TM_FREE(p)          free inside it (takes effect when it commits, and the
- *                     memory is reused only once no other transaction can read it)
+ * TM_FREE(p)          free inside it (takes effect when it commits; no other
+ *                     transaction reads the memory once it is reused: Lucid and
+ *                     libitm wait until none can, TinySTM makes readers of the
+ *                     freed words abort)
+ * TM_FREE_SIZED(p, n) the same for a block of n bytes whose type does not say
+ *                     its size (a flexible array member): TinySTM must know it
  * TM_SAFE             marks functions called inside a transaction: GCC TM
  *                     must know they can be instrumented
  * TM_PURE             marks a function called inside a transaction that must
  *                     run as is, uninstrumented (it reports an impossible state)
  * TM_RESULT           qualifies a local set inside a block and read after it:
- *                     volatile for Lucid (its blocks restart like siglongjmp),
- *                     nothing for GCC TM (which forbids volatile there and
- *                     restores such locals itself) and the others
+ *                     volatile for Lucid and TinySTM (their blocks restart like
+ *                     siglongjmp), nothing for GCC TM (which forbids volatile
+ *                     there and restores such locals itself) and the others
  * TM_VARIANT          the variant's name, printed in results
  * TM_MAX_THREADS      how many threads the variant may run
  * TM_STARTUP(), TM_SHUTDOWN()
@@ -101,9 +105,12 @@ extern pthread_mutex_t tm_global_lock;
 #define TM_READ_SELECT(c, a, b) TM_READ(*((c) ? &(a) : &(b)))
 #define TM_WRITE(lv, v) stm_store((volatile stm_word_t *)&(lv), (stm_word_t)(v))
 #define TM_MALLOC(n) stm_malloc(n)
-/* TinySTM takes the size freed (it locks those words); a skip list node's
- * pointers past its header are freed with it, not locked. */
+/* TinySTM takes the size freed: it locks those words at the commit, so that
+ * a transaction that read the block and reads it again after it was freed
+ * (and perhaps reused: TinySTM's default build frees at once) aborts. Every
+ * word of the block must be named. */
 #define TM_FREE(p) stm_free((p), sizeof(*(p)))
+#define TM_FREE_SIZED(p, n) stm_free((p), (n))
 #define TM_RESULT volatile
 #define TM_THREAD_ENTER() stm_init_thread()
 #define TM_THREAD_EXIT() tm_tinystm_thread_exit()
@@ -160,6 +167,9 @@ static inline void tm_tinystm_thread_exit(void)
 
 #ifndef TM_MAX_THREADS
 #define TM_MAX_THREADS 1024
+#endif
+#ifndef TM_FREE_SIZED
+#define TM_FREE_SIZED(p, n) TM_FREE(p)
 #endif
 #ifndef TM_DEFINE_GLOBALS
 #define TM_DEFINE_GLOBALS

@@ -32,7 +32,7 @@ else
 	echo "SKIP: the GCC TM (libitm) variants were not built (see configure's summary)"
 fi
 # Built only against a TinySTM named to configure (--with-tinystm=DIR).
-if [ -x samples/intset-tinystm ] && [ -x samples/bank-tinystm ]; then
+if grep -q '^#define LUCID_HAVE_TINYSTM 1' config.h; then
 	variants="$variants intset-tinystm"
 	banks="$banks bank-tinystm"
 else
