@@ -484,6 +484,13 @@ static inline unsigned site_slot(const struct lucid_site_ *s)
 	return (unsigned)(((uintptr_t)s * 0x9e3779b97f4a7c15u) >> 59) % SITE_CACHE;
 }
 
+/* Whether the last commit of @p site in this thread wrote (block_committed
+ * keeps one bit per site, modulo 64). */
+static inline bool site_wrote_last(const struct rec_thread *r, uint32_t site)
+{
+	return r->site_wrote >> (site % 64) & 1;
+}
+
 /* Sites through a small per-thread cache: the mutex only on a miss. */
 static uint32_t site_cached(struct rec_thread *r, const struct stm_open_block *o)
 {
@@ -717,8 +724,7 @@ void rec_attempt_start(struct stm_tx *tx)
 		unsigned slot = site_slot(s);
 		uint32_t site = r->site_cache[slot].id;
 
-		if (stm_likely(r->site_cache[slot].key == s && site &&
-		               !(r->site_wrote >> (site % 64) & 1))) {
+		if (stm_likely(r->site_cache[slot].key == s && site && !site_wrote_last(r, site))) {
 			r->t0 = ticks();
 			tx->rec_reads = false;
 			tx->rec_lazy = true;
@@ -764,7 +770,7 @@ static void rec_attempt_start_slow(struct stm_tx *tx)
 	 * (the first write then takes the recording inline path), and so does
 	 * an attempt that has a waiting record to write when it ends. */
 	__atomic_store_n(&r->site, site, __ATOMIC_RELAXED);
-	if (tx->rec_reads || waits || !site || (r->site_wrote >> (site % 64) & 1)) {
+	if (tx->rec_reads || waits || !site || site_wrote_last(r, site)) {
 		rec_attempt_ctx(tx);
 	} else {
 		tx->rec_lazy = true;
