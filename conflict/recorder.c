@@ -44,10 +44,6 @@ static void capture_update(bool capture);
 #define SITE_CACHE 16
 #define REC_CTXS 4              /* block contexts a thread keeps checked */
 #define SITE_CTX_HINTS 16        /* which of them each block site ran in last */
-#define SIDE_BITS 16
-#define SIDE_WAYS 16             /* commits kept per (hashed) orec: a slow reader
-                                   loses its commit only to a later commit to the
-                                   same orec whose time falls in the same way */
 #define DRAIN_NS 20000000ull    /* the writer drains every 20 ms, flushes every 100 ms */
 
 /* ----------------------------------------------------------- stack depot */
@@ -181,30 +177,93 @@ static uint32_t site_find_or_add(const struct stm_open_block *o)
 
 /* ------------------------------------------------ who wrote an orec last */
 
-/* The side table: for each orec (hashed), the last committed writer, so
- * that a read invalidated by a commit that is already over still names it.
- * An entry counts only if its orec and version match what was found. An
- * orec covers a stripe of SIDE_WORDS words, and one commit may write
- * several of them: the entry keeps the stripe and the stack of each word
- * written, so that the reader's own word is named when it was written (a
- * true conflict), and another word of the stripe when it was not (a false
- * one). */
+/*
+ * The side table: who wrote an orec last, so that a read invalidated by a
+ * commit that is already over still names it. It is kept as each recording
+ * thread's commit history: every update commit appends, for each word it
+ * wrote, the word, the write's stack, the orec, the block's site, the
+ * thread and the commit time to a ring of its thread's (HIST_WORDS words).
+ * A commit stores only to its own thread's lines, one after the other,
+ * where a table indexed by orec took a line that another core or an older
+ * commit had last written, at random in a large table (the recorded
+ * red-black tree at one thread: 0.67 of unrecorded with such a table, 0.74
+ * with the histories; BENCHMARKS.md, Session 19).
+ *
+ * A reader that needs the commit that gave an orec its version looks for
+ * that time in the histories: a commit time belongs to one commit, and a
+ * thread's commits are appended in the order of their times, so each
+ * history is searched by halves. The commit counts where it wrote a word
+ * under the orec: the reader's own word if it wrote it (a true conflict),
+ * else the first it wrote there (a false one: another word of the stripe,
+ * or of a stripe that shares the orec). A commit stays findable until its
+ * thread's later commits have written HIST_WORDS words (a commit of more
+ * words keeps its last HIST_WORDS). A reader descheduled for a time
+ * slice comes back after a fast writer has written thousands: with 2048
+ * words, one program found its commit in 75 to 86% of records, with 32768
+ * in 99.3 to 99.8%, and the recorded tree ran as fast (BENCHMARKS.md,
+ * Session 19).
+ *
+ * Histories are never freed: a thread that ends gives its history back
+ * and a later thread takes it over (its entries name the thread that wrote
+ * them), so that a reader may walk them all at any time without a lock.
+ */
 #define SIDE_WORDS (1u << (LUCID_WORD_SHIFT_ - 3))
 /* The stripe holding @p addr, and which of its words @p addr is. */
 #define SIDE_STRIPE(addr) ((uint64_t)(addr) & ~(uint64_t)(SIDE_WORDS * 8 - 1))
 #define SIDE_WORD(addr) ((unsigned)((uint64_t)(addr) >> 3) % SIDE_WORDS)
-struct side {
-	uint64_t version;
-	uint64_t stripe;           /* the stripe's address */
-	uint32_t orec;
-	uint32_t tid;
-	uint32_t site;
-	uint32_t written;          /* bit i: word i of the stripe was written */
-	uint32_t stack[SIDE_WORDS];   /* the stack of each word's write (only the
-	                                 words in `written` are kept) */
-} __attribute__((aligned(64)));   /* a commit stores to one cache line, not two */
+#define HIST_WORDS 32768        /* words a thread's history keeps (1 MiB) */
 
-static struct side *side_table;
+/* One word a commit wrote: a sequence lock on its version (0 while the
+ * entry is written again; commit times start at 1). */
+struct hist_word {
+	uint64_t version;          /* the commit's time */
+	uint64_t word;             /* the word's address */
+	uint64_t stack_orec;       /* the write's stack id, and its orec's index << 32 */
+	uint64_t site_tid;         /* the block's site id, and the thread's id << 32 */
+};
+
+struct hist {
+	struct hist *next;         /* every history made, newest first */
+	uint64_t head;             /* words appended since it was made (written by
+	                              its owner, read by others) */
+	int owned;                 /* a thread appends to it */
+	struct hist_word w[HIST_WORDS] __attribute__((aligned(64)));
+};
+
+static struct hist *hist_all;   /* pushed with a CAS, never unlinked */
+
+/* A history for the calling thread: one that a thread gave back, or a new
+ * one; NULL if there is no memory (its commits are then not kept). */
+static struct hist *hist_take(void)
+{
+	struct hist *h;
+
+	for (h = __atomic_load_n(&hist_all, __ATOMIC_ACQUIRE); h; h = h->next) {
+		int free_ = 0;
+
+		/* Acquire: the last owner's appends come before ours. */
+		if (!__atomic_load_n(&h->owned, __ATOMIC_RELAXED) &&
+		    __atomic_compare_exchange_n(&h->owned, &free_, 1, false, __ATOMIC_ACQUIRE,
+		                                __ATOMIC_RELAXED))
+			return h;
+	}
+	/* Zero pages, touched as the ring fills. */
+	h = mmap(NULL, sizeof(*h), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (h == MAP_FAILED)
+		return NULL;
+	h->owned = 1;
+	h->next = __atomic_load_n(&hist_all, __ATOMIC_RELAXED);
+	while (!__atomic_compare_exchange_n(&hist_all, &h->next, h, true, __ATOMIC_RELEASE,
+	                                    __ATOMIC_RELAXED))
+		;
+	return h;
+}
+
+static void hist_give_back(struct hist *h)
+{
+	if (h)
+		__atomic_store_n(&h->owned, 0, __ATOMIC_RELEASE);
+}
 
 static int walk_stack(uint64_t *ip, uintptr_t *slot, int max);
 static uint32_t depot_put_user(const uint64_t *ip, int n, uintptr_t ra, int *first);
@@ -417,6 +476,7 @@ struct rec_thread {
 	uint64_t inexact;               /* attempts in contexts not all checked */
 	struct { const struct lucid_site_ *key; uint32_t id; } site_cache[SITE_CACHE];
 	uint64_t site_wrote;            /* bit site % 64: that block's last commit wrote */
+	struct hist *hist;              /* the words its commits wrote (the side table) */
 	uint64_t commits[MAX_SITES];
 };
 
@@ -473,6 +533,7 @@ static struct rec_thread *thread_state(struct stm_tx *tx)
 
 		if (!r)
 			return NULL;
+		r->hist = hist_take();
 		__atomic_store_n(&tx->rec, r, __ATOMIC_RELEASE);
 	}
 	return tx->rec;
@@ -1071,50 +1132,83 @@ static void other_from_lock(struct rec_abort *a, uintptr_t other, uintptr_t word
 		a->flags |= REC_ABORT_FALSE_CONFLICT;
 }
 
-/* The side-table entry for a commit at time @p version to orec @p orec: each
- * orec (hashed) keeps its last few commits, in ways chosen by commit time,
- * so that a reader slower than the next commits still finds the one that
- * invalidated it. */
-static struct side *side_slot(uint32_t orec, uint64_t version)
+/* The time of entry @p n of history @p h; one being written again counts as
+ * later than any (a later commit writes it). */
+static uint64_t hist_version(const struct hist *h, uint64_t n)
 {
-	return &side_table[(size_t)(orec & ((1u << SIDE_BITS) - 1)) * SIDE_WAYS +
-	                   (size_t)(version % SIDE_WAYS)];
+	uint64_t v = __atomic_load_n(&h->w[n % HIST_WORDS].version, __ATOMIC_ACQUIRE);
+
+	return v ? v : UINT64_MAX;
 }
 
+/* Names as the other side of @p a the commit at time @p version that wrote
+ * under orec @p orec, if a history still has it: its write of @p word, or
+ * else the first word it wrote under the orec. */
 static void other_from_commit(struct rec_abort *a, uint32_t orec, uintptr_t version, uintptr_t word)
 {
-	const struct side *s = side_slot(orec, version);
-	/* The sequence lock's reader (see rec_commit): each field an acquire,
-	 * so that the second look at the version comes after all of them. */
-	uint64_t v = __atomic_load_n(&s->version, __ATOMIC_ACQUIRE);
-	uint32_t o = __atomic_load_n(&s->orec, __ATOMIC_ACQUIRE);
-	uint32_t tid = __atomic_load_n(&s->tid, __ATOMIC_ACQUIRE);
-	uint32_t site = __atomic_load_n(&s->site, __ATOMIC_ACQUIRE);
-	uint64_t stripe = __atomic_load_n(&s->stripe, __ATOMIC_ACQUIRE);
-	uint32_t written = __atomic_load_n(&s->written, __ATOMIC_ACQUIRE);
-	uint32_t stacks[SIDE_WORDS];
-
-	for (unsigned i = 0; i < SIDE_WORDS; i++)
-		stacks[i] = __atomic_load_n(&s->stack[i], __ATOMIC_ACQUIRE);
-	if (v != version || o != orec || !written ||
-	    __atomic_load_n(&s->version, __ATOMIC_RELAXED) != v)
+	/* Version 0 is no commit's (an orec nobody has written, or the one
+	 * an aborted owner put back), and the time of an entry being
+	 * written again. */
+	if (!version)
 		return;
-	/* The reader's word if the commit wrote it, else the first it wrote. */
-	unsigned w = SIDE_WORD(word);
+	for (const struct hist *h = __atomic_load_n(&hist_all, __ATOMIC_ACQUIRE); h; h = h->next) {
+		uint64_t top = __atomic_load_n(&h->head, __ATOMIC_ACQUIRE);
+		uint64_t lo = top > HIST_WORDS ? top - HIST_WORDS : 0, hi = top;
 
-	if (stripe != SIDE_STRIPE(word) || !(written & (1u << w)))
-		w = (unsigned)__builtin_ctz(written);
-	uint64_t addr = stripe + 8 * w;
-	uint32_t stack = stacks[w];
+		/* Most histories end before that time (or are empty). */
+		if (lo == hi || hist_version(h, hi - 1) < version)
+			continue;
 
-	a->other_stack = stack;
-	a->other_tid = tid;
-	a->other_site = site;
-	a->other_address = addr;
-	a->other_commit = version;
-	a->flags |= REC_ABORT_OTHER_KNOWN | REC_ABORT_OTHER_COMMITTED;
-	if (addr != word)
-		a->flags |= REC_ABORT_FALSE_CONFLICT;
+		/* The first entry of that time or later (entries the owner
+		 * writes again meanwhile can only make the commit missed). */
+		while (lo < hi) {
+			uint64_t mid = lo + (hi - lo) / 2;
+
+			if (hist_version(h, mid) < version)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		bool mine = false, found = false;
+		uint64_t addr = 0, so = 0, st = 0;
+
+		for (uint64_t n = lo; n < top; n++) {
+			const struct hist_word *e = &h->w[n % HIST_WORDS];
+			/* The sequence lock's reader (see rec_commit): each field an
+			 * acquire, so that the second look at the version comes
+			 * after all of them. */
+			uint64_t v = __atomic_load_n(&e->version, __ATOMIC_ACQUIRE);
+			uint64_t w = __atomic_load_n(&e->word, __ATOMIC_ACQUIRE);
+			uint64_t eso = __atomic_load_n(&e->stack_orec, __ATOMIC_ACQUIRE);
+			uint64_t est = __atomic_load_n(&e->site_tid, __ATOMIC_ACQUIRE);
+
+			if (v != version || __atomic_load_n(&e->version, __ATOMIC_RELAXED) != v)
+				break;
+			mine = true;   /* this thread's commit */
+			if ((uint32_t)(eso >> 32) != orec || (found && w != word))
+				continue;
+			found = true;
+			addr = w;
+			so = eso;
+			st = est;
+			if (w == word)
+				break;
+		}
+		if (!found) {
+			if (mine)
+				return;   /* it wrote nothing under the orec that is still kept */
+			continue;
+		}
+		a->other_stack = (uint32_t)so;
+		a->other_tid = (uint32_t)(st >> 32);
+		a->other_site = (uint32_t)st;
+		a->other_address = addr;
+		a->other_commit = version;
+		a->flags |= REC_ABORT_OTHER_KNOWN | REC_ABORT_OTHER_COMMITTED;
+		if (addr != word)
+			a->flags |= REC_ABORT_FALSE_CONFLICT;
+		return;
+	}
 }
 
 /* The other side of a conflict over orec @p idx, which held @p other: the
@@ -1563,14 +1657,6 @@ static void block_committed(struct rec_thread *r, bool wrote)
 	r->site_wrote = wrote ? r->site_wrote | bit : r->site_wrote & ~bit;
 }
 
-/* Whether write-log entry @p c wrote a word of @p stripe (a chain also
- * holds the other stripes that share its orec, and an irrevocable read's
- * lock writes nothing). */
-static inline bool side_written(const struct lucid_wentry_ *c, uint64_t stripe)
-{
-	return c->mask && SIDE_STRIPE(c->addr) == stripe;
-}
-
 void rec_commit(struct stm_tx *tx, uintptr_t ts)
 {
 	struct rec_thread *r = tx->rec;
@@ -1579,49 +1665,31 @@ void rec_commit(struct stm_tx *tx, uintptr_t ts)
 		return;
 	if (is_waiting(r))
 		rec_attempt_over(tx, true);   /* written by rec_commit_done */
-	/* One side entry per orec written (its head entry, and the words
-	 * chained from it); a stripe that only shares the orec (the table
-	 * wraps around) is left out. */
-	for (const struct lucid_wentry_ *e = tx->w_base; e < tx->fast.w_top; e++) {
-		if (e->version == STM_NOT_HEAD)
-			continue;
-		uint64_t stripe = SIDE_STRIPE(e->addr);
-		uint32_t written = 0;
-		/* Usually the orec's only entry: no chain to look through (34
-		 * instructions fewer per bank transfer than the walk). */
-		bool one = !e->next;
+	struct hist *h = r->hist;
 
-		if (!one) {
-			for (const struct lucid_wentry_ *c = e; c; c = c->next)
-				if (side_written(c, stripe))
-					written |= 1u << SIDE_WORD(c->addr);
-		} else if (e->mask) {
-			written = 1u << SIDE_WORD(e->addr);
-		}
-		if (!written)
-			continue;   /* locked, not written (an irrevocable read) */
-		struct side *s = side_slot(e->orec, ts);
+	if (h) {
+		/* Each word written (an entry that writes no byte is an
+		 * irrevocable read's lock): a sequence lock, the invalidation,
+		 * then the fields (each a release, so that none is seen before
+		 * the invalidation; a fence would do, but ThreadSanitizer refuses
+		 * fences), then the time. Before the orecs are released: a
+		 * reader that finds this commit's version finds its words. */
+		uint64_t n = __atomic_load_n(&h->head, __ATOMIC_RELAXED);
+		uint64_t site_tid = (uint64_t)r->site | (uint64_t)(uint32_t)tx->thread_id << 32;
 
-		/* A sequence lock: the invalidation, then the fields (each a
-		 * release, so that none is seen before the invalidation; a
-		 * fence would do, but ThreadSanitizer refuses fences), then
-		 * the version. Only the written words' stacks are stored
-		 * (other_from_commit reads no other). */
-		__atomic_store_n(&s->version, 0, __ATOMIC_RELAXED);
-		__atomic_store_n(&s->orec, e->orec, __ATOMIC_RELEASE);
-		__atomic_store_n(&s->tid, (uint32_t)tx->thread_id, __ATOMIC_RELEASE);
-		__atomic_store_n(&s->site, r->site, __ATOMIC_RELEASE);
-		__atomic_store_n(&s->stripe, stripe, __ATOMIC_RELEASE);
-		__atomic_store_n(&s->written, written, __ATOMIC_RELEASE);
-		if (one) {
-			__atomic_store_n(&s->stack[SIDE_WORD(e->addr)], e->stack, __ATOMIC_RELEASE);
-		} else {
-			for (const struct lucid_wentry_ *c = e; c; c = c->next)
-				if (side_written(c, stripe))
-					__atomic_store_n(&s->stack[SIDE_WORD(c->addr)], c->stack,
-					                 __ATOMIC_RELEASE);
+		for (const struct lucid_wentry_ *e = tx->w_base; e < tx->fast.w_top; e++) {
+			if (!e->mask)
+				continue;
+			struct hist_word *s = &h->w[n++ % HIST_WORDS];
+
+			__atomic_store_n(&s->version, 0, __ATOMIC_RELAXED);
+			__atomic_store_n(&s->word, e->addr, __ATOMIC_RELEASE);
+			__atomic_store_n(&s->stack_orec, e->stack | (uint64_t)e->orec << 32,
+			                 __ATOMIC_RELEASE);
+			__atomic_store_n(&s->site_tid, site_tid, __ATOMIC_RELEASE);
+			__atomic_store_n(&s->version, ts, __ATOMIC_RELEASE);
 		}
-		__atomic_store_n(&s->version, ts, __ATOMIC_RELEASE);
+		__atomic_store_n(&h->head, n, __ATOMIC_RELEASE);
 	}
 	block_committed(r, true);
 }
@@ -1989,24 +2057,21 @@ static bool allocate_tables(void)
 {
 	size_t slots = sizeof(uint32_t) << (DEPOT_BITS + 1);
 	size_t ids = sizeof(void *) << DEPOT_BITS;
-	size_t side = (sizeof(struct side) * SIDE_WAYS) << SIDE_BITS;
 	/* The table of stacks by id holds pointers: calloc, so that leak
 	 * checkers see them (large callocs are fresh zero pages anyway). */
 	void *a = mmap(NULL, slots, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	void *b = calloc(1, ids);
-	void *c = mmap(NULL, side, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	void *d = mmap(NULL, sizeof(struct alloc_slot) << ALLOC_BITS, PROT_READ | PROT_WRITE,
 	               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	void *e = mmap(NULL, (size_t)1 << (ALLOC_PAGE_BITS - 3), PROT_READ | PROT_WRITE,
 	               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-	if (a == MAP_FAILED || !b || c == MAP_FAILED || d == MAP_FAILED || e == MAP_FAILED)
+	if (a == MAP_FAILED || !b || d == MAP_FAILED || e == MAP_FAILED)
 		return false;
 	alloc_pages = e;
 	alloc_table = d;
 	depot_slots = a;
 	depot_by_id = b;
-	side_table = c;
 	return true;
 }
 
@@ -2257,6 +2322,7 @@ void rec_thread_free(struct stm_tx *tx)
 	tx->rec_raddr = NULL;
 	tx->rec_rra = NULL;
 	tx->rec_raddr_cap = 0;
+	hist_give_back(r->hist);
 	free(r);
 }
 

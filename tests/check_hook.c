@@ -1026,6 +1026,92 @@ START_TEST(test_committed_stripe_word)
 END_TEST
 
 /*
+ * A read invalidated by a commit that its writer followed with many others
+ * (each thread keeps the words its last commits wrote, in a ring that has
+ * gone round before the commit here) still names that commit: the word,
+ * the writer's thread, the commit time and the write's stack.
+ */
+enum { OC_BEFORE = 40000, OC_AFTER = 20000 };   /* the ring keeps 32768 words */
+static long oc_x OWN_OREC, oc_mine OWN_OREC;
+static long oc_many[64] __attribute__((aligned(64)));
+static struct handoff oc_ho;
+static long oc_writer_tid;
+static int oc_aborts;
+static struct lucid_conflict oc_seen;
+static uintptr_t oc_other_pc;
+
+static void oc_hook(const struct lucid_conflict *c, void *arg)
+{
+	(void)arg;
+	if (oc_aborts++ == 0) {
+		oc_seen = *c;
+		oc_other_pc = c->other_depth ? c->other_stack[0] : 0;
+	}
+}
+
+static void oc_commits(int n)
+{
+	for (volatile int i = 0; i < n; i++)
+		LUCID_ATOMIC {
+			lucid_write(oc_many[i % 64], lucid_read(oc_many[i % 64]) + 1);
+		}
+}
+
+static __attribute__((noinline)) void oc_write_x(void)
+{
+	LUCID_ATOMIC {
+		lucid_write(oc_x, lucid_read(oc_x) + 1);
+	}
+}
+
+static void *oc_writer(void *arg)
+{
+	(void)arg;
+	__atomic_store_n(&oc_writer_tid, (long)syscall(SYS_gettid), __ATOMIC_RELAXED);
+	oc_commits(OC_BEFORE);
+	handoff_writer_wait(&oc_ho);
+	oc_write_x();
+	oc_commits(OC_AFTER);
+	handoff_writer_done(&oc_ho);
+	return NULL;
+}
+
+START_TEST(test_committed_long_ago)
+{
+	pthread_t t;
+
+	lucid_set_abort_hook(oc_hook, NULL);
+	handoff_round_start(&oc_ho);
+	ck_assert_int_eq(pthread_create(&t, NULL, oc_writer, NULL), 0);
+	LUCID_ATOMIC {
+		long v = lucid_read(oc_x);
+
+		handoff_reader(&oc_ho);
+		lucid_write(oc_mine, v);
+	}
+	handoff_round_end(&oc_ho);
+	pthread_join(t, NULL);
+	lucid_set_abort_hook(NULL, NULL);
+	ck_assert_int_eq(oc_aborts, 1);
+	ck_assert_int_eq(oc_mine, 1);
+	ck_assert_msg(oc_seen.reason == LUCID_ABORT_COMMIT_INVALID && oc_seen.address == (uintptr_t)&oc_x,
+	              "reason %d, address %#lx (oc_x %p)", oc_seen.reason,
+	              (unsigned long)oc_seen.address, (void *)&oc_x);
+	ck_assert_msg((oc_seen.flags & LUCID_CONFLICT_OTHER_COMMITTED) &&
+	              !(oc_seen.flags & LUCID_CONFLICT_FALSE) &&
+	              oc_seen.other_address == (uintptr_t)&oc_x,
+	              "other side: flags %#x, address %#lx (oc_x %p)", oc_seen.flags,
+	              (unsigned long)oc_seen.other_address, (void *)&oc_x);
+	ck_assert_int_eq(oc_seen.other_tid, oc_writer_tid);
+	ck_assert_msg(oc_seen.other_commit != 0, "no commit time");
+	ck_assert_msg(oc_seen.other_function && strcmp(oc_seen.other_function, "oc_write_x") == 0,
+	              "the other block is in %s, not oc_write_x",
+	              oc_seen.other_function ? oc_seen.other_function : "(none)");
+	ck_assert_msg(oc_other_pc != 0, "no stack for the writer");
+}
+END_TEST
+
+/*
  * Where reads note no stacks (only a file records), a record of a read
  * found invalid waits for the next attempts of its transaction and takes
  * the stack and address of their read of the same orec. Rounds of four
@@ -1500,6 +1586,10 @@ int main(void)
 	tc = tcase_create("committed_stripe_word");
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_committed_stripe_word, 0, 2);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("committed_long_ago");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_committed_long_ago);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("unnoted_entries");
 	tcase_set_timeout(tc, 60);
