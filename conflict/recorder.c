@@ -1151,6 +1151,12 @@ static void other_from_commit(struct rec_abort *a, uint32_t orec, uintptr_t vers
 	 * written again. */
 	if (!version)
 		return;
+	/* The commit appended its words before it released the orec with
+	 * that version, but the version may have been found by a relaxed
+	 * load (a validation's). An acquire load of the orec now reads that
+	 * release or a later value, each stored by a writer that locked the
+	 * orec after it, so the commit's words are visible below. */
+	(void)__atomic_load_n(&stm_orecs[orec], __ATOMIC_ACQUIRE);
 	for (const struct hist *h = __atomic_load_n(&hist_all, __ATOMIC_ACQUIRE); h; h = h->next) {
 		uint64_t top = __atomic_load_n(&h->head, __ATOMIC_ACQUIRE);
 		uint64_t lo = top > HIST_WORDS ? top - HIST_WORDS : 0, hi = top;
