@@ -777,22 +777,29 @@ void rec_attempt_start(struct stm_tx *tx)
 {
 	struct rec_thread *r = tx->rec;
 
-	/* The common case first, a leaf: nothing waits, only the file listens,
-	 * the block's site is in the cache and its last commit only read (see
-	 * below). The rest takes the whole way. */
+	/* The common case first: nothing waits, only the file listens and the
+	 * block's site is in the cache. An attempt of a block whose last
+	 * commit only read is then a leaf; one of a block that wrote ends in a
+	 * tail call for its block context (see below). The rest takes the
+	 * whole way. */
 	if (stm_likely(r && !is_waiting(r) && !__atomic_load_n(&rec_exact, __ATOMIC_RELAXED))) {
 		const struct lucid_site_ *s = tx->open[0].site;
 		unsigned slot = site_slot(s);
 		uint32_t site = r->site_cache[slot].id;
 
-		if (stm_likely(r->site_cache[slot].key == s && site && !site_wrote_last(r, site))) {
+		if (stm_likely(r->site_cache[slot].key == s && site)) {
+			bool wrote = site_wrote_last(r, site);
+
 			r->t0 = ticks();
 			tx->rec_reads = false;
-			tx->rec_lazy = true;
-			tx->rec_commits = &r->commits[site];
+			tx->rec_lazy = !wrote;
+			if (!wrote)
+				tx->rec_commits = &r->commits[site];
 			__atomic_store_n(&r->site, site, __ATOMIC_RELAXED);
 			/* After the site: whoever sees this attempt's number sees its site. */
 			__atomic_store_n(&r->seq, r->seq + 1, __ATOMIC_RELEASE);
+			if (wrote)
+				rec_attempt_ctx(tx);
 			return;
 		}
 	}
