@@ -16,7 +16,6 @@
 #include "config.h"
 
 #include <pthread.h>
-#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,26 +35,25 @@ static uint64_t invalid, invalid_known, locked, locked_known, commits_w, commits
 
 static void hook(const struct lucid_conflict *c, void *arg)
 {
-	bool known = c->flags & LUCID_CONFLICT_OTHER_KNOWN;
+	uint64_t *all, *known;
 
 	(void)arg;
 	switch (c->reason) {
 	case LUCID_ABORT_READ_INVALID:
 	case LUCID_ABORT_WRITE_INVALID:
 	case LUCID_ABORT_COMMIT_INVALID:
-		__atomic_add_fetch(&invalid, 1, __ATOMIC_RELAXED);
-		if (known)
-			__atomic_add_fetch(&invalid_known, 1, __ATOMIC_RELAXED);
+		all = &invalid, known = &invalid_known;
 		break;
 	case LUCID_ABORT_READ_LOCKED:
 	case LUCID_ABORT_WRITE_LOCKED:
-		__atomic_add_fetch(&locked, 1, __ATOMIC_RELAXED);
-		if (known)
-			__atomic_add_fetch(&locked_known, 1, __ATOMIC_RELAXED);
+		all = &locked, known = &locked_known;
 		break;
 	default:
-		break;
+		return;
 	}
+	__atomic_add_fetch(all, 1, __ATOMIC_RELAXED);
+	if (c->flags & LUCID_CONFLICT_OTHER_KNOWN)
+		__atomic_add_fetch(known, 1, __ATOMIC_RELAXED);
 }
 
 static uint64_t next(uint64_t *x)

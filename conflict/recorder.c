@@ -773,6 +773,25 @@ static __attribute__((noinline)) void recf_switch(struct stm_tx *tx, uintptr_t c
  */
 static __attribute__((noinline)) void rec_attempt_start_slow(struct stm_tx *tx);
 
+/* The end of an attempt's start, either way: its block's @p site, and its
+ * block context made now, or (@p lazy) left to its first capture, the
+ * block's commits counted inline. Inline, so that the common start stays
+ * a leaf where it is lazy and ends in a tail call where it is not. */
+static inline __attribute__((always_inline)) void attempt_site(struct stm_tx *tx,
+                                                               struct rec_thread *r,
+                                                               uint32_t site, bool lazy)
+{
+	tx->rec_lazy = lazy;
+	if (lazy)
+		tx->rec_commits = &r->commits[site];
+	__atomic_store_n(&r->site, site, __ATOMIC_RELAXED);
+	/* After the site: whoever sees this attempt's number sees its site
+	 * (other_from_lock; the block context is none of its business). */
+	__atomic_store_n(&r->seq, r->seq + 1, __ATOMIC_RELEASE);
+	if (!lazy)
+		rec_attempt_ctx(tx);   /* of r->site */
+}
+
 void rec_attempt_start(struct stm_tx *tx)
 {
 	struct rec_thread *r = tx->rec;
@@ -788,18 +807,9 @@ void rec_attempt_start(struct stm_tx *tx)
 		uint32_t site = r->site_cache[slot].id;
 
 		if (stm_likely(r->site_cache[slot].key == s && site)) {
-			bool wrote = site_wrote_last(r, site);
-
 			r->t0 = ticks();
 			tx->rec_reads = false;
-			tx->rec_lazy = !wrote;
-			if (!wrote)
-				tx->rec_commits = &r->commits[site];
-			__atomic_store_n(&r->site, site, __ATOMIC_RELAXED);
-			/* After the site: whoever sees this attempt's number sees its site. */
-			__atomic_store_n(&r->seq, r->seq + 1, __ATOMIC_RELEASE);
-			if (wrote)
-				rec_attempt_ctx(tx);
+			attempt_site(tx, r, site, !site_wrote_last(r, site));
 			return;
 		}
 	}
@@ -837,15 +847,7 @@ static void rec_attempt_start_slow(struct stm_tx *tx)
 	 * counting the commit here. Writers make it here, where it costs least
 	 * (the first write then takes the recording inline path), and so does
 	 * an attempt that has a waiting record to write when it ends. */
-	__atomic_store_n(&r->site, site, __ATOMIC_RELAXED);
-	if (tx->rec_reads || waits || !site || site_wrote_last(r, site)) {
-		rec_attempt_ctx(tx);
-	} else {
-		tx->rec_lazy = true;
-		tx->rec_commits = &r->commits[site];
-	}
-	/* After the site: whoever sees this attempt's number sees its site. */
-	__atomic_store_n(&r->seq, r->seq + 1, __ATOMIC_RELEASE);
+	attempt_site(tx, r, site, !(tx->rec_reads || waits || !site || site_wrote_last(r, site)));
 }
 
 /*
