@@ -181,15 +181,13 @@ struct stm_tx {
 	/* the thread's own grace period for its closed batches, when the
 	 * system has membarrier (tx/memory.c): the newest batch it covers
 	 * (NULL: none is running), the other threads' attempts it waits for,
-	 * stm_exits when they were taken, and when it started */
+	 * and stm_exits when they were taken */
 	struct stm_limbo *gp_upto;
 	struct stm_gp_wait { struct stm_tx *t; unsigned seq; } *gp_wait;
 	size_t gp_n, gp_cap;
 	uint64_t gp_exits;
-	uint64_t gp_start_ns;
-	uint64_t gp_cost_ns;
 	bool gp_closed;            /* a batch closed since the clock was last read
-	                              to start one (gp_advance), */
+	                              to start a membarrier (gp_advance), */
 	unsigned gp_polls;         /* and the commits that asked since */
 
 	/* registry */

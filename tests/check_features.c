@@ -1353,6 +1353,8 @@ static struct {
 	struct node *slot;       /* the churn's one live node */
 	long pad2[7];
 	long other;
+	long pad3[7];
+	void *hslot;             /* free_small_shared_barrier's helper's block */
 } fw;
 
 /* The engine's (linked in statically): whether threads run their own
@@ -1473,6 +1475,113 @@ START_TEST(test_free_small_while_read)
 	}
 	sem_destroy(&fw_in);
 	sem_destroy(&fw_go);
+}
+END_TEST
+
+/*
+ * The same where the membarrier() call that the freeing thread's grace
+ * period relies on is another thread's (the calls are shared: tx/memory.c).
+ * The freeing thread makes a call (its first batch closes, a millisecond
+ * after any other call), a reader starts an attempt that reads the
+ * pointer to the victim, and the freeing thread unlinks and frees it and
+ * closes the victim's batch within the millisecond in which it makes no
+ * call of its own; while it sleeps, a helper thread frees blocks of
+ * another size and makes the next call, which began after the victim's
+ * batch closed. The freeing thread's next grace period is then the
+ * helper's call's, and must still wait for the reader. (Where the machine
+ * holds the freeing thread up for a millisecond, its own call serves
+ * instead; the test then checks what the first one does.) That the block
+ * comes back afterwards is free_small_while_read's: here the helper's
+ * call has already served the batches closed after it, so they are all
+ * given back together, the victim's first, and the allocator hands out
+ * the last freed first.
+ */
+static sem_t fs_go, fs_done;
+#define FS_BATCH 64   /* frees that close a batch (STM_LIMBO_BATCH, tx/memory.c) */
+
+static void fs_helper_fn(void *arg)
+{
+	void *n = lucid_malloc(40), *old = lucid_read(fw.hslot);
+
+	(void)arg;
+	ck_assert_ptr_nonnull(n);
+	lucid_write(fw.hslot, n);
+	lucid_free(old);
+}
+
+static void *fs_helper(void *arg)
+{
+	(void)arg;
+	sem_wait_nointr(&fs_go);
+	sleep_ms(2);   /* a millisecond after the freeing thread's call */
+	for (int i = 0; i < 4 * FS_BATCH; i++)
+		ck_assert_int_eq(lucid_run(fs_helper_fn, NULL), 0);
+	LUCID_ATOMIC {
+		lucid_free(lucid_read(fw.hslot));
+		lucid_write(fw.hslot, (void *)NULL);
+	}
+	sem_post(&fs_done);   /* its exit waits for the reader's attempt to end */
+	return NULL;
+}
+
+START_TEST(test_free_small_shared_barrier)
+{
+	struct node *p = malloc(sizeof(*p)), *n = NULL;
+	volatile int reused = 0;   /* changed after the block's checkpoint */
+
+	ck_assert_ptr_nonnull(p);
+	p->key = 7;
+	p->next = NULL;
+	memset(&fw, 0, sizeof(fw));
+	fw.p = p;
+	fw_attempts = 0;
+	fw_key_seen = 0;
+	sem_init(&fw_in, 0, 0);
+	sem_init(&fw_go, 0, 0);
+	sem_init(&fs_go, 0, 0);
+	sem_init(&fs_done, 0, 0);
+	pthread_t h = spawn(fs_helper, NULL);
+
+	sleep_ms(2);
+	for (int i = 0; i < 2 * FS_BATCH; i++)   /* a batch closes: a call */
+		ck_assert_int_eq(lucid_run(fw_swap_fn, &n), 0);
+	pthread_t r = spawn(fw_reader, NULL);
+	sem_wait_nointr(&fw_in);
+	LUCID_ATOMIC {
+		struct node *victim = lucid_read(fw.p);
+
+		lucid_write(fw.p, (struct node *)NULL);
+		lucid_free(victim);
+	}
+	for (int i = 0; i < FS_BATCH; i++) {   /* the victim's batch closes */
+		ck_assert_int_eq(lucid_run(fw_swap_fn, &n), 0);
+		if (n == p)
+			reused++;
+	}
+	sem_post(&fs_go);
+	sem_wait_nointr(&fs_done);
+	for (int i = 0; i < FW_CHURN; i++) {
+		ck_assert_int_eq(lucid_run(fw_swap_fn, &n), 0);
+		if (n == p)
+			reused++;
+		if (i % 256 == 0)
+			sleep_ms(2);
+	}
+	sem_post(&fw_go);
+	join_within(r, 30, "reader");
+	join_within(h, 30, "helper");
+	ck_assert_msg(reused == 0, "a block freed while a transaction could read it was handed out "
+	              "again %d times before that transaction ended", reused);
+	ck_assert_int_eq(fw_key_seen, 7);
+
+	LUCID_ATOMIC {
+		lucid_free(lucid_read(fw.slot));
+		lucid_write(fw.slot, (struct node *)NULL);
+	}
+	sem_destroy(&fw_in);
+	sem_destroy(&fw_go);
+	sem_destroy(&fs_go);
+	sem_destroy(&fs_done);
 }
 END_TEST
 
@@ -2754,6 +2863,7 @@ static Suite *features_suite(void)
 		{ "list_free", &test_list_free, 1 },
 		{ "free_deferred", &test_free_deferred, 1 },
 		{ "free_small_while_read", &test_free_small_while_read, 1 },
+		{ "free_small_shared_barrier", &test_free_small_shared_barrier, 1 },
 		{ "free_small_reclaimed", &test_free_small_reclaimed, 1 },
 		{ "free_small_bounded", &test_free_small_bounded, 1 },
 		{ "free_many", &test_free_many, 1 },

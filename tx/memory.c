@@ -170,17 +170,21 @@ static void defer_free_all(void **ptrs, size_t n)
  * oldest first, at its next commit that allocates or frees.
  *
  * Where membarrier(2) works, the thread runs the grace periods of its
- * batches itself (gp_start, below), one a millisecond or more often where
- * membarrier is cheap, each covering every batch closed before it: a
- * barrier in every running thread, then a look at each other thread's
- * in_cs (odd while an attempt runs, a new value for each). The batches
- * are done once each attempt seen running has ended, which the thread
- * checks at its next commits that allocate or free (gp_over): the blocks
- * come back to it a few milliseconds at most after their batch closed,
- * while they are still in its caches. The barrier is what lets a thread
- * seen outside an attempt be skipped: an attempt it began before the
- * barrier would have shown its odd in_cs, and one begun after sees the
- * commits that unlinked the blocks, so it cannot reach them.
+ * batches itself (gp_start, below), each covering the batches closed
+ * before a membarrier() began: a barrier in every running thread, then a
+ * look at each other thread's in_cs (odd while an attempt runs, a new
+ * value for each). The batches are done once each attempt seen running
+ * has ended, which the thread checks at its next commits that allocate or
+ * free (gp_over): the blocks come back to it a few milliseconds at most
+ * after their batch closed, while they are still in its caches. The
+ * barrier is what lets a thread seen outside an attempt be skipped: an
+ * attempt it began before the barrier would have shown its odd in_cs, and
+ * one begun after sees the commits that unlinked the blocks, so it cannot
+ * reach them. The barriers are shared (gp_mb): whichever thread calls
+ * membarrier(), one a millisecond or more often where it is cheap, the
+ * call serves every thread's batches closed before it began, so that the
+ * process interrupts its running threads about a thousand times a second
+ * however many threads free, not that many times per thread.
  * Elsewhere a call_rcu callback marks a closed batch done after a grace
  * period (stm_sync_after); liburcu's worker runs callbacks every 10 ms or so, and a
  * thread that frees quickly has hundreds of batches waiting at a time.
@@ -201,6 +205,8 @@ enum { LIMBO_PENDING, LIMBO_DONE, LIMBO_ABANDONED, LIMBO_WAIT };
 struct stm_limbo {
 	struct stm_deferred def;   /* where it goes to call_rcu */
 	struct stm_limbo *next;    /* the next closed batch, newer */
+	uint64_t mb_need;          /* LIMBO_WAIT: a membarrier() whose ticket is
+	                              above this began after the batch closed */
 	unsigned state;            /* LIMBO_*: written by the callback and the owner */
 	size_t n;
 	size_t bytes;              /* the blocks' usable sizes, summed */
@@ -220,19 +226,72 @@ static void limbo_done_cb(struct rcu_head *head)
 
 /* ----------------------------------------- the owner's grace periods */
 
-/* A grace period may start once GP_INTERVAL_MAX_NS or GP_COST_FACTOR
- * times the last one's membarrier() has passed since the last started:
- * where no other thread runs, the call costs under a microsecond and the
- * blocks of each batch come back at once; where others run, it interrupts
- * each of them (12 us for the caller on a 2-core virtual machine where
- * one other runs), and one a millisecond costs about 1%. */
+/* A thread may call membarrier() for its grace period once
+ * GP_INTERVAL_MAX_NS or GP_COST_FACTOR times the last call's cost has
+ * passed since any thread last called it: where no other thread runs, the
+ * call costs under a microsecond and the blocks of each batch come back
+ * at once; where others run, it interrupts each of them (12 us for the
+ * caller on a 2-core virtual machine where one other runs), and one a
+ * millisecond costs about 1%. */
 #define GP_INTERVAL_MAX_NS 1000000
 #define GP_COST_FACTOR 100
 /* Whether that time has passed is asked (clock_gettime, about 30 ns: on
  * every commit that allocates or frees it was 4 to 5% of the hash set's
  * time) at a commit that closed a batch and at one in GP_POLL_EVERY of the
- * others that find a closed batch waiting. */
+ * others that find a closed batch waiting and no call that serves it. */
 #define GP_POLL_EVERY 8
+
+/*
+ * The membarrier() calls that grace periods share, alone on their lines.
+ * A call takes a ticket (started + 1) first and, once it has returned,
+ * raises done to it. A batch notes started when it closes, after a full
+ * fence (its blocks' unlinking commits are visible everywhere before the
+ * load): a ticket above it was taken later, so its call began after the
+ * batch closed, and done above it says that such a call has returned (not
+ * every call before it: done is the highest ticket returned). last_ns and
+ * cost_ns: when the last call began, and what the one before cost.
+ */
+static struct {
+	uint64_t started, done, last_ns, cost_ns;
+	char pad_[STM_ISOLATE - 4 * sizeof(uint64_t)];
+} gp_mb __attribute__((aligned(STM_ISOLATE)));
+
+/* What batch @p b needs from a membarrier() (see gp_mb), as it closes. */
+static void gp_mb_note(struct stm_limbo *b)
+{
+	STM_FULL_FENCE();
+	b->mb_need = __atomic_load_n(&gp_mb.started, __ATOMIC_SEQ_CST);
+}
+
+/* Calls membarrier(), which began at @p now, for every thread's grace
+ * periods. */
+static void gp_mb_call(uint64_t now)
+{
+	uint64_t ticket = __atomic_add_fetch(&gp_mb.started, 1, __ATOMIC_SEQ_CST);
+
+	/* Batches wait for grace periods only where membarrier works
+	 * (limbo_close), and should it fail later the program stops. */
+	stm_membarrier();
+	__atomic_store_n(&gp_mb.cost_ns, stm_now_ns() - now, __ATOMIC_RELAXED);
+	uint64_t done = __atomic_load_n(&gp_mb.done, __ATOMIC_RELAXED);
+
+	while (done < ticket && !__atomic_compare_exchange_n(&gp_mb.done, &done, ticket, true,
+	                                                     __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+		;
+}
+
+/* The newest of the thread's waiting batches that a returned
+ * membarrier() began after, or NULL. Batches close in order, and what
+ * they need only grows. */
+static struct stm_limbo *gp_mb_covers(const struct stm_tx *tx)
+{
+	uint64_t done = __atomic_load_n(&gp_mb.done, __ATOMIC_ACQUIRE);
+	struct stm_limbo *upto = NULL;
+
+	for (struct stm_limbo *b = tx->limbo_old; b && b->mb_need < done; b = b->next)
+		upto = b;
+	return upto;
+}
 
 /* Marks the batches up to the one the grace period covered done. */
 static void gp_done(struct stm_tx *tx)
@@ -295,22 +354,18 @@ static void gp_keep(struct stm_tx *t, void *arg)
 }
 
 /*
- * Starts a grace period that covers every batch closed so far: each
- * thread's attempt that may have read their blocks (it began before the
- * commits that unlinked them) is running now and shows in_cs odd once
- * membarrier() has returned.
+ * Starts a grace period that covers the batches up to @p upto, closed
+ * before a membarrier() that has returned began: each thread's attempt
+ * that may have read their blocks (it began before the commits that
+ * unlinked them) was running when that barrier ran in its thread, and
+ * shows in_cs odd until it ends.
  */
-static void gp_start(struct stm_tx *tx, uint64_t now)
+static void gp_start(struct stm_tx *tx, struct stm_limbo *upto)
 {
 	struct gp_scan sc = { .self = tx };
 
-	tx->gp_start_ns = now;
-	tx->gp_upto = tx->limbo_new;
+	tx->gp_upto = upto;
 	tx->gp_n = 0;
-	/* Batches wait for the owner's grace periods only where membarrier
-	 * works (limbo_close), and should it fail later the program stops. */
-	stm_membarrier();
-	tx->gp_cost_ns = stm_now_ns() - now;
 	/* Read first: a thread that leaves after it is noticed (gp_over). */
 	tx->gp_exits = __atomic_load_n(&stm_exits, __ATOMIC_ACQUIRE);
 	stm_for_each_thread(gp_note, &sc);
@@ -367,17 +422,31 @@ static void gp_advance(struct stm_tx *tx)
 {
 	if (tx->gp_upto && gp_over(tx))
 		gp_done(tx);
-	if (!tx->gp_upto && tx->limbo_new &&
-	    __atomic_load_n(&tx->limbo_new->state, __ATOMIC_RELAXED) == LIMBO_WAIT &&
-	    (tx->gp_closed || ++tx->gp_polls % GP_POLL_EVERY == 0)) {
-		uint64_t now = stm_now_ns(), since = now - tx->gp_start_ns;
+	if (tx->gp_upto || !tx->limbo_new ||
+	    __atomic_load_n(&tx->limbo_new->state, __ATOMIC_RELAXED) != LIMBO_WAIT)
+		return;
+	/* A call that another thread made may serve; else this thread makes
+	 * one if none began lately (one thread of those that find it so). */
+	struct stm_limbo *upto = gp_mb_covers(tx);
+
+	if (!upto && (tx->gp_closed || ++tx->gp_polls % GP_POLL_EVERY == 0)) {
+		uint64_t now = stm_now_ns();
+		uint64_t last = __atomic_load_n(&gp_mb.last_ns, __ATOMIC_RELAXED);
+		uint64_t since = now > last ? now - last : 0;
 
 		tx->gp_closed = false;
-		if (since >= GP_INTERVAL_MAX_NS || since >= GP_COST_FACTOR * tx->gp_cost_ns) {
-			gp_start(tx, now);
-			if (tx->gp_upto && gp_over(tx))
-				gp_done(tx);
+		if ((since >= GP_INTERVAL_MAX_NS ||
+		     since >= GP_COST_FACTOR * __atomic_load_n(&gp_mb.cost_ns, __ATOMIC_RELAXED)) &&
+		    __atomic_compare_exchange_n(&gp_mb.last_ns, &last, now, false, __ATOMIC_RELAXED,
+		                                __ATOMIC_RELAXED)) {
+			gp_mb_call(now);
+			upto = tx->limbo_new;   /* all closed before its ticket */
 		}
+	}
+	if (upto) {
+		gp_start(tx, upto);
+		if (tx->gp_upto && gp_over(tx))
+			gp_done(tx);
 	}
 }
 
@@ -418,6 +487,8 @@ static void limbo_close(struct stm_tx *tx)
 	 * the owner's grace periods there is no callback */
 	bool own = stm_membarrier_works();
 
+	if (own)
+		gp_mb_note(b);
 	__atomic_store_n(&b->state, own ? LIMBO_WAIT : LIMBO_PENDING, __ATOMIC_RELAXED);
 	if (tx->limbo_old)
 		tx->limbo_new->next = b;
