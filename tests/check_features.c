@@ -1355,6 +1355,8 @@ static struct {
 	long other;
 	long pad3[7];
 	void *hslot;             /* free_small_shared_barrier's helper's block */
+	long pad4[7];
+	long other2;             /* and its bystander's word */
 } fw;
 
 /* The engine's (linked in statically): whether threads run their own
@@ -1480,23 +1482,33 @@ END_TEST
 
 /*
  * The same where the membarrier() call that the freeing thread's grace
- * period relies on is another thread's (the calls are shared: tx/memory.c).
- * The freeing thread makes a call (its first batch closes, a millisecond
- * after any other call), a reader starts an attempt that reads the
- * pointer to the victim, and the freeing thread unlinks and frees it and
- * closes the victim's batch within the millisecond in which it makes no
- * call of its own; while it sleeps, a helper thread frees blocks of
- * another size and makes the next call, which began after the victim's
- * batch closed. The freeing thread's next grace period is then the
- * helper's call's, and must still wait for the reader. (Where the machine
- * holds the freeing thread up for a millisecond, its own call serves
- * instead; the test then checks what the first one does.) That the block
- * comes back afterwards is free_small_while_read's: here the helper's
- * call has already served the batches closed after it, so they are all
- * given back together, the victim's first, and the allocator hands out
- * the last freed first.
+ * period relies on may be another thread's (the calls are shared:
+ * tx/memory.c), while a bystander thread runs attempts of 5 ms one after
+ * the other. The freeing thread closes a batch (a call of its own, two
+ * milliseconds after any other) and frees blocks for 8 ms, so that its
+ * grace periods end and the next ones start while the bystander runs;
+ * then a reader starts an attempt that reads the pointer to the victim,
+ * and the freeing thread unlinks and frees it and closes the victim's
+ * batch, often before it may make a call of its own again (a millisecond
+ * after the last, or 100 times that call's cost where it was cheap); while
+ * it waits, a helper thread frees blocks of another size and makes the
+ * next call, which began after the victim's batch closed. The freeing
+ * thread's grace period for the victim's batch is then the helper's
+ * call's, or else its own, and must wait for the reader either way. (A
+ * batch covered by another thread's call taken as done without a look at
+ * the running attempts failed this in half the runs; a grace period
+ * started for a batch already done, which could end while the reader ran
+ * and give back every batch after it, stops the program here in every run:
+ * tx/memory.c checks that a grace period starts and ends on a waiting
+ * batch.) The reader finds the
+ * victim's contents unchanged (a block given back to the allocator holds
+ * its free-list links). That the block comes back afterwards is
+ * free_small_while_read's: here the batches closed after the victim's may
+ * all be given back together, and the allocator hands out the last freed
+ * first.
  */
 static sem_t fs_go, fs_done;
+static int fs_stop;   /* the bystander stops */
 #define FS_BATCH 64   /* frees that close a batch (STM_LIMBO_BATCH, tx/memory.c) */
 
 static void fs_helper_fn(void *arg)
@@ -1524,6 +1536,27 @@ static void *fs_helper(void *arg)
 	return NULL;
 }
 
+/* Runs transactions of a millisecond all along, one after the other, so
+ * that a grace period's look at the threads finds one running and waits
+ * for it. */
+static void fs_bystander_fn(void *arg)
+{
+	double end = now_s() + 0.005;
+
+	(void)arg;
+	(void)lucid_read(fw.other2);
+	while (now_s() < end)
+		;
+}
+
+static void *fs_bystander(void *arg)
+{
+	(void)arg;
+	while (!__atomic_load_n(&fs_stop, __ATOMIC_RELAXED))
+		ck_assert_int_eq(lucid_run(fs_bystander_fn, NULL), 0);
+	return NULL;
+}
+
 START_TEST(test_free_small_shared_barrier)
 {
 	struct node *p = malloc(sizeof(*p)), *n = NULL;
@@ -1540,10 +1573,14 @@ START_TEST(test_free_small_shared_barrier)
 	sem_init(&fw_go, 0, 0);
 	sem_init(&fs_go, 0, 0);
 	sem_init(&fs_done, 0, 0);
-	pthread_t h = spawn(fs_helper, NULL);
+	__atomic_store_n(&fs_stop, 0, __ATOMIC_RELAXED);
+	pthread_t h = spawn(fs_helper, NULL), x = spawn(fs_bystander, NULL);
 
 	sleep_ms(2);
 	for (int i = 0; i < 2 * FS_BATCH; i++)   /* a batch closes: a call */
+		ck_assert_int_eq(lucid_run(fw_swap_fn, &n), 0);
+	/* Grace periods end and start while the bystander runs. */
+	for (double end = now_s() + 0.008; now_s() < end;)
 		ck_assert_int_eq(lucid_run(fw_swap_fn, &n), 0);
 	pthread_t r = spawn(fw_reader, NULL);
 	sem_wait_nointr(&fw_in);
@@ -1553,7 +1590,7 @@ START_TEST(test_free_small_shared_barrier)
 		lucid_write(fw.p, (struct node *)NULL);
 		lucid_free(victim);
 	}
-	for (int i = 0; i < FS_BATCH; i++) {   /* the victim's batch closes */
+	for (int i = 0; i < FS_BATCH; i++) {   /* the victim's batch closes (or the next) */
 		ck_assert_int_eq(lucid_run(fw_swap_fn, &n), 0);
 		if (n == p)
 			reused++;
@@ -1570,6 +1607,8 @@ START_TEST(test_free_small_shared_barrier)
 	sem_post(&fw_go);
 	join_within(r, 30, "reader");
 	join_within(h, 30, "helper");
+	__atomic_store_n(&fs_stop, 1, __ATOMIC_RELAXED);
+	join_within(x, 30, "bystander");
 	ck_assert_msg(reused == 0, "a block freed while a transaction could read it was handed out "
 	              "again %d times before that transaction ended", reused);
 	ck_assert_int_eq(fw_key_seen, 7);

@@ -282,25 +282,33 @@ static void gp_mb_call(uint64_t now)
 
 /* The newest of the thread's waiting batches that a returned
  * membarrier() began after, or NULL. Batches close in order, and what
- * they need only grows. */
+ * they need only grows; done ones (at the front, given back once the
+ * grace period has moved on) were covered too, but are not waiting. */
 static struct stm_limbo *gp_mb_covers(const struct stm_tx *tx)
 {
 	uint64_t done = __atomic_load_n(&gp_mb.done, __ATOMIC_ACQUIRE);
 	struct stm_limbo *upto = NULL;
 
 	for (struct stm_limbo *b = tx->limbo_old; b && b->mb_need < done; b = b->next)
-		upto = b;
+		if (__atomic_load_n(&b->state, __ATOMIC_RELAXED) == LIMBO_WAIT)
+			upto = b;
 	return upto;
 }
 
 /* Marks the batches up to the one the grace period covered done. */
 static void gp_done(struct stm_tx *tx)
 {
-	for (struct stm_limbo *b = tx->limbo_old; b; b = b->next) {
+	struct stm_limbo *b;
+
+	for (b = tx->limbo_old; b && b != tx->gp_upto; b = b->next)
 		__atomic_store_n(&b->state, LIMBO_DONE, __ATOMIC_RELAXED);
-		if (b == tx->gp_upto)
-			break;
-	}
+	/* A grace period covers a batch that waits for it, which is still
+	 * in the list: anything else would give back batches no grace period
+	 * covered. */
+	if (!b)
+		lucid_fatal("internal error: a grace period ended for a batch of freed blocks that "
+		            "is no longer waiting");
+	__atomic_store_n(&b->state, LIMBO_DONE, __ATOMIC_RELAXED);
 	tx->gp_upto = NULL;
 }
 
@@ -364,6 +372,9 @@ static void gp_start(struct stm_tx *tx, struct stm_limbo *upto)
 {
 	struct gp_scan sc = { .self = tx };
 
+	if (__atomic_load_n(&upto->state, __ATOMIC_RELAXED) != LIMBO_WAIT)
+		lucid_fatal("internal error: a grace period started for a batch of freed blocks "
+		            "that is not waiting for one");
 	tx->gp_upto = upto;
 	tx->gp_n = 0;
 	/* Read first: a thread that leaves after it is noticed (gp_over). */
