@@ -1403,6 +1403,35 @@ static void fw_swap_fn(void *arg)
 	*(struct node **)arg = n;
 }
 
+/* The victim, a small block that fw.p points to, and the rest of the
+ * tests' state afresh. */
+static struct node *fw_setup(void)
+{
+	struct node *p = malloc(sizeof(*p));
+
+	ck_assert_ptr_nonnull(p);
+	p->key = 7;
+	p->next = NULL;
+	memset(&fw, 0, sizeof(fw));
+	fw.p = p;
+	fw_attempts = 0;
+	fw_key_seen = 0;
+	sem_init(&fw_in, 0, 0);
+	sem_init(&fw_go, 0, 0);
+	return p;
+}
+
+/* Unlinks the victim and frees it, in one transaction. */
+static void fw_unlink(void)
+{
+	LUCID_ATOMIC {
+		struct node *victim = lucid_read(fw.p);
+
+		lucid_write(fw.p, (struct node *)NULL);
+		lucid_free(victim);
+	}
+}
+
 /*
  * A small block freed by a committed transaction waits in its thread's
  * batches until every attempt that was running has ended: while one that
@@ -1414,27 +1443,13 @@ static void fw_swap_fn(void *arg)
  */
 START_TEST(test_free_small_while_read)
 {
-	struct node *p = malloc(sizeof(*p)), *n = NULL;
+	struct node *p = fw_setup(), *n = NULL;
 	volatile int reused = 0;   /* changed after the block's checkpoint */
 
-	ck_assert_ptr_nonnull(p);
-	p->key = 7;
-	p->next = NULL;
-	memset(&fw, 0, sizeof(fw));
-	fw.p = p;
-	fw_attempts = 0;
-	fw_key_seen = 0;
-	sem_init(&fw_in, 0, 0);
-	sem_init(&fw_go, 0, 0);
 	pthread_t r = spawn(fw_reader, NULL);
 	sem_wait_nointr(&fw_in);
 
-	LUCID_ATOMIC {
-		struct node *victim = lucid_read(fw.p);
-
-		lucid_write(fw.p, (struct node *)NULL);
-		lucid_free(victim);
-	}
+	fw_unlink();
 	for (int i = 0; i < FW_CHURN; i++) {
 		ck_assert_int_eq(lucid_run(fw_swap_fn, &n), 0);
 		if (n == p)
@@ -1559,18 +1574,9 @@ static void *fs_bystander(void *arg)
 
 START_TEST(test_free_small_shared_barrier)
 {
-	struct node *p = malloc(sizeof(*p)), *n = NULL;
+	struct node *p = fw_setup(), *n = NULL;
 	volatile int reused = 0;   /* changed after the block's checkpoint */
 
-	ck_assert_ptr_nonnull(p);
-	p->key = 7;
-	p->next = NULL;
-	memset(&fw, 0, sizeof(fw));
-	fw.p = p;
-	fw_attempts = 0;
-	fw_key_seen = 0;
-	sem_init(&fw_in, 0, 0);
-	sem_init(&fw_go, 0, 0);
 	sem_init(&fs_go, 0, 0);
 	sem_init(&fs_done, 0, 0);
 	__atomic_store_n(&fs_stop, 0, __ATOMIC_RELAXED);
@@ -1584,12 +1590,7 @@ START_TEST(test_free_small_shared_barrier)
 		ck_assert_int_eq(lucid_run(fw_swap_fn, &n), 0);
 	pthread_t r = spawn(fw_reader, NULL);
 	sem_wait_nointr(&fw_in);
-	LUCID_ATOMIC {
-		struct node *victim = lucid_read(fw.p);
-
-		lucid_write(fw.p, (struct node *)NULL);
-		lucid_free(victim);
-	}
+	fw_unlink();
 	for (int i = 0; i < FS_BATCH; i++) {   /* the victim's batch closes (or the next) */
 		ck_assert_int_eq(lucid_run(fw_swap_fn, &n), 0);
 		if (n == p)
