@@ -249,7 +249,8 @@ static void limbo_done_cb(struct rcu_head *head)
  * load): a ticket above it was taken later, so its call began after the
  * batch closed, and done above it says that such a call has returned (not
  * every call before it: done is the highest ticket returned). last_ns and
- * cost_ns: when the last call began, and what the one before cost.
+ * cost_ns: when the last call began, and what the last call to return
+ * cost its caller.
  */
 static struct {
 	uint64_t started, done, last_ns, cost_ns;
