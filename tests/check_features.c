@@ -1511,7 +1511,7 @@ END_TEST
  * thread's grace period for the victim's batch is then the helper's
  * call's, or else its own, and must wait for the reader either way. (A
  * batch covered by another thread's call taken as done without a look at
- * the running attempts failed this in half the runs; a grace period
+ * the running attempts failed this in 4 of 6 runs; a grace period
  * started for a batch already done, which could end while the reader ran
  * and give back every batch after it, stops the program here in every run:
  * tx/memory.c checks that a grace period starts and ends on a waiting
