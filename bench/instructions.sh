@@ -6,7 +6,8 @@
 #   -S  where the sample programs are (default: samples)
 #   -d  duration of one run in milliseconds, under valgrind (default 2000)
 #   -b  benchmarks, as for bench/matrix.sh (default: all six)
-#   -r  1-thread runs, as for bench/matrix.sh (default: "seq1 lucid1")
+#   -r  1-thread runs, as for bench/matrix.sh (default: "seq1 lucid1"); rec1
+#       is Lucid recording to a file (LUCID_RECORD), on every benchmark
 #
 # Counts only what the worker threads execute (callgrind --toggle-collect=
 # worker_main: not the set-up, not liburcu's reclamation thread) and divides
@@ -32,12 +33,20 @@ command -v valgrind >/dev/null || { echo "instructions: valgrind is needed" >&2;
 
 declare -A ipt
 failed=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 for b in $benches; do
 	for r in $runs; do
-		cmd=$(bash "$here/matrix.sh" -S "$dir" -l -b "$b" -r "$r" -T "" -d "$dur")
+		cmd=$(bash "$here/matrix.sh" -S "$dir" -l -b "$b" -r "$r" -R "$b" -T "" -d "$dur")
+		# A recorded run is listed with LUCID_RECORD before it: record here.
+		env=()
+		case $cmd in
+		LUCID_RECORD=*) rm -f "$tmp/rec.data"; env=(LUCID_RECORD="$tmp/rec.data"); cmd=${cmd#* } ;;
+		esac
 		[ -x "${cmd%% *}" ] || { echo "instructions: ${cmd%% *} was not built; skipped" >&2; continue; }
-		out=$(valgrind --tool=callgrind --toggle-collect=worker_main --callgrind-out-file=/dev/null \
-		      $cmd 2>&1) || { echo "instructions: FAILED: $cmd" >&2; echo "$out" >&2; failed=1; continue; }
+		out=$(env "${env[@]}" valgrind --tool=callgrind --toggle-collect=worker_main \
+		      --callgrind-out-file=/dev/null $cmd 2>&1) ||
+			{ echo "instructions: FAILED: $cmd" >&2; echo "$out" >&2; failed=1; continue; }
 		ir=$(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' <<<"$out")
 		txs=$(sed -n 's/.* txs=\([0-9]*\) .*/\1/p' <<<"$out")
 		ipt[$b|$r]=$(awk -v i="$ir" -v t="$txs" 'BEGIN { printf "%.0f", i / t }')
