@@ -22,7 +22,6 @@
 #include "conflict/writer.h"
 #include "stm/stm-internal.h"
 
-bool rec_capture;
 static bool rec_to_file;                     /* a writer thread takes the records */
 static bool rec_exact;                       /* something besides the file listens:
                                                 every recording attempt notes its
@@ -2110,7 +2109,15 @@ static bool capture_wanted(void)
 static void capture_update(bool capture)
 {
 	__atomic_store_n(&rec_exact, listeners() && !lazy_for_tests, __ATOMIC_RELAXED);
-	__atomic_store_n(&rec_capture, capture, __ATOMIC_RELEASE);
+	if (capture)
+		__atomic_fetch_or(&stm_gate.on, STM_GATE_REC, __ATOMIC_RELEASE);
+	else
+		__atomic_fetch_and(&stm_gate.on, ~STM_GATE_REC, __ATOMIC_RELEASE);
+}
+
+bool rec_capturing(void)
+{
+	return stm_recording();
 }
 
 void rec_test_lazy_reads(bool on)

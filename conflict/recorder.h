@@ -11,9 +11,10 @@
 struct stm_tx;
 struct lucid_rentry_;
 
-/* Whether attempts capture stacks (recording to a file). Read on slow paths
- * and at each attempt's start; set before threads see it. */
-extern bool rec_capture;
+/* Whether attempts capture stacks (recording to a file, a hook, a debugger
+ * or LUCID_BREAK): the gate's STM_GATE_REC (stm/stm-internal.h), which each
+ * attempt's start reads. */
+bool rec_capturing(void);
 
 /* At library start: LUCID_RECORD=FILE starts recording. */
 void rec_init(void);

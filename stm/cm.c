@@ -66,12 +66,12 @@ void stm_backoff(struct stm_tx *tx)
  * wait on.
  */
 static pthread_mutex_t serial_mutex = PTHREAD_MUTEX_INITIALIZER;
-struct stm_flag stm_serial_flag __attribute__((aligned(STM_ISOLATE)));
+struct stm_flag stm_gate __attribute__((aligned(STM_ISOLATE)));
 
 void stm_serial_enter(struct stm_tx *tx)
 {
 	pthread_mutex_lock(&serial_mutex);
-	__atomic_store_n(&stm_serial_flag.on, 1, __ATOMIC_SEQ_CST);
+	__atomic_fetch_or(&stm_gate.on, STM_GATE_SERIAL, __ATOMIC_SEQ_CST);
 	stm_attempts_synchronize();
 	tx->serial = true;
 	stm_stat_add(&tx->stats.serial, 1);
@@ -80,7 +80,7 @@ void stm_serial_enter(struct stm_tx *tx)
 void stm_serial_exit(struct stm_tx *tx)
 {
 	tx->serial = false;
-	__atomic_store_n(&stm_serial_flag.on, 0, __ATOMIC_RELEASE);
+	__atomic_fetch_and(&stm_gate.on, ~STM_GATE_SERIAL, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&serial_mutex);
 }
 
@@ -136,12 +136,12 @@ void stm_fork_block(void)
 {
 	pthread_mutex_lock(&token_mutex);
 	pthread_mutex_lock(&serial_mutex);
-	__atomic_store_n(&stm_serial_flag.on, 1, __ATOMIC_SEQ_CST);
+	__atomic_fetch_or(&stm_gate.on, STM_GATE_SERIAL, __ATOMIC_SEQ_CST);
 }
 
 void stm_fork_unblock(void)
 {
-	__atomic_store_n(&stm_serial_flag.on, 0, __ATOMIC_RELEASE);
+	__atomic_fetch_and(&stm_gate.on, ~STM_GATE_SERIAL, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&serial_mutex);
 	pthread_mutex_unlock(&token_mutex);
 }

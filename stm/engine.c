@@ -284,22 +284,35 @@ void stm_rec_ready_slow(struct stm_tx *tx)
 	rec_rooms(tx);
 }
 
+uintptr_t stm_start_gated(struct stm_tx *tx, uintptr_t gate)
+{
+	gate = stm_cs_gate(gate);
+	if (stm_unlikely(gate & STM_GATE_SERIAL)) {
+		stm_cs_mark_leave(tx);
+		return STM_GATE_SERIAL;
+	}
+	stm_start_snapshot(tx);
+	return gate & STM_GATE_REC;
+}
+
 void stm_start_slow(struct stm_tx *tx)
 {
 	if (stm_unlikely(tx->want_serial))
 		stm_serial_enter(tx);
 	else if (stm_unlikely(tx->want_irrevocable))
 		stm_token_acquire(tx);
+	uintptr_t gate;
+
 	for (;;) {
-		stm_cs_enter(tx);
-		if (stm_likely(!stm_serial_pending()) || tx->serial)
+		gate = stm_cs_enter(tx);
+		if (stm_likely(!(gate & STM_GATE_SERIAL)) || tx->serial)
 			break;
 		stm_cs_mark_leave(tx);
 		stm_serial_wait();
 	}
 	tx->fast.r_top = tx->r_base;
 	tx->fast.w_top = tx->w_base;
-	tx->rec_on = __atomic_load_n(&rec_capture, __ATOMIC_RELAXED);
+	tx->rec_on = (gate & STM_GATE_REC) != 0;
 	tx->fast.rec = NULL;
 	if (stm_likely(!tx->rec_on && !tx->token)) {
 		tx->fast.end = tx->clock_seen = stm_clock_now();

@@ -386,13 +386,28 @@ void stm_backoff(struct stm_tx *tx);
 void stm_serial_enter(struct stm_tx *tx);
 void stm_serial_exit(struct stm_tx *tx);
 void stm_serial_wait(void);
-/* Set while a transaction waits to run alone (see cm.c), on its own lines. */
+/*
+ * The gate: what takes an attempt's start off its common path, in one word
+ * that every start loads once (stm_cs_enter), alone on its lines and
+ * written only when one of these changes:
+ */
+#define STM_GATE_SERIAL ((uintptr_t)1)   /* a transaction waits to run alone, or a
+                                            fork is under way (cm.c): starts wait */
+#define STM_GATE_REC ((uintptr_t)2)      /* the recorder captures (conflict/
+                                            recorder.c): attempts record */
+#define STM_GATE_FENCE ((uintptr_t)4)    /* membarrier(2) does not work: starts
+                                            fence (stm_cs_enter); set at init */
 struct stm_flag { uintptr_t on; char pad_[STM_ISOLATE - sizeof(uintptr_t)]; };
-extern struct stm_flag stm_serial_flag;
+extern struct stm_flag stm_gate;
+
+static inline uintptr_t stm_gate_now(void)
+{
+	return __atomic_load_n(&stm_gate.on, __ATOMIC_RELAXED);
+}
 
 static inline bool stm_serial_pending(void)
 {
-	return __atomic_load_n(&stm_serial_flag.on, __ATOMIC_RELAXED) != 0;
+	return (stm_gate_now() & STM_GATE_SERIAL) != 0;
 }
 void stm_token_acquire(struct stm_tx *tx);
 void stm_token_release(struct stm_tx *tx);
@@ -450,15 +465,35 @@ static inline __attribute__((always_inline)) void stm_cs_mark_leave(struct stm_t
  * grace period before the attempt reads anything that the grace period's
  * caller may free. Where membarrier(2) works, the grace period's
  * membarrier() orders the two for us (an interrupt in each running thread);
- * elsewhere, a full fence here does. */
-static inline __attribute__((always_inline)) void stm_cs_enter(struct stm_tx *tx)
+ * elsewhere, a full fence here does. Returns the gate (stm_gate), loaded
+ * after the mark: serial mode's flag must be read after it (see cm.c).
+ * stm_cs_enter_raw is the first half, for starts that test the gate for
+ * zero first: a gate that is not zero goes through stm_cs_gate, which
+ * fences where the FENCE bit says so and loads the gate again. */
+static inline __attribute__((always_inline)) uintptr_t stm_cs_enter_raw(struct stm_tx *tx)
 {
 	stm_cs_mark_enter(tx);
 	/* No later load may be compiled above the mark (membarrier orders
 	 * the CPU, not the compiler). */
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	if (stm_unlikely(!stm_membarrier_works()))
+	return stm_gate_now();
+}
+
+/* stm_cs_enter's second half. */
+static inline __attribute__((always_inline)) uintptr_t stm_cs_gate(uintptr_t gate)
+{
+	if (stm_unlikely(gate & STM_GATE_FENCE)) {
+		/* That load came before the fence: only its FENCE bit, which
+		 * never changes, counts. */
 		STM_FULL_FENCE();
+		gate = stm_gate_now();
+	}
+	return gate;
+}
+
+static inline __attribute__((always_inline)) uintptr_t stm_cs_enter(struct stm_tx *tx)
+{
+	return stm_cs_gate(stm_cs_enter_raw(tx));
 }
 
 /*
@@ -505,38 +540,50 @@ static inline __attribute__((always_inline)) void stm_close_rooms(struct stm_tx 
 	stm_copy_pair(&tx->fast.r_end, none);
 }
 
-/* stm_start_fast without the recorder: true if the attempt has started. */
-static inline __attribute__((always_inline)) bool stm_start_plain(struct stm_tx *tx)
+/* The attempt's snapshot and empty logs, once it is in its critical
+ * section and serial mode is not pending. */
+static inline __attribute__((always_inline)) void stm_start_snapshot(struct stm_tx *tx)
 {
-	stm_cs_enter(tx);
-	if (stm_likely(!stm_serial_pending())) {
-		/* Stores are most of what a block costs: what already holds is
-		 * not stored again. Outside a transaction w_top is w_base
-		 * (every attempt ends with an empty write log), and rec_on is
-		 * rarely set. */
-		if (stm_unlikely(tx->rec_on))
-			tx->rec_on = false;
-		stm_copy_pair(&tx->fast.end, &tx->clock_seen);   /* end, r_top */
-		stm_copy_pair(&tx->fast.r_end, &tx->r_lim);      /* r_end, w_end */
-		return true;
-	}
-	stm_cs_mark_leave(tx);
-	return false;
+	/* Stores are most of what a block costs: what already holds is not
+	 * stored again. Outside a transaction w_top is w_base (every attempt
+	 * ends with an empty write log), and rec_on is rarely set. */
+	if (stm_unlikely(tx->rec_on))
+		tx->rec_on = false;
+	stm_copy_pair(&tx->fast.end, &tx->clock_seen);   /* end, r_top */
+	stm_copy_pair(&tx->fast.r_end, &tx->r_lim);      /* r_end, w_end */
 }
 
-/* Whether the attempt just started must record (stm_start_rec). */
-static inline __attribute__((always_inline)) bool stm_start_records(void)
-{
-	extern bool rec_capture;
+/* stm_start_plain where the gate is not zero (engine.c). */
+uintptr_t stm_start_gated(struct stm_tx *tx, uintptr_t gate);
 
-	return __atomic_load_n(&rec_capture, __ATOMIC_RELAXED);
+/* stm_start_fast without the recorder: returns 0 if the attempt has
+ * started and nothing else is asked of it, STM_GATE_REC if it has started
+ * and must record (stm_start_rec), STM_GATE_SERIAL if it has not started.
+ * One test of the gate in the common case. */
+static inline __attribute__((always_inline)) uintptr_t stm_start_plain(struct stm_tx *tx)
+{
+	uintptr_t gate = stm_cs_enter_raw(tx);
+
+	if (stm_likely(gate == 0)) {
+		stm_start_snapshot(tx);
+		return 0;
+	}
+	return stm_start_gated(tx, gate);
+}
+
+/* Whether the recorder captures (outside a start, which has the gate at hand). */
+static inline bool stm_recording(void)
+{
+	return (stm_gate_now() & STM_GATE_REC) != 0;
 }
 
 static inline __attribute__((always_inline)) bool stm_start_fast(struct stm_tx *tx)
 {
-	if (!stm_start_plain(tx))
+	uintptr_t started = stm_start_plain(tx);
+
+	if (stm_unlikely(started == STM_GATE_SERIAL))
 		return false;
-	if (stm_unlikely(stm_start_records()))
+	if (stm_unlikely(started == STM_GATE_REC))
 		stm_start_rec(tx);
 	return true;
 }

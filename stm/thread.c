@@ -50,6 +50,9 @@ static void membarrier_init(void)
 	    syscall(SYS_membarrier, MB_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
 		__atomic_store_n(&stm_has_membarrier, true, __ATOMIC_RELAXED);
 #endif
+	/* Before any attempt starts (they all come after stm_init). */
+	if (!__atomic_load_n(&stm_has_membarrier, __ATOMIC_RELAXED))
+		__atomic_fetch_or(&stm_gate.on, STM_GATE_FENCE, __ATOMIC_RELAXED);
 }
 
 bool stm_membarrier(void)

@@ -379,15 +379,15 @@ static void noop_hook(const struct lucid_conflict *c, void *arg)
 START_TEST(test_debug_capture)
 {
 	ck_assert(!conflict_break_active());   /* LUCID_BREAK is not set for this test */
-	ck_assert(!__atomic_load_n(&rec_capture, __ATOMIC_ACQUIRE));
+	ck_assert(!rec_capturing());
 	ck_assert_int_eq(lucid_debug_capture(1), 0);
-	ck_assert(__atomic_load_n(&rec_capture, __ATOMIC_ACQUIRE));
+	ck_assert(rec_capturing());
 	/* A hook that comes and goes leaves it on. */
 	lucid_set_abort_hook(noop_hook, NULL);
 	lucid_set_abort_hook(NULL, NULL);
-	ck_assert(__atomic_load_n(&rec_capture, __ATOMIC_ACQUIRE));
+	ck_assert(rec_capturing());
 	ck_assert_int_eq(lucid_debug_capture(0), 0);
-	ck_assert(!__atomic_load_n(&rec_capture, __ATOMIC_ACQUIRE));
+	ck_assert(!rec_capturing());
 }
 END_TEST
 
@@ -408,7 +408,7 @@ START_TEST(test_capture_env)
 	LUCID_ATOMIC {
 		lucid_write(word, 1);
 	}
-	ck_assert(__atomic_load_n(&rec_capture, __ATOMIC_ACQUIRE));
+	ck_assert(rec_capturing());
 	unsetenv("LUCID_CAPTURE");
 }
 END_TEST

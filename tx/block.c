@@ -132,17 +132,21 @@ static __attribute__((noinline)) int begin_other(struct lucid_block_ *b, int jum
 	return 1;
 }
 
-/* stm_start_slow, then the body runs. */
-static __attribute__((noinline)) int begin_start_slow(struct stm_tx *tx)
+/* The start when the gate is not zero (stm_gate: serial mode pending, the
+ * recorder capturing, or no membarrier), then the body runs. */
+static __attribute__((noinline)) int begin_gated(struct stm_tx *tx, uintptr_t gate)
 {
-	stm_start_slow(tx);
-	return 1;
-}
+	if (gate == STM_GATE_REC) {   /* recording: the common case here */
+		stm_start_snapshot(tx);
+		stm_start_rec(tx);
+		return 1;
+	}
+	uintptr_t started = stm_start_gated(tx, gate);
 
-/* The attempt records (stm_start_rec), then the body runs. */
-static __attribute__((noinline)) int begin_start_rec(struct stm_tx *tx)
-{
-	stm_start_rec(tx);
+	if (started == STM_GATE_REC)
+		stm_start_rec(tx);
+	else if (started == STM_GATE_SERIAL)
+		stm_start_slow(tx);
 	return 1;
 }
 
@@ -157,12 +161,13 @@ static inline __attribute__((always_inline)) int begin(struct lucid_block_ *b, i
 
 	if (stm_likely(f != &stm_none && (jumped | tx->nesting | tx->start_other) == 0)) {
 		begin_outermost(tx, b, pc, own);
-		if (stm_likely(stm_start_plain(tx))) {
-			if (stm_unlikely(stm_start_records()))
-				return begin_start_rec(tx);
+		uintptr_t gate = stm_cs_enter_raw(tx);
+
+		if (stm_likely(gate == 0)) {
+			stm_start_snapshot(tx);
 			return 1;
 		}
-		return begin_start_slow(tx);
+		return begin_gated(tx, gate);
 	}
 	return begin_other(b, jumped, pc, own);
 }

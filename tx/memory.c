@@ -101,7 +101,7 @@ void *lucid_malloc(size_t n)
 	struct stm_tx *tx = stm_self_if_any();
 	void *p = malloc(n);
 
-	if (p && tx && __atomic_load_n(&rec_capture, __ATOMIC_RELAXED)) {
+	if (p && tx && stm_recording()) {
 		STM_NOTE_CALLER(tx);
 		rec_alloc(p, n);
 	}
