@@ -2109,6 +2109,9 @@ static bool capture_wanted(void)
 static void capture_update(bool capture)
 {
 	__atomic_store_n(&rec_exact, listeners() && !lazy_for_tests, __ATOMIC_RELAXED);
+	/* Every start loads the gate's line: written only when the bit changes. */
+	if (capture == stm_recording())
+		return;
 	if (capture)
 		__atomic_fetch_or(&stm_gate.on, STM_GATE_REC, __ATOMIC_RELEASE);
 	else
