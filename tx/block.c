@@ -136,7 +136,10 @@ static __attribute__((noinline)) int begin_other(struct lucid_block_ *b, int jum
  * recorder capturing, or no membarrier), then the body runs. */
 static __attribute__((noinline)) int begin_gated(struct stm_tx *tx, uintptr_t gate)
 {
-	if (gate == STM_GATE_REC) {   /* recording: the common case here */
+	/* Recording and nothing else, the common case here: what
+	 * stm_start_gated does for this gate (no fence, no serial mode to
+	 * wait for), without the call. */
+	if (gate == STM_GATE_REC) {
 		stm_start_snapshot(tx);
 		stm_start_rec(tx);
 		return 1;
