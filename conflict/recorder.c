@@ -753,6 +753,26 @@ static __attribute__((noinline)) void recf_switch(struct stm_tx *tx, uintptr_t c
 	tx->rec_ctx = ctx;
 }
 
+/* The end of an attempt's start, either way: its block's @p site (stored
+ * where it changed), and its block context made now, or (@p lazy) left to
+ * its first capture, the block's commits counted inline. Inline, so that
+ * the common start stays a leaf where it is lazy. */
+static inline __attribute__((always_inline)) void attempt_site(struct stm_tx *tx,
+                                                               struct rec_thread *r,
+                                                               uint32_t site, bool lazy)
+{
+	tx->rec_lazy = lazy;
+	if (lazy)
+		tx->rec_commits = &r->commits[site];
+	if (__atomic_load_n(&r->site, __ATOMIC_RELAXED) != site)
+		__atomic_store_n(&r->site, site, __ATOMIC_RELAXED);
+	/* After the site: whoever sees this attempt's number sees its site
+	 * (other_from_lock; the block context is none of its business). */
+	__atomic_store_n(&r->seq, r->seq + 1, __ATOMIC_RELEASE);
+	if (!lazy)
+		rec_attempt_ctx(tx);   /* of r->site */
+}
+
 /*
  * Starts a recording attempt: its start time, its block's site, whether its
  * reads note their stacks, and where they do, its block context (else
@@ -769,37 +789,32 @@ static __attribute__((noinline)) void recf_switch(struct stm_tx *tx, uintptr_t c
  * (a different path, an irrevocable retry, whose reads lock instead), the
  * record keeps no stack for the read.
  * Conflicts met at an access (a lock) are unwound on the spot either way.
+ *
+ * stm_start_rec is the whole of it once the attempt's snapshot is taken
+ * (begin_gated, stm_start_fast), the rooms of the inline paths included:
+ * one call from the block's start, a leaf in the common case (it was
+ * three calls, 14 instructions more per recorded transaction on the hash
+ * set). It returns 1, the block's start's answer, so that the
+ * caller ends in a tail call. rec_attempt_start is the whole way, for the
+ * rest and for stm_start_slow.
  */
-static __attribute__((noinline)) void rec_attempt_start_slow(struct stm_tx *tx);
 
-/* The end of an attempt's start, either way: its block's @p site, and its
- * block context made now, or (@p lazy) left to its first capture, the
- * block's commits counted inline. Inline, so that the common start stays
- * a leaf where it is lazy and ends in a tail call where it is not. */
-static inline __attribute__((always_inline)) void attempt_site(struct stm_tx *tx,
-                                                               struct rec_thread *r,
-                                                               uint32_t site, bool lazy)
+static __attribute__((noinline)) int start_rec_slow(struct stm_tx *tx)
 {
-	tx->rec_lazy = lazy;
-	if (lazy)
-		tx->rec_commits = &r->commits[site];
-	__atomic_store_n(&r->site, site, __ATOMIC_RELAXED);
-	/* After the site: whoever sees this attempt's number sees its site
-	 * (other_from_lock; the block context is none of its business). */
-	__atomic_store_n(&r->seq, r->seq + 1, __ATOMIC_RELEASE);
-	if (!lazy)
-		rec_attempt_ctx(tx);   /* of r->site */
+	rec_attempt_start(tx);
+	if (tx->rec_lazy)
+		tx->fast.w_end = tx->w_base;
+	else
+		stm_rec_rooms(tx);
+	return 1;
 }
 
-void rec_attempt_start(struct stm_tx *tx)
+int stm_start_rec(struct stm_tx *tx)
 {
 	struct rec_thread *r = tx->rec;
 
-	/* The common case first: nothing waits, only the file listens and the
-	 * block's site is in the cache. An attempt of a block whose last
-	 * commit only read is then a leaf; one of a block that wrote ends in a
-	 * tail call for its block context (see below). The rest takes the
-	 * whole way. */
+	if (stm_unlikely(!tx->rec_on))   /* set since the last attempt, mostly */
+		tx->rec_on = true;
 	if (stm_likely(r && !is_waiting(r) && !__atomic_load_n(&rec_exact, __ATOMIC_RELAXED))) {
 		const struct lucid_site_ *s = tx->open[0].site;
 		unsigned slot = site_slot(s);
@@ -807,15 +822,25 @@ void rec_attempt_start(struct stm_tx *tx)
 
 		if (stm_likely(r->site_cache[slot].key == s && site)) {
 			r->t0 = ticks();
-			tx->rec_reads = false;
-			attempt_site(tx, r, site, !site_wrote_last(r, site));
-			return;
+			if (stm_unlikely(tx->rec_reads))
+				tx->rec_reads = false;
+			if (stm_likely(!site_wrote_last(r, site))) {
+				attempt_site(tx, r, site, true);
+				/* Reads have their room from the snapshot; writes
+				 * go out of line (fast.rec is NULL since the last
+				 * attempt ended) and make the block context. */
+				tx->fast.w_end = tx->w_base;
+				return 1;
+			}
+			attempt_site(tx, r, site, false);
+			stm_rec_rooms(tx);
+			return 1;
 		}
 	}
-	rec_attempt_start_slow(tx);
+	return start_rec_slow(tx);
 }
 
-static void rec_attempt_start_slow(struct stm_tx *tx)
+void rec_attempt_start(struct stm_tx *tx)
 {
 	struct rec_thread *r = thread_state(tx);
 

@@ -256,32 +256,17 @@ static inline void fill_entry(struct stm_tx *tx, struct lucid_wentry_ *e, uintpt
 
 /* --------------------------------------------------------- the transaction */
 
-/* Points the inline paths of a recording attempt that has its block
- * context at its recent places. */
-static void rec_rooms(struct stm_tx *tx)
+void stm_rec_rooms(struct stm_tx *tx)
 {
 	tx->fast.rec = tx->rec ? tx->recf : NULL;
 	set_write_room(tx);
 	set_read_room(tx);
 }
 
-void stm_start_rec(struct stm_tx *tx)
-{
-	tx->rec_on = true;
-	rec_attempt_start(tx);
-	if (stm_likely(tx->rec_lazy)) {
-		/* stm_start_fast gave reads their room; writes go out of line
-		 * (and fast.rec is NULL since the last attempt ended). */
-		tx->fast.w_end = tx->w_base;
-		return;
-	}
-	rec_rooms(tx);
-}
-
 void stm_rec_ready_slow(struct stm_tx *tx)
 {
 	rec_attempt_ctx(tx);
-	rec_rooms(tx);
+	stm_rec_rooms(tx);
 }
 
 uintptr_t stm_start_gated(struct stm_tx *tx, uintptr_t gate)
@@ -330,7 +315,7 @@ void stm_start_slow(struct stm_tx *tx)
 		rec_attempt_start(tx);
 		if (tx->rec_lazy)
 			rec_attempt_ctx(tx);
-		rec_rooms(tx);
+		stm_rec_rooms(tx);
 	} else {
 		set_write_room(tx);
 		set_read_room(tx);

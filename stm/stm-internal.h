@@ -311,8 +311,12 @@ static inline void stm_deferred_ready(struct stm_deferred *d)
 
 /* ------------------------------------------------------------- engine (engine.c) */
 void stm_start_slow(struct stm_tx *tx);
-/* Makes the attempt stm_start_fast has just started a recording one. */
-void stm_start_rec(struct stm_tx *tx);
+/* Makes the attempt stm_start_fast or begin_gated has just started (its
+ * snapshot taken) a recording one; returns 1 (conflict/recorder.c). */
+int stm_start_rec(struct stm_tx *tx);
+/* Points the inline paths of a recording attempt that has its block
+ * context at its recent places. */
+void stm_rec_rooms(struct stm_tx *tx);
 /* Back to the outermost block's checkpoint: its next attempt (@p value 1)
  * or out of it (2, lucid_abort). tx/checkpoint.c. */
 __attribute__((noreturn)) void stm_jump(struct stm_tx *tx, int value);
@@ -542,15 +546,21 @@ static inline __attribute__((always_inline)) void stm_close_rooms(struct stm_tx 
 
 /* The attempt's snapshot and empty logs, once it is in its critical
  * section and serial mode is not pending. */
-static inline __attribute__((always_inline)) void stm_start_snapshot(struct stm_tx *tx)
+static inline __attribute__((always_inline)) void stm_start_logs(struct stm_tx *tx)
 {
 	/* Stores are most of what a block costs: what already holds is not
 	 * stored again. Outside a transaction w_top is w_base (every attempt
-	 * ends with an empty write log), and rec_on is rarely set. */
-	if (stm_unlikely(tx->rec_on))
-		tx->rec_on = false;
+	 * ends with an empty write log). */
 	stm_copy_pair(&tx->fast.end, &tx->clock_seen);   /* end, r_top */
 	stm_copy_pair(&tx->fast.r_end, &tx->r_lim);      /* r_end, w_end */
+}
+
+/* The same for an attempt that does not record (rec_on is rarely set). */
+static inline __attribute__((always_inline)) void stm_start_snapshot(struct stm_tx *tx)
+{
+	if (stm_unlikely(tx->rec_on))
+		tx->rec_on = false;
+	stm_start_logs(tx);
 }
 
 /* stm_start_plain where the gate is not zero (engine.c). */

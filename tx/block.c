@@ -132,18 +132,9 @@ static __attribute__((noinline)) int begin_other(struct lucid_block_ *b, int jum
 	return 1;
 }
 
-/* The start when the gate is not zero (stm_gate: serial mode pending, the
- * recorder capturing, or no membarrier), then the body runs. */
-static __attribute__((noinline)) int begin_gated(struct stm_tx *tx, uintptr_t gate)
+/* begin_gated's way where more than the recorder's bit is set. */
+static __attribute__((noinline)) int begin_gated_other(struct stm_tx *tx, uintptr_t gate)
 {
-	/* Recording and nothing else, the common case here: what
-	 * stm_start_gated does for this gate (no fence, no serial mode to
-	 * wait for), without the call. */
-	if (gate == STM_GATE_REC) {
-		stm_start_snapshot(tx);
-		stm_start_rec(tx);
-		return 1;
-	}
 	uintptr_t started = stm_start_gated(tx, gate);
 
 	if (started == STM_GATE_REC)
@@ -151,6 +142,20 @@ static __attribute__((noinline)) int begin_gated(struct stm_tx *tx, uintptr_t ga
 	else if (started == STM_GATE_SERIAL)
 		stm_start_slow(tx);
 	return 1;
+}
+
+/* The start when the gate is not zero (stm_gate: serial mode pending, the
+ * recorder capturing, or no membarrier), then the body runs. */
+static __attribute__((noinline)) int begin_gated(struct stm_tx *tx, uintptr_t gate)
+{
+	/* Recording and nothing else, the common case here: what
+	 * stm_start_gated does for this gate (no fence, no serial mode to
+	 * wait for), without the call; both ways end in a tail call. */
+	if (gate == STM_GATE_REC) {
+		stm_start_logs(tx);
+		return stm_start_rec(tx);
+	}
+	return begin_gated_other(tx, gate);
 }
 
 /* The common case, an outermost block's first attempt in no special mode,
