@@ -659,8 +659,19 @@ static inline __attribute__((always_inline)) void stm_commit_fast(struct stm_tx 
  * only read (see rec_attempt_start): it counts its block's commit. */
 static inline bool stm_commit_lazy_ok(const struct stm_tx *tx)
 {
-	return tx->rec_lazy && tx->fast.w_top == tx->w_base && !tx->serial && !tx->token &&
-	       !tx->after;
+	/* commit_other with rec_on its only flag: one compare for the four. */
+	const union {
+		struct {
+			bool rec_on, serial, token, after;
+		};
+		uint32_t all;
+	} rec_only = { .rec_on = true };
+	_Static_assert(offsetof(struct stm_tx, rec_on) == offsetof(struct stm_tx, commit_other) &&
+	               offsetof(struct stm_tx, after) == offsetof(struct stm_tx, commit_other) + 3 &&
+	               sizeof(tx->commit_other) == sizeof(rec_only.all),
+	               "commit_other is rec_on, serial, token and after, in that order");
+
+	return tx->rec_lazy && tx->fast.w_top == tx->w_base && tx->commit_other == rec_only.all;
 }
 
 static inline __attribute__((always_inline)) void stm_commit_lazy(struct stm_tx *tx)
