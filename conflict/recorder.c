@@ -791,14 +791,15 @@ static inline __attribute__((always_inline)) void attempt_site(struct stm_tx *tx
  * Conflicts met at an access (a lock) are unwound on the spot either way.
  *
  * stm_start_rec is the whole of it once the attempt's snapshot is taken
- * (begin_gated, stm_start_fast), the rooms of the inline paths included:
- * one call from the block's start, a leaf in the common case (it was
- * three calls, 14 instructions more per recorded transaction on the hash
- * set). It returns 1, the block's start's answer, so that the
+ * (begin_gated, begin_gated_other, stm_start_fast), the rooms of the inline
+ * paths included: one call from the block's start, a leaf in the common
+ * case (it was three calls, 14 instructions more per recorded transaction
+ * on the hash set). It returns 1, the block's start's answer, so that the
  * caller ends in a tail call. rec_attempt_start is the whole way, for the
  * rest and for stm_start_slow.
  */
 
+/* stm_start_rec's way where its common case does not hold. */
 static __attribute__((noinline)) int start_rec_slow(struct stm_tx *tx)
 {
 	rec_attempt_start(tx);
@@ -813,7 +814,9 @@ int stm_start_rec(struct stm_tx *tx)
 {
 	struct rec_thread *r = tx->rec;
 
-	if (stm_unlikely(!tx->rec_on))   /* set since the last attempt, mostly */
+	/* Set since the last attempt where begin_gated took the snapshot
+	 * (stm_start_logs), cleared where the others did (stm_start_snapshot). */
+	if (stm_unlikely(!tx->rec_on))
 		tx->rec_on = true;
 	if (stm_likely(r && !is_waiting(r) && !__atomic_load_n(&rec_exact, __ATOMIC_RELAXED))) {
 		const struct lucid_site_ *s = tx->open[0].site;

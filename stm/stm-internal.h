@@ -555,7 +555,9 @@ static inline __attribute__((always_inline)) void stm_start_logs(struct stm_tx *
 	stm_copy_pair(&tx->fast.r_end, &tx->r_lim);      /* r_end, w_end */
 }
 
-/* The same for an attempt that does not record (rec_on is rarely set). */
+/* The same, clearing rec_on (rarely set): where the attempt records,
+ * stm_start_rec sets it again (begin_gated, the common way to it, takes
+ * stm_start_logs instead). */
 static inline __attribute__((always_inline)) void stm_start_snapshot(struct stm_tx *tx)
 {
 	if (stm_unlikely(tx->rec_on))

@@ -132,7 +132,7 @@ static __attribute__((noinline)) int begin_other(struct lucid_block_ *b, int jum
 	return 1;
 }
 
-/* begin_gated's way where more than the recorder's bit is set. */
+/* begin_gated's way where the gate is anything but the recorder's bit alone. */
 static __attribute__((noinline)) int begin_gated_other(struct stm_tx *tx, uintptr_t gate)
 {
 	uintptr_t started = stm_start_gated(tx, gate);
