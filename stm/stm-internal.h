@@ -589,15 +589,22 @@ static inline bool stm_recording(void)
 	return (stm_gate_now() & STM_GATE_REC) != 0;
 }
 
-static inline __attribute__((always_inline)) bool stm_start_fast(struct stm_tx *tx)
+/* Acts on what stm_start_plain or stm_start_gated answered: a recording
+ * attempt starts recording; false if the attempt has not started (serial
+ * mode pending: stm_start_slow's to wait for). */
+static inline __attribute__((always_inline)) bool stm_start_finish(struct stm_tx *tx,
+                                                                   uintptr_t started)
 {
-	uintptr_t started = stm_start_plain(tx);
-
 	if (stm_unlikely(started == STM_GATE_SERIAL))
 		return false;
 	if (stm_unlikely(started == STM_GATE_REC))
 		stm_start_rec(tx);
 	return true;
+}
+
+static inline __attribute__((always_inline)) bool stm_start_fast(struct stm_tx *tx)
+{
+	return stm_start_finish(tx, stm_start_plain(tx));
 }
 
 /* stm_start_fast where nothing asks for more (the common case, tested

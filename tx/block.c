@@ -135,11 +135,7 @@ static __attribute__((noinline)) int begin_other(struct lucid_block_ *b, int jum
 /* begin_gated's way where the gate is anything but the recorder's bit alone. */
 static __attribute__((noinline)) int begin_gated_other(struct stm_tx *tx, uintptr_t gate)
 {
-	uintptr_t started = stm_start_gated(tx, gate);
-
-	if (started == STM_GATE_REC)
-		stm_start_rec(tx);
-	else if (started == STM_GATE_SERIAL)
+	if (!stm_start_finish(tx, stm_start_gated(tx, gate)))
 		stm_start_slow(tx);
 	return 1;
 }
